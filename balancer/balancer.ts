@@ -1,0 +1,253 @@
+/**
+ * The balancer as a plain `(Request, info) => Response` handler: choose a backend, send the
+ * try, move on when it fails and moving on is safe, and explain the outcome.
+ *
+ * @module
+ */
+
+import type { Backend } from "./backend.ts";
+import { prepareBody, type PreparedBody } from "./body.ts";
+import type { Clock } from "./clock.ts";
+import { classifyFailure, type Failure, failureStatus, maybeSent } from "./failure.ts";
+import { downstreamHeaders, upstreamHeaders } from "./headers.ts";
+import type { BalancerOptions } from "./options.ts";
+import type { Policy } from "./policy.ts";
+import type { Transport } from "./transport.ts";
+
+/** One try of a request, as reported to observers and in error bodies. */
+export interface TryRecord {
+  readonly backend: string;
+  /** `ok`, the failure kind, or `status` for a 5xx answer. */
+  readonly outcome: "ok" | "status" | Failure["kind"];
+  readonly status?: number;
+  readonly error?: string;
+  readonly durationMs: number;
+}
+
+/** A finished request, for access logs and metrics. */
+export interface RequestRecord {
+  readonly startMs: number;
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  /** The backend whose answer the client got, if any. */
+  readonly backend?: string;
+  readonly tries: readonly TryRecord[];
+  readonly durationMs: number;
+}
+
+/** What the balancer needs, all injected. */
+export interface BalancerParts {
+  readonly options: BalancerOptions;
+  readonly backends: readonly Backend[];
+  readonly policy: Policy;
+  readonly transport: Transport;
+  readonly clock: Clock;
+  /** Called once per finished request; leave unset to skip the bookkeeping. */
+  readonly onRequest?: (record: RequestRecord) => void;
+  /** Called when a failed try takes a backend out of rotation. */
+  readonly onEject?: (backend: Backend) => void;
+}
+
+/** Methods whose repetition has no further effect (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+
+const NO_TRIES: readonly Backend[] = [];
+
+/** Routes requests to backends. */
+export class Balancer {
+  readonly options: BalancerOptions;
+  readonly backends: readonly Backend[];
+  readonly #policy: Policy;
+  readonly #transport: Transport;
+  readonly #clock: Clock;
+  readonly #onRequest?: (record: RequestRecord) => void;
+  readonly #onEject?: (backend: Backend) => void;
+  readonly #trusted: ReadonlySet<string>;
+
+  constructor(parts: BalancerParts) {
+    this.options = parts.options;
+    this.backends = parts.backends;
+    this.#policy = parts.policy;
+    this.#transport = parts.transport;
+    this.#clock = parts.clock;
+    this.#onRequest = parts.onRequest;
+    this.#onEject = parts.onEject;
+    this.#trusted = new Set(parts.options.trustedProxies);
+  }
+
+  /** The request handler for `Deno.serve`. */
+  handle = async (request: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
+    const startMs = this.#clock();
+    const tries: TryRecord[] = [];
+    const first = this.#policy.pick(this.backends, startMs, NO_TRIES);
+    const response = first === undefined
+      ? this.#allEjected(startMs)
+      : await this.#forward(request, info, first, tries);
+    if (this.#onRequest) {
+      this.#onRequest({
+        startMs,
+        method: request.method,
+        path: pathAndQuery(request.url),
+        status: response.status,
+        backend: response.headers.get("x-app-url") ?? undefined,
+        tries,
+        durationMs: this.#clock() - startMs,
+      });
+    }
+    return response;
+  };
+
+  async #forward(
+    request: Request,
+    info: Deno.ServeHandlerInfo,
+    first: Backend,
+    tries: TryRecord[],
+  ): Promise<Response> {
+    const peer = (info.remoteAddr as Deno.NetAddr).hostname;
+    const headers = upstreamHeaders(request.headers, { peer, trusted: this.#trusted.has(peer) });
+    const body = await prepareBody(request, this.options.replayLimitBytes);
+    const path = pathAndQuery(request.url);
+    const replayAfterSend = canReplayAfterSend(request, body, this.options);
+    const tried: Backend[] = [];
+    let lastFailure: Failure | undefined;
+    let lastAnswer: Response | undefined;
+    let backend: Backend | undefined = first;
+
+    while (backend !== undefined) {
+      tried.push(backend);
+      const signal = AbortSignal.any([request.signal, AbortSignal.timeout(this.options.timeoutMs)]);
+      const tryStart = this.#clock();
+      backend.inFlight++;
+      backend.requests++;
+      let response: Response;
+      try {
+        response = await this.#transport.send({
+          url: backend.url + path,
+          method: request.method,
+          headers,
+          body,
+          signal,
+        });
+      } catch (error) {
+        backend.inFlight--;
+        const failure = classifyFailure(error, request.signal);
+        if (failure.kind === "client-gone") return clientGone();
+        this.#markFailed(backend, failure.detail);
+        tries.push(this.#tried(backend, failure.kind, undefined, failure.detail, tryStart));
+        lastFailure = failure;
+        backend = maybeSent(failure.kind) && !replayAfterSend ? undefined : this.#next(tried, body);
+        continue;
+      }
+      backend.inFlight--;
+      if (response.status < 500) {
+        backend.health.recordSuccess(this.#clock());
+        tries.push(this.#tried(backend, "ok", response.status, undefined, tryStart));
+        return answer(response, backend);
+      }
+      this.#markFailed(backend, `status ${response.status}`);
+      tries.push(this.#tried(backend, "status", response.status, undefined, tryStart));
+      const next = replayAfterSend ? this.#next(tried, body) : undefined;
+      if (next === undefined) return answer(response, backend);
+      // Keep this answer in case every later try fails without one: a real 5xx beats a
+      // made-up 502. Its body is small in practice; it is read under the same timeout.
+      lastAnswer = await keepAnswer(response, backend, this.options.replayLimitBytes, signal);
+      backend = next;
+    }
+    if (lastAnswer) return lastAnswer;
+    return failureResponse(lastFailure!, tries);
+  }
+
+  #next(tried: readonly Backend[], body: PreparedBody): Backend | undefined {
+    // A one-shot stream may already be partly sent: never send it twice.
+    if (body instanceof ReadableStream) return undefined;
+    return this.#policy.pick(this.backends, this.#clock(), tried);
+  }
+
+  #tried(
+    backend: Backend,
+    outcome: TryRecord["outcome"],
+    status: number | undefined,
+    error: string | undefined,
+    startMs: number,
+  ): TryRecord {
+    return { backend: backend.url, outcome, status, error, durationMs: this.#clock() - startMs };
+  }
+
+  #markFailed(backend: Backend, detail: string): void {
+    backend.failures++;
+    backend.health.recordFailure({ source: "request", detail, atMs: this.#clock() });
+    this.#onEject?.(backend);
+  }
+
+  /** Every backend is out of rotation: answer at once with when to come back. */
+  #allEjected(nowMs: number): Response {
+    let soonest = Infinity;
+    for (const backend of this.backends) {
+      soonest = Math.min(soonest, backend.health.ejectedUntilMs);
+    }
+    const waitS = Number.isFinite(soonest) ? Math.max(1, Math.ceil((soonest - nowMs) / 1000)) : 1;
+    return Response.json(
+      { error: "no backend available: every backend is marked failed", retryAfterSeconds: waitS },
+      { status: 503, headers: { "retry-after": String(waitS) } },
+    );
+  }
+}
+
+function canReplayAfterSend(
+  request: Request,
+  body: PreparedBody,
+  options: BalancerOptions,
+): boolean {
+  if (body instanceof ReadableStream) return false;
+  return options.retryNonIdempotent || IDEMPOTENT.has(request.method) ||
+    request.headers.has("idempotency-key");
+}
+
+/** The path and query of a request URL, e.g. `/a?b=1`. Never the client's host. */
+export function pathAndQuery(url: string): string {
+  const slash = url.indexOf("/", url.indexOf("//") + 2);
+  return slash === -1 ? "/" : url.slice(slash);
+}
+
+function answer(response: Response, backend: Backend): Response {
+  return new Response(response.body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: downstreamHeaders(response.headers, backend.url),
+  });
+}
+
+async function keepAnswer(
+  response: Response,
+  backend: Backend,
+  limit: number,
+  signal: AbortSignal,
+): Promise<Response | undefined> {
+  const length = Number(response.headers.get("content-length") ?? 0);
+  if (length > limit) {
+    await response.body?.cancel();
+    return undefined;
+  }
+  try {
+    const bytes = await response.arrayBuffer();
+    signal.throwIfAborted();
+    return new Response(bytes, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: downstreamHeaders(response.headers, backend.url),
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+function failureResponse(failure: Failure, tries: readonly TryRecord[]): Response {
+  const status = failureStatus(failure.kind);
+  const error = status === 504 ? "upstream timed out" : "upstream unreachable";
+  return Response.json({ error, tried: tries }, { status });
+}
+
+function clientGone(): Response {
+  return new Response(null, { status: 499 });
+}

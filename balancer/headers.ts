@@ -1,0 +1,85 @@
+/**
+ * Header hygiene between client and backend.
+ *
+ * Hop-by-hop fields describe one connection, not the message, so a proxy must not forward
+ * them (RFC 9110 §7.6.1), nor any field the `Connection` header names. The list is the one
+ * RFC 9110 gives plus the older proxy-auth and trailer fields that Caddy and Go also drop.
+ *
+ * @module
+ */
+
+const HOP_BY_HOP = new Set([
+  "connection",
+  "proxy-connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+/** Whether `name` (lower case) must not cross the proxy. */
+export function isHopByHop(name: string): boolean {
+  return HOP_BY_HOP.has(name);
+}
+
+/** Lower-case field names listed in a `Connection` header value. */
+function connectionTokens(value: string | null): Set<string> | undefined {
+  if (value === null) return undefined;
+  const tokens = new Set<string>();
+  for (const token of value.split(",")) {
+    const name = token.trim().toLowerCase();
+    if (name) tokens.add(name);
+  }
+  return tokens;
+}
+
+/** A copy of `source` without hop-by-hop fields. */
+export function endToEnd(source: Headers): Headers {
+  const named = connectionTokens(source.get("connection"));
+  const out = new Headers();
+  for (const [name, value] of source) {
+    if (HOP_BY_HOP.has(name) || named?.has(name)) continue;
+    // Headers iteration joins repeated fields except set-cookie, which it yields one by one.
+    out.append(name, value);
+  }
+  return out;
+}
+
+/** What the proxy knows about the client connection. */
+export interface ClientInfo {
+  /** The peer address of the TCP connection. */
+  readonly peer: string;
+  /** Whether that peer is a trusted proxy whose `x-forwarded-*` fields may be kept. */
+  readonly trusted: boolean;
+}
+
+/**
+ * Headers for the upstream request: end-to-end fields of the client request plus
+ * `x-forwarded-for`, `-proto` and `-host`. The client's `Host` is replaced by the backend's
+ * (as nginx's default `proxy_set_header Host $proxy_host`) and kept in `x-forwarded-host`.
+ */
+export function upstreamHeaders(request: Headers, client: ClientInfo): Headers {
+  const headers = endToEnd(request);
+  const host = request.get("host");
+  headers.delete("host");
+  const priorFor = client.trusted ? headers.get("x-forwarded-for") : null;
+  headers.set("x-forwarded-for", priorFor ? `${priorFor}, ${client.peer}` : client.peer);
+  if (!client.trusted || !headers.has("x-forwarded-proto")) {
+    headers.set("x-forwarded-proto", "http");
+  }
+  if (!client.trusted || !headers.has("x-forwarded-host")) {
+    if (host !== null) headers.set("x-forwarded-host", host);
+    else headers.delete("x-forwarded-host");
+  }
+  return headers;
+}
+
+/** Headers for the client: end-to-end fields of the backend's response plus `x-app-url`. */
+export function downstreamHeaders(response: Headers, backendUrl: string): Headers {
+  const headers = endToEnd(response);
+  headers.set("x-app-url", backendUrl);
+  return headers;
+}

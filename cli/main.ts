@@ -1,0 +1,53 @@
+/**
+ * The command line: dispatches to a command and turns bad input into one line and exit 2.
+ *
+ * @module
+ */
+
+import { balanceCommand } from "./balance.ts";
+import { mockCommand } from "./mock.ts";
+import { upCommand } from "./up.ts";
+import { quote, UsageError } from "./usage.ts";
+
+export const MAIN_HELP =
+  `roundabout: an HTTP load balancer that keeps one address working when backends fail
+
+Usage: roundabout COMMAND [options]
+
+Commands:
+  balance   run the balancer in front of your backends
+  up        the demo topology: three mock apps and the balancer (normal, failing, slow)
+  mock      run one mock app (normal, alternating, delayed, and fault apps)
+
+"roundabout COMMAND --help" shows a command's options.`;
+
+const COMMANDS: Readonly<Record<string, (args: readonly string[]) => Promise<number>>> = {
+  balance: balanceCommand,
+  up: upCommand,
+  mock: mockCommand,
+};
+
+/** Runs the command line and resolves with the process exit status. */
+export async function main(args: readonly string[]): Promise<number> {
+  const [command, ...rest] = args;
+  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+    console.log(MAIN_HELP);
+    return command === undefined ? 2 : 0;
+  }
+  const run = COMMANDS[command];
+  try {
+    if (!run) {
+      throw new UsageError(
+        `unknown command ${quote(command)}: expected one of ${Object.keys(COMMANDS).join(", ")}`,
+      );
+    }
+    return await run(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`roundabout: ${error.message}`);
+      return 2;
+    }
+    console.error(`roundabout: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+}

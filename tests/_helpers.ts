@@ -1,0 +1,46 @@
+/**
+ * Shared test fixtures: throwaway servers on port 0 and a port nobody listens on.
+ *
+ * @module
+ */
+
+import { Backend, type BackendConfig } from "../balancer/backend.ts";
+
+/** A server on a free loopback port; close it with `shutdown()` in `finally`. */
+export interface TestServer {
+  readonly url: string;
+  readonly port: number;
+  shutdown(): Promise<void>;
+}
+
+/** Serves `handler` on 127.0.0.1 at a free port. */
+export function serve(
+  handler: (request: Request) => Response | Promise<Response>,
+  port = 0,
+): TestServer {
+  const server = Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, handler);
+  return {
+    url: `http://127.0.0.1:${server.addr.port}`,
+    port: server.addr.port,
+    shutdown: () => server.shutdown(),
+  };
+}
+
+/** A port that was bound and then closed: connecting to it is refused. */
+export function deadPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** Backends for unit tests, named a, b, c… with the given retry downtime. */
+export function backends(count: number, ejectMs = 10_000, weights: number[] = []): Backend[] {
+  return Array.from({ length: count }, (_, i) => {
+    const config: BackendConfig = {
+      url: `http://${String.fromCharCode(97 + i)}.test`,
+      weight: weights[i] ?? 1,
+    };
+    return new Backend(config, { ejectMs });
+  });
+}

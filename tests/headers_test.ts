@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { downstreamHeaders, upstreamHeaders } from "../balancer/headers.ts";
+
+Deno.test("hop-by-hop headers and those named in Connection do not reach the backend", () => {
+  const request = new Headers({
+    "connection": "keep-alive, x-secret-hop",
+    "keep-alive": "timeout=5",
+    "te": "trailers",
+    "upgrade": "websocket",
+    "proxy-authorization": "Basic eA==",
+    "x-secret-hop": "1",
+    "x-end-to-end": "kept",
+    "host": "lb.example:8080",
+  });
+  const headers = upstreamHeaders(request, { peer: "10.0.0.7", trusted: false });
+  for (const name of ["connection", "keep-alive", "te", "upgrade", "proxy-authorization"]) {
+    assert.equal(headers.has(name), false, name);
+  }
+  assert.equal(headers.has("x-secret-hop"), false);
+  assert.equal(headers.get("x-end-to-end"), "kept");
+  assert.equal(headers.has("host"), false, "the transport sets the backend's host");
+  assert.equal(headers.get("x-forwarded-host"), "lb.example:8080");
+  assert.equal(headers.get("x-forwarded-proto"), "http");
+  assert.equal(headers.get("x-forwarded-for"), "10.0.0.7");
+});
+
+Deno.test("x-forwarded-* from an untrusted peer are replaced, from a trusted proxy extended", () => {
+  const request = new Headers({
+    "x-forwarded-for": "6.6.6.6",
+    "x-forwarded-proto": "https",
+    "x-forwarded-host": "forged.example",
+    "host": "lb.example",
+  });
+  const untrusted = upstreamHeaders(request, { peer: "10.0.0.7", trusted: false });
+  assert.equal(untrusted.get("x-forwarded-for"), "10.0.0.7");
+  assert.equal(untrusted.get("x-forwarded-proto"), "http");
+  assert.equal(untrusted.get("x-forwarded-host"), "lb.example");
+  const trusted = upstreamHeaders(request, { peer: "10.0.0.1", trusted: true });
+  assert.equal(trusted.get("x-forwarded-for"), "6.6.6.6, 10.0.0.1");
+  assert.equal(trusted.get("x-forwarded-proto"), "https");
+  assert.equal(trusted.get("x-forwarded-host"), "forged.example");
+});
+
+Deno.test("responses lose hop-by-hop headers, keep every set-cookie and name the backend", () => {
+  const response = new Headers([
+    ["connection", "close"],
+    ["transfer-encoding", "chunked"],
+    ["keep-alive", "timeout=5"],
+    ["set-cookie", "a=1"],
+    ["set-cookie", "b=2"],
+    ["content-encoding", "gzip"],
+  ]);
+  const headers = downstreamHeaders(response, "http://127.0.0.1:8003");
+  assert.equal(headers.has("connection"), false);
+  assert.equal(headers.has("transfer-encoding"), false);
+  assert.equal(headers.has("keep-alive"), false);
+  assert.deepEqual(headers.getSetCookie(), ["a=1", "b=2"]);
+  assert.equal(headers.get("content-encoding"), "gzip");
+  assert.equal(headers.get("x-app-url"), "http://127.0.0.1:8003");
+});
