@@ -131,7 +131,7 @@ export class Balancer {
         });
       } catch (error) {
         backend.inFlight--;
-        const failure = classifyFailure(error, request.signal);
+        const failure = classifyFailure(error, request.signal, this.options.timeoutMs);
         if (failure.kind === "client-gone") return clientGone();
         this.#markFailed(backend, failure.detail);
         tries.push(this.#tried(backend, failure.kind, undefined, failure.detail, tryStart));

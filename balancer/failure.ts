@@ -5,6 +5,7 @@
  * @module
  */
 
+import { formatDuration } from "./duration.ts";
 import { type FailureKind, UpstreamError } from "./transport.ts";
 
 /** A classified failed try. */
@@ -18,11 +19,17 @@ export interface Failure {
  * Classifies whatever a transport rejected with. `clientSignal` tells a client that left
  * apart from a per-try timeout, since both abort the same combined signal.
  */
-export function classifyFailure(error: unknown, clientSignal: AbortSignal): Failure {
+export function classifyFailure(
+  error: unknown,
+  clientSignal: AbortSignal,
+  timeoutMs: number,
+): Failure {
   if (clientSignal.aborted) return { kind: "client-gone", detail: "client went away" };
   if (error instanceof UpstreamError) return { kind: error.kind, detail: error.message };
   if (error instanceof DOMException) {
-    if (error.name === "TimeoutError") return { kind: "timeout", detail: "timed out" };
+    if (error.name === "TimeoutError") {
+      return { kind: "timeout", detail: `no response within ${formatDuration(timeoutMs)}` };
+    }
     if (error.name === "AbortError") return { kind: "client-gone", detail: "aborted" };
   }
   const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : "";

@@ -55,7 +55,9 @@ export async function upCommand(args: readonly string[]): Promise<number> {
   const ports = appPorts(stringFlag(flags, "app-ports") ?? "8001,8002,8003");
   const hostname = "127.0.0.1";
   const backends = ports.map((port) => ({ url: `http://${hostname}:${port}`, weight: 1 }));
-  const config = balancerConfigFromFlags(flags, prefixed("balancer"), backends);
+  // A demo is read by a person: text access log unless asked otherwise.
+  const withText = flags["access-log"] === undefined ? { ...flags, "access-log": "text" } : flags;
+  const config = balancerConfigFromFlags(withText, prefixed("balancer"), backends);
 
   const apps: RunningMock[] = [];
   let balancer: RunningBalancer | undefined;
@@ -84,6 +86,7 @@ export async function upCommand(args: readonly string[]): Promise<number> {
   }
   prefixed("up")(`topology "${name}" is up: try  curl -si ${balancer.url}/`);
   await untilStopped(stop);
+  prefixed("up")("stopped");
   return 0;
 }
 

@@ -50,9 +50,11 @@ function describeParseError(error: unknown): string {
     return `unknown flag ${flag ?? message} (see --help)`;
   }
   if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
-    return message.includes("argument missing")
-      ? `flag ${flag} needs a value`
-      : `flag ${flag} takes no value`;
+    if (message.includes("argument missing")) return `flag ${flag} needs a value`;
+    if (message.includes("ambiguous")) {
+      return `flag ${flag} needs a value (for one starting with "-", write ${flag}=VALUE)`;
+    }
+    return `flag ${flag} takes no value`;
   }
   return message;
 }

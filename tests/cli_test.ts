@@ -1,0 +1,74 @@
+/**
+ * The command line as a user meets it: bad input ends with exit status 2 and one clear line
+ * naming the flag, the value and what was expected, never a stack trace.
+ */
+import assert from "node:assert/strict";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const command = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-read", "--allow-env", MAIN, ...args],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  });
+  const { code, stdout, stderr } = await command.output();
+  const decoder = new TextDecoder();
+  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+}
+
+const BAD_INPUT: [string[], RegExp][] = [
+  [["balance", "--backend", "http://127.0.0.1:8001", "--bogus"], /unknown flag --bogus/],
+  [["balance", "--backend", "htp://x"], /--backend "htp:\/\/x": is not an http\(s\) URL/],
+  [["balance", "--backend", "127.0.0.1:8001"], /is not an http\(s\) URL/],
+  [["balance", "--backend", "http://a:1,weight=0"], /weight "0" is not a whole number/],
+  [["balance"], /--backend is required/],
+  [["balance", "--backend", "http://a:1", "--timeout=-1s"], /--timeout "-1s": expected a duration/],
+  [["balance", "--backend", "http://a:1", "--timeout", "-1s"], /flag --timeout needs a value/],
+  [["balance", "--backend", "http://a:1", "--timeout", "soon"], /--timeout "soon": expected/],
+  [["balance", "--backend", "http://a:1", "--retry-downtime", "5x"], /--retry-downtime "5x"/],
+  [["balance", "--backend", "http://a:1", "--port", "70000"], /--port "70000": expected a port/],
+  [["balance", "--backend", "http://a:1", "--port"], /flag --port needs a value/],
+  [
+    ["balance", "--backend", "http://a:1", "--policy", "random"],
+    /--policy "random": expected one of/,
+  ],
+  [["mock", "nonsense"], /mock "nonsense": unknown app/],
+  [["mock", "delayed", "--delay", "later"], /--delay "later": expected a duration/],
+  [["up", "sideways"], /up "sideways": unknown topology/],
+  [["up", "--app-ports", "1,2"], /--app-ports "1,2": expected three different ports/],
+  [["frobnicate"], /unknown command "frobnicate"/],
+];
+
+Deno.test("bad command-line input ends with status 2 and one line naming what is wrong", async () => {
+  const results = await Promise.all(BAD_INPUT.map(([args]) => run(args)));
+  for (const [i, [args, expected]] of BAD_INPUT.entries()) {
+    const { code, stderr } = results[i];
+    const label = args.join(" ");
+    assert.equal(code, 2, `${label}: exit status`);
+    assert.match(stderr, expected, label);
+    assert.equal(stderr.trim().split("\n").length, 1, `${label}: one line, got ${stderr}`);
+    assert.doesNotMatch(stderr, /\n\s+at /, `${label}: no stack trace`);
+  }
+});
+
+Deno.test("a port already in use is reported as such, with status 2", async () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const port = String((taken.addr as Deno.NetAddr).port);
+    const { code, stderr } = await run(["balance", "--backend", "http://a:1", "--port", port]);
+    assert.equal(code, 2);
+    assert.match(stderr, new RegExp(`--port ${port}: address already in use`));
+  } finally {
+    taken.close();
+  }
+});
+
+Deno.test("every command explains itself with --help", async () => {
+  for (const args of [["--help"], ["balance", "--help"], ["mock", "--help"], ["up", "--help"]]) {
+    const { code, stdout } = await run(args);
+    assert.equal(code, 0, args.join(" "));
+    assert.match(stdout, /Usage: roundabout/, args.join(" "));
+  }
+});
