@@ -39,6 +39,68 @@ export interface BalancerOptions {
    * addresses. Default none.
    */
   readonly trustedProxies: readonly string[];
+  /** Backend selection policy, by name (see `policies/mod.ts`). Default `round-robin`. */
+  readonly policy: string;
+  /** Passive health: what real traffic teaches about backends. */
+  readonly passive: PassiveHealthOptions;
+  /** Active health: probes sent on their own schedule. Off unless `path` is set. */
+  readonly active: ActiveHealthOptions;
+  /**
+   * What to do when every backend is ejected. `fail-fast`: answer 503 at once with
+   * `Retry-After`. `least-recently-failed`: send the request to the backend whose failure is
+   * oldest, as a last resort. Default `fail-fast`.
+   */
+  readonly panic: "fail-fast" | "least-recently-failed";
+  /**
+   * Slow start window in milliseconds: a backend that returns to rotation gets a share of
+   * traffic that grows linearly from ~0 to its full share over this window. 0 turns it off.
+   * Default 0.
+   */
+  readonly slowStartMs: number;
+}
+
+/** Kinds of failed try that passive health counts against a backend. */
+export type CountedFailure = "connect" | "timeout" | "reset" | "5xx";
+
+/** Passive health settings. The first ejection lasts `retryDowntimeMs`. */
+export interface PassiveHealthOptions {
+  /** Consecutive failed tries that eject a backend. Default 1 (the original's behaviour). */
+  readonly failuresToEject: number;
+  /**
+   * Which failures count. `connect`: no connection; `timeout`: no response within the
+   * per-try timeout; `reset`: connection broken or invalid HTTP; `5xx`: a 5xx status.
+   * Default all four.
+   */
+  readonly countedFailures: readonly CountedFailure[];
+  /**
+   * Longest ejection in milliseconds. Each ejection that follows another without a healthy
+   * spell in between lasts twice as long as the one before, up to this cap. Default 300000
+   * (5 min).
+   */
+  readonly maxEjectionMs: number;
+  /**
+   * A backend that has served without failure for this long, in milliseconds, is forgiven
+   * its past ejections: the next one lasts `retryDowntimeMs` again. Default 60000 (1 min).
+   */
+  readonly healthySpellMs: number;
+}
+
+/** Active health check settings. */
+export interface ActiveHealthOptions {
+  /** Path to GET on every backend, e.g. `/health`. Unset (the default) turns probes off. */
+  readonly path?: string;
+  /** Time between two probes of one backend, in milliseconds. Default 5000 (5 s). */
+  readonly intervalMs: number;
+  /** How long a probe may take, in milliseconds. Default 1000 (1 s). */
+  readonly timeoutMs: number;
+  /** Lowest status that passes. Default 200. */
+  readonly expectStatusMin: number;
+  /** Highest status that passes. Default 399. */
+  readonly expectStatusMax: number;
+  /** Consecutive passing probes that return a failed backend to rotation. Default 2. */
+  readonly rise: number;
+  /** Consecutive failing probes that take a backend out of rotation. Default 3. */
+  readonly fall: number;
 }
 
 /** The documented defaults, in one place. */
@@ -48,4 +110,22 @@ export const DEFAULT_OPTIONS: BalancerOptions = {
   replayLimitBytes: 1_048_576,
   retryNonIdempotent: true,
   trustedProxies: [],
+  policy: "round-robin",
+  passive: {
+    failuresToEject: 1,
+    countedFailures: ["connect", "timeout", "reset", "5xx"],
+    maxEjectionMs: 300_000,
+    healthySpellMs: 60_000,
+  },
+  active: {
+    path: undefined,
+    intervalMs: 5_000,
+    timeoutMs: 1_000,
+    expectStatusMin: 200,
+    expectStatusMax: 399,
+    rise: 2,
+    fall: 3,
+  },
+  panic: "fail-fast",
+  slowStartMs: 0,
 };
