@@ -1,0 +1,391 @@
+/**
+ * The benchmark: Roundabout against going direct, nginx, HAProxy and a naive Deno proxy,
+ * measured with wrk on loopback, subjects interleaved round by round so that drift hits all
+ * alike. Prints tables and writes bench/results/<timestamp>.json and .svg.
+ *
+ * ```sh
+ * deno run -A bench/run.ts --quick          # smoke run, about a minute
+ * deno run -A bench/run.ts                  # everything: 3 rounds × 10 s
+ * deno run -A bench/run.ts --profile        # where roundabout-fetch spends its CPU
+ * ```
+ *
+ * See bench/README.md for what each scenario and column means.
+ *
+ * @module
+ */
+
+import { assertPortsFree, Backends, PORT_OFFSETS } from "./backends.ts";
+import { renderChart } from "./chart.ts";
+import { type BenchOptions, parseOptions, USAGE } from "./options.ts";
+import { cpuSeconds, RssSampler } from "./procfs.ts";
+import { stopAll, stopAllOnSignals } from "./processes.ts";
+import { formatSummary, readProfiles, summariseProfiles } from "./profile_summary.ts";
+import { baselineTable, fmtMs, fmtRps, mainTable, type Measurement, summarise } from "./report.ts";
+import { type Scenario, scenarioByName } from "./scenarios.ts";
+import { BENCH_DIR, installed, REPO_DIR, type Subject, subjectByName } from "./subjects.ts";
+import { runWrk, wrkArgs, type WrkRun } from "./wrk.ts";
+
+/** wrk's per-request timeout: long enough that the 3 s slow backend is measured, not dropped. */
+const WRK_TIMEOUT_S = 10;
+
+/** What every measurement shares. */
+interface RunContext {
+  readonly options: BenchOptions;
+  readonly dir: string;
+  readonly backends: Backends;
+  readonly denoFlags?: readonly string[];
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function timestamp(date: Date): string {
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}${p(date.getMonth() + 1)}${p(date.getDate())}-` +
+    `${p(date.getHours())}${p(date.getMinutes())}${p(date.getSeconds())}`;
+}
+
+function fmtDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  return s < 120 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
+/** First line a program prints about its version, or undefined when it is missing. */
+async function versionOf(command: string): Promise<string | undefined> {
+  try {
+    const out = await new Deno.Command("sh", {
+      args: ["-c", `${command} 2>&1 | head -1`],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return new TextDecoder().decode(out.stdout).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function wrkRun(ctx: RunContext, scenario: Scenario, url: string, durationS: number): WrkRun {
+  return {
+    url: url + scenario.path,
+    connections: scenario.connections,
+    durationS,
+    script: `${BENCH_DIR}/${scenario.script}`,
+    timeoutS: WRK_TIMEOUT_S,
+    logPath: `${ctx.dir}/wrk.log`,
+  };
+}
+
+/** Starts `subject`, warms it up, measures it once, stops it. Never throws. */
+async function measure(
+  ctx: RunContext,
+  subject: Subject,
+  scenario: Scenario,
+  round: number,
+): Promise<Measurement> {
+  const id = { round, scenario: scenario.name, subject: subject.name };
+  let running;
+  try {
+    running = await subject.start({
+      dir: ctx.dir,
+      port: ctx.options.basePort + PORT_OFFSETS.subject,
+      backends: ctx.backends.urls(scenario.backends),
+      denoFlags: ctx.denoFlags,
+    });
+  } catch (error) {
+    return { ...id, error: `could not start: ${message(error)}` };
+  }
+  let sampler: RssSampler | undefined;
+  try {
+    if (ctx.options.warmupS > 0) {
+      await runWrk(wrkRun(ctx, scenario, running.url, ctx.options.warmupS));
+    }
+    const run = wrkRun(ctx, scenario, running.url, ctx.options.durationS);
+    const pid = running.proc?.pid;
+    const cpuBefore = pid ? cpuSeconds(pid) : undefined;
+    sampler = pid ? new RssSampler(pid) : undefined;
+    const result = await runWrk(run);
+    const peakKiB = sampler?.stop();
+    const cpuS = pid ? cpuSeconds(pid) - cpuBefore! : undefined;
+    if (running.proc?.exited) {
+      return { ...id, error: `exited during the run:\n${running.proc.tail()}` };
+    }
+    const ok = result.requests - result.statusErrors;
+    return {
+      ...id,
+      rps: ok / result.durationS,
+      requests: result.requests,
+      statusErrors: result.statusErrors,
+      socketErrors: result.socketErrors,
+      p50Ms: result.latencyMs.p50,
+      p90Ms: result.latencyMs.p90,
+      p99Ms: result.latencyMs.p99,
+      p999Ms: result.latencyMs.p999,
+      maxMs: result.latencyMs.max,
+      cpuS,
+      cpuSPer1k: cpuS !== undefined && result.requests > 0
+        ? (cpuS / result.requests) * 1000
+        : undefined,
+      peakRssMiB: peakKiB !== undefined ? peakKiB / 1024 : undefined,
+      wrk: wrkArgs(run).join(" "),
+    };
+  } catch (error) {
+    return { ...id, error: message(error) };
+  } finally {
+    sampler?.stop();
+    await running.proc?.stop();
+  }
+}
+
+function progressLine(m: Measurement): string {
+  if (m.error) return `FAILED: ${m.error.split("\n")[0]}`;
+  const errors = (m.statusErrors ?? 0) + (m.socketErrors ?? 0);
+  return [
+    `${fmtRps(m.rps)} req/s`,
+    `p50 ${fmtMs(m.p50Ms)} ms`,
+    `p99 ${fmtMs(m.p99Ms)} ms`,
+    `errors ${errors}`,
+    m.cpuSPer1k !== undefined ? `cpu ${m.cpuSPer1k.toFixed(3)} s/1k` : undefined,
+    m.peakRssMiB !== undefined ? `rss ${m.peakRssMiB.toFixed(1)} MiB` : undefined,
+  ].filter(Boolean).join(", ");
+}
+
+/** Subjects that can run here, with a note for each one that cannot. */
+async function usableSubjects(names: readonly string[], notes: string[]): Promise<Subject[]> {
+  const usable: Subject[] = [];
+  for (const name of names) {
+    const subject = subjectByName(name)!;
+    const why = await subject.unavailable();
+    if (why) notes.push(`skipped ${name}: ${why}`);
+    else usable.push(subject);
+  }
+  return usable;
+}
+
+/** The comparison: every round, every scenario, every subject (rotated per round). */
+async function compare(
+  options: BenchOptions,
+  dir: string,
+  subjects: Subject[],
+  notes: string[],
+  backends: Backends,
+): Promise<Measurement[]> {
+  const scenarios = options.scenarios.map((n) => scenarioByName(n)!);
+  const ctx: RunContext = { options, dir, backends };
+  const plan: Array<{ round: number; scenario: Scenario; subject: Subject }> = [];
+  for (let round = 1; round <= options.rounds; round++) {
+    for (const scenario of scenarios) {
+      // Rotate the order each round so no subject always runs first (or right after another).
+      const shift = (round - 1) % subjects.length;
+      const order = [...subjects.slice(shift), ...subjects.slice(0, shift)];
+      for (const subject of order) {
+        if (subject.handles(scenario)) plan.push({ round, scenario, subject });
+      }
+    }
+  }
+  const perRunS = options.warmupS + options.durationS;
+  console.log(
+    `${plan.length} measurements of ${options.durationS} s (+${options.warmupS} s warm-up): ` +
+      `about ${fmtDuration(plan.length * (perRunS + 2))}, at most ` +
+      `${fmtDuration(plan.length * (perRunS + 2 * (WRK_TIMEOUT_S + 20) + 33))}\n`,
+  );
+
+  const measurements: Measurement[] = [];
+  const broken = new Map<string, string>();
+  for (const [i, { round, scenario, subject }] of plan.entries()) {
+    const dead = backends.dead();
+    if (dead) throw new Error(`a backend died, stopping: ${dead}`);
+    const label = `[${i + 1}/${plan.length}] round ${round} ${scenario.name} ${subject.name}`;
+    const earlier = broken.get(subject.name);
+    if (earlier) {
+      measurements.push({ round, scenario: scenario.name, subject: subject.name, error: earlier });
+      continue;
+    }
+    const m = await measure(ctx, subject, scenario, round);
+    console.log(`${label}: ${progressLine(m)}`);
+    if (m.error?.startsWith("could not start")) {
+      broken.set(subject.name, `skipped: failed to start earlier in this run`);
+      notes.push(
+        `${subject.name} failed to start and was skipped after that: ` +
+          m.error.split("\n").slice(0, 4).join(" | "),
+      );
+    }
+    measurements.push(m);
+  }
+  return measurements;
+}
+
+/** Profile mode: each Deno subject under each scenario with --cpu-prof; prints summaries. */
+async function profile(
+  options: BenchOptions,
+  dir: string,
+  subjects: Subject[],
+  backends: Backends,
+  stamp: string,
+): Promise<void> {
+  await Deno.mkdir(options.outDir, { recursive: true });
+  for (const subject of subjects) {
+    for (const name of options.scenarios) {
+      const scenario = scenarioByName(name)!;
+      if (!subject.handles(scenario)) continue;
+      const profDir = `${dir}/prof-${subject.name}-${scenario.name}`;
+      await Deno.mkdir(profDir, { recursive: true });
+      const ctx: RunContext = {
+        options,
+        dir,
+        backends,
+        denoFlags: ["--cpu-prof", `--cpu-prof-dir=${profDir}`],
+      };
+      console.log(`profiling ${subject.name} under ${scenario.name} for ${options.durationS} s…`);
+      const m = await measure(ctx, subject, scenario, 1);
+      console.log(`  ${progressLine(m)}`);
+      const profiles = await readProfiles([profDir]);
+      if (profiles.length === 0) {
+        console.log(
+          `  no .cpuprofile written: the subject must exit cleanly on SIGTERM for --cpu-prof ` +
+            `to write one (log: ${dir}/${subject.name}.log)`,
+        );
+        continue;
+      }
+      for await (const entry of Deno.readDir(profDir)) {
+        const target = `${options.outDir}/${stamp}-${subject.name}-${scenario.name}.cpuprofile`;
+        await Deno.copyFile(`${profDir}/${entry.name}`, target);
+        console.log(`  profile: ${target} (open in Chrome DevTools › Performance)`);
+      }
+      console.log("");
+      console.log(formatSummary(summariseProfiles(profiles, `file://${REPO_DIR}/`), options.top));
+      console.log("");
+    }
+  }
+}
+
+async function main(): Promise<number> {
+  const parsed = parseOptions(Deno.args);
+  if (parsed === "help") {
+    console.log(USAGE);
+    return 0;
+  }
+  if (Array.isArray(parsed)) {
+    console.error(`bench: ${parsed.join("; ")} (see --help)`);
+    return 2;
+  }
+  const options = parsed;
+  if (!(await installed("wrk"))) {
+    console.error("wrk not found: install it with `sudo apt-get install wrk`");
+    return 2;
+  }
+
+  const started = new Date();
+  const stamp = timestamp(started);
+  const notes: string[] = [];
+  const hasNginx = await installed("nginx");
+  if (!hasNginx) {
+    notes.push(
+      "nginx not installed: backends are bench/deno_backend.ts servers, which may be " +
+        "slower than the proxies they serve (sudo apt-get install nginx)",
+    );
+  }
+  const subjects = await usableSubjects(options.subjects, notes);
+  for (const note of notes) console.log(`note: ${note}`);
+  if (subjects.length === 0) {
+    console.error("bench: no subject can run here");
+    return 1;
+  }
+  console.log(`subjects: ${subjects.map((s) => s.name).join(", ")}`);
+  console.log(`scenarios: ${options.scenarios.join(", ")}`);
+
+  const dir = await Deno.makeTempDir({ prefix: "roundabout-bench-" });
+  const removeSignalHandlers = stopAllOnSignals(() => console.error(`logs kept in ${dir}`));
+  let keepDir = false;
+  try {
+    await assertPortsFree(options.basePort);
+    const backends = await Backends.start(dir, options.basePort, hasNginx);
+    if (hasNginx) {
+      notes.push(
+        "POST /echo on the nginx backends answers a fixed small JSON body " +
+          '({"ok":true,"echo":"fixed"}); it does not echo the request body',
+      );
+    }
+
+    if (options.profile) {
+      await profile(options, dir, subjects, backends, stamp);
+      return 0;
+    }
+
+    const measurements = await compare(options, dir, subjects, notes, backends);
+    keepDir = measurements.some((m) => m.error);
+    await backends.stop();
+
+    const scenarios = options.scenarios.map((n) => scenarioByName(n)!);
+    const summaries = summarise(measurements, scenarios, subjects.map((s) => s.name));
+    const finished = new Date();
+    const settings = `wrk -t1 --timeout ${WRK_TIMEOUT_S}s, ${options.rounds} round(s) × ` +
+      `${options.durationS} s (+${options.warmupS} s warm-up), medians; ` +
+      `${navigator.hardwareConcurrency} CPUs, loopback; backends: ${backends.kind}`;
+
+    console.log(`\n${settings}\n`);
+    console.log(mainTable(summaries));
+    const resilience = baselineTable(summaries, scenarios);
+    if (resilience) console.log(`\nagainst the all-healthy run\n\n${resilience}`);
+    for (const note of notes) console.log(`\nnote: ${note}`);
+
+    await Deno.mkdir(options.outDir, { recursive: true });
+    const jsonPath = `${options.outDir}/${stamp}.json`;
+    const svgPath = `${options.outDir}/${stamp}.svg`;
+    await Deno.writeTextFile(
+      jsonPath,
+      JSON.stringify(
+        {
+          version: 1,
+          startedAt: started.toISOString(),
+          finishedAt: finished.toISOString(),
+          command: `deno run -A bench/run.ts ${Deno.args.join(" ")}`.trim(),
+          options,
+          host: {
+            cpus: navigator.hardwareConcurrency,
+            os: Deno.osRelease(),
+            deno: Deno.version.deno,
+            wrk: await versionOf("wrk -v"),
+            nginx: await versionOf("nginx -v"),
+            haproxy: await versionOf("haproxy -v"),
+            backends: backends.kind,
+          },
+          notes,
+          scenarios,
+          subjects: subjects.map((s) => ({ name: s.name, description: s.description })),
+          summaries,
+          measurements,
+        },
+        null,
+        2,
+      ) + "\n",
+    );
+    await Deno.writeTextFile(
+      svgPath,
+      renderChart({
+        title: `Roundabout benchmark, ${started.toISOString().slice(0, 16).replace("T", " ")}`,
+        subtitle: [
+          settings,
+          "req/s counts only answers with status < 400; p99 from wrk (closed loop: " +
+          "a slow subject also receives fewer requests)",
+        ],
+        scenarios,
+        subjects: subjects.map((s) => s.name),
+        summaries,
+      }),
+    );
+    console.log(`\nwrote ${jsonPath}\nwrote ${svgPath}`);
+    if (keepDir) console.log(`some measurements failed: logs kept in ${dir}`);
+    return 0;
+  } catch (error) {
+    keepDir = true;
+    console.error(`bench: ${message(error)}\nlogs kept in ${dir}`);
+    return 1;
+  } finally {
+    await stopAll();
+    removeSignalHandlers();
+    if (!keepDir) await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+if (import.meta.main) Deno.exit(await main());

@@ -1,0 +1,104 @@
+/**
+ * The load each subject is measured under. A scenario is data: adding one is one entry.
+ *
+ * @module
+ */
+
+/** Which three backends a scenario's subject balances over. */
+export type BackendSet = "healthy" | "one-slow" | "one-failing";
+
+/** One kind of load. */
+export interface Scenario {
+  /** Name used in `--scenarios`, tables, JSON and the chart. */
+  readonly name: string;
+  /** One line for people. */
+  readonly description: string;
+  /** wrk script in bench/: `post.lua` (small JSON POST) or `get.lua`. */
+  readonly script: "post.lua" | "get.lua";
+  /** Request path on the backends (see nginx_backend.conf). */
+  readonly path: string;
+  /** wrk connections. */
+  readonly connections: number;
+  /** Backends behind the subject: all healthy, or the third one slow or failing. */
+  readonly backends: BackendSet;
+  /** Scenario whose results this one is compared with ("×healthy" columns), if any. */
+  readonly baseline?: string;
+}
+
+/** Every scenario, in the order they run and are reported. */
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    name: "post-small-c8",
+    description: "POST small JSON, 8 connections",
+    script: "post.lua",
+    path: "/echo",
+    connections: 8,
+    backends: "healthy",
+  },
+  {
+    name: "post-small-c64",
+    description: "POST small JSON, 64 connections",
+    script: "post.lua",
+    path: "/echo",
+    connections: 64,
+    backends: "healthy",
+  },
+  {
+    name: "get-1k",
+    description: "GET 1 KiB body, 64 connections",
+    script: "get.lua",
+    path: "/1k",
+    connections: 64,
+    backends: "healthy",
+  },
+  {
+    name: "get-1m",
+    description: "GET 1 MiB body, 8 connections",
+    script: "get.lua",
+    path: "/1m",
+    connections: 8,
+    backends: "healthy",
+  },
+  {
+    name: "conns-1000",
+    description: "POST small JSON, 1,000 keep-alive connections (watch RSS)",
+    script: "post.lua",
+    path: "/echo",
+    connections: 1000,
+    backends: "healthy",
+  },
+  {
+    name: "healthy",
+    description: "GET small JSON, 64 connections, 3 healthy backends (baseline of the next two)",
+    script: "get.lua",
+    path: "/small",
+    connections: 64,
+    backends: "healthy",
+  },
+  {
+    name: "one-slow",
+    description: "as healthy, but backend 3 answers after 3 s (timeout is 2 s)",
+    script: "get.lua",
+    path: "/small",
+    connections: 64,
+    backends: "one-slow",
+    baseline: "healthy",
+  },
+  {
+    name: "one-failing",
+    description: "as healthy, but backend 3 answers 500 to every other request",
+    script: "get.lua",
+    path: "/small",
+    connections: 64,
+    backends: "one-failing",
+    baseline: "healthy",
+  },
+];
+
+/** What `--quick` runs: one healthy and one unhealthy scenario. */
+export const QUICK_SCENARIOS: readonly string[] = ["post-small-c64", "one-failing"];
+
+/** Looks up a scenario by name. */
+export function scenarioByName(name: string): Scenario | undefined {
+  return SCENARIOS.find((s) => s.name === name);
+}

@@ -1,0 +1,278 @@
+/**
+ * What is measured: the balancer and what it is compared with. Subjects are data; the
+ * balancer's variants are one line each in {@linkcode BALANCER_VARIANTS}, and its command line
+ * is built in one place, {@linkcode balancerCommand}.
+ *
+ * @module
+ */
+
+import { Proc } from "./processes.ts";
+import type { Scenario } from "./scenarios.ts";
+
+/** The repository root (bench/..). */
+export const REPO_DIR: string = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+/** This folder. */
+export const BENCH_DIR: string = `${REPO_DIR}/bench`;
+
+/** What a subject needs to start. */
+export interface StartContext {
+  /** Temporary folder for rendered configs, logs and pid files. */
+  readonly dir: string;
+  /** Port the subject listens on, on 127.0.0.1. */
+  readonly port: number;
+  /** Base URLs of the three backends, e.g. `http://127.0.0.1:18101`. */
+  readonly backends: readonly string[];
+  /** Extra flags for `deno run` of Deno subjects, e.g. `--cpu-prof`. */
+  readonly denoFlags?: readonly string[];
+}
+
+/** A started subject. */
+export interface Running {
+  /** Base URL to send load to. */
+  readonly url: string;
+  /** Its process, absent for `direct`. CPU and RSS are measured on its process tree. */
+  readonly proc?: Proc;
+}
+
+/** Something wrk sends load to. */
+export interface Subject {
+  readonly name: string;
+  readonly description: string;
+  /** Whether the subject runs Deno code (only those can be profiled). */
+  readonly deno: boolean;
+  /** Why it cannot run on this machine, or `undefined` when it can. */
+  unavailable(): Promise<string | undefined>;
+  /** Whether the scenario means anything for this subject. */
+  handles(scenario: Scenario): boolean;
+  start(ctx: StartContext): Promise<Running>;
+}
+
+/**
+ * The balancer's variants: a name and the flags that make it. Adding or removing a variant is
+ * one line here.
+ */
+export const BALANCER_VARIANTS: ReadonlyArray<{ name: string; args: readonly string[] }> = [
+  { name: "roundabout-fetch", args: ["--transport", "fetch"] },
+  { name: "roundabout-http1", args: ["--transport", "http1"] },
+];
+
+/** The balancer's entry point. */
+export const BALANCER_MAIN = `${REPO_DIR}/main.ts`;
+
+/**
+ * The balancer's full command line – the one place that knows its CLI. The timeout and
+ * retry downtime match nginx.conf's and haproxy.cfg's.
+ */
+export function balancerCommand(ctx: StartContext, variantArgs: readonly string[]): string[] {
+  return [
+    Deno.execPath(),
+    "run",
+    ...(ctx.denoFlags ?? []),
+    "--allow-net",
+    "--allow-read",
+    "--allow-env",
+    BALANCER_MAIN,
+    "balance",
+    "--port",
+    String(ctx.port),
+    "--hostname",
+    "127.0.0.1",
+    ...ctx.backends.flatMap((url) => ["--backend", url]),
+    "--timeout",
+    "2s",
+    "--retry-downtime",
+    "10s",
+    "--access-log",
+    "off",
+    ...variantArgs,
+  ];
+}
+
+/** The line a Deno subject prints when it is ready. */
+function listeningLine(port: number): string {
+  return `listening on http://127.0.0.1:${port}`;
+}
+
+/** Fills `{{NAME}}` placeholders; throws on any left unfilled. */
+export function render(template: string, values: Record<string, string | number>): string {
+  const out = template.replace(/\{\{([A-Z_]+)\}\}/g, (whole, key: string) => {
+    const value = values[key];
+    return value === undefined ? whole : String(value);
+  });
+  const left = out.match(/\{\{[A-Z_]+\}\}/);
+  if (left) throw new Error(`template placeholder ${left[0]} has no value`);
+  return out;
+}
+
+/** Reads a template from bench/ and writes it filled into `dir`; returns the written path. */
+export async function renderFile(
+  template: string,
+  dir: string,
+  values: Record<string, string | number>,
+): Promise<string> {
+  const text = render(await Deno.readTextFile(`${BENCH_DIR}/${template}`), { DIR: dir, ...values });
+  const path = `${dir}/${template}`;
+  await Deno.writeTextFile(path, text);
+  return path;
+}
+
+/** Whether `program` is on PATH. */
+export async function installed(program: string): Promise<boolean> {
+  try {
+    const out = await new Deno.Command("sh", {
+      args: ["-c", `command -v ${program}`],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return out.code === 0;
+  } catch {
+    return false;
+  }
+}
+
+function portOf(url: string): number {
+  return Number(new URL(url).port);
+}
+
+/** Starts a Deno subject and waits for its listening line. */
+async function startDeno(ctx: StartContext, name: string, cmd: string[]): Promise<Running> {
+  const proc = new Proc({ name, cmd, cwd: REPO_DIR, logPath: `${ctx.dir}/${name}.log` });
+  try {
+    await proc.waitForOutput(listeningLine(ctx.port), 30_000);
+  } catch (error) {
+    await proc.stop();
+    throw error;
+  }
+  return { url: `http://127.0.0.1:${ctx.port}`, proc };
+}
+
+/** Starts a non-Deno server and waits until its port accepts connections. */
+async function startServer(ctx: StartContext, name: string, cmd: string[]): Promise<Running> {
+  const proc = new Proc({ name, cmd, logPath: `${ctx.dir}/${name}.log` });
+  try {
+    await proc.waitForPort(ctx.port, 10_000);
+  } catch (error) {
+    await proc.stop();
+    throw error;
+  }
+  return { url: `http://127.0.0.1:${ctx.port}`, proc };
+}
+
+const always = () => true;
+
+const direct: Subject = {
+  name: "direct",
+  description: "straight to one nginx backend, no proxy (the ceiling)",
+  deno: false,
+  unavailable: () => Promise.resolve(undefined),
+  // One backend only: a slow or failing third backend does not exist for it.
+  handles: (scenario) => scenario.backends === "healthy",
+  start: (ctx) => Promise.resolve({ url: ctx.backends[0] }),
+};
+
+const nginx: Subject = {
+  name: "nginx",
+  description: "nginx 1 worker, round robin, upstream keep-alive (bench/nginx_proxy.conf)",
+  deno: false,
+  unavailable: async () =>
+    await installed("nginx") ? undefined : "nginx not installed (sudo apt-get install nginx)",
+  handles: always,
+  async start(ctx) {
+    const servers = ctx.backends
+      .map((url) => `        server ${new URL(url).host} max_fails=1 fail_timeout=10s;`)
+      .join("\n");
+    const conf = await renderFile("nginx_proxy.conf", ctx.dir, {
+      PORT: ctx.port,
+      UPSTREAM_SERVERS: servers,
+    });
+    return startServer(ctx, "nginx", [
+      "nginx",
+      "-e",
+      `${ctx.dir}/nginx-proxy-error.log`,
+      "-p",
+      ctx.dir,
+      "-c",
+      conf,
+    ]);
+  },
+};
+
+const haproxy: Subject = {
+  name: "haproxy",
+  description: "HAProxy 1 thread, roundrobin, http-reuse always (bench/haproxy.cfg)",
+  deno: false,
+  unavailable: async () =>
+    await installed("haproxy") ? undefined : "haproxy not installed (sudo apt-get install haproxy)",
+  handles: always,
+  async start(ctx) {
+    const servers = ctx.backends
+      .map((url, i) => `    server b${i + 1} 127.0.0.1:${portOf(url)}`)
+      .join("\n");
+    const conf = await renderFile("haproxy.cfg", ctx.dir, {
+      PORT: ctx.port,
+      HAPROXY_SERVERS: servers,
+    });
+    return startServer(ctx, "haproxy", ["haproxy", "-db", "-f", conf]);
+  },
+};
+
+const naive: Subject = {
+  name: "naive",
+  description: "Deno.serve + one fetch per request, round robin (bench/naive_proxy.ts)",
+  deno: true,
+  unavailable: () => Promise.resolve(undefined),
+  handles: always,
+  start: (ctx) =>
+    startDeno(ctx, "naive", [
+      Deno.execPath(),
+      "run",
+      ...(ctx.denoFlags ?? []),
+      "--allow-net",
+      `${BENCH_DIR}/naive_proxy.ts`,
+      "--port",
+      String(ctx.port),
+      ...ctx.backends.flatMap((url) => ["--backend", url]),
+    ]),
+};
+
+let balancerCheck: Promise<string | undefined> | undefined;
+
+/** Whether `main.ts balance --help` works yet (the balancer is being written). */
+function balancerUnavailable(): Promise<string | undefined> {
+  balancerCheck ??= (async () => {
+    try {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", BALANCER_MAIN, "balance", "--help"],
+        cwd: REPO_DIR,
+        env: { NO_COLOR: "1" },
+        stdout: "null",
+        stderr: "piped",
+        signal: AbortSignal.timeout(30_000),
+      }).output();
+      if (out.code === 0) return undefined;
+      const why = new TextDecoder().decode(out.stderr).trim().split("\n").slice(-1)[0];
+      return `balancer CLI not usable yet: \`main.ts balance --help\` exited ${out.code}` +
+        (why ? ` (${why.slice(0, 160)})` : "");
+    } catch (error) {
+      return `balancer CLI not usable yet: ${error instanceof Error ? error.message : error}`;
+    }
+  })();
+  return balancerCheck;
+}
+
+const balancers: Subject[] = BALANCER_VARIANTS.map(({ name, args }) => ({
+  name,
+  description: `Roundabout ${args.join(" ")} (main.ts balance)`,
+  deno: true,
+  unavailable: balancerUnavailable,
+  handles: always,
+  start: (ctx) => startDeno(ctx, name, balancerCommand(ctx, args)),
+}));
+
+/** Every subject, in report order. */
+export const SUBJECTS: readonly Subject[] = [direct, nginx, haproxy, naive, ...balancers];
+
+/** Looks up a subject by name. */
+export function subjectByName(name: string): Subject | undefined {
+  return SUBJECTS.find((s) => s.name === name);
+}
