@@ -45,8 +45,8 @@ export function renderChart(input: ChartInput): string {
   const labelW = 150;
   const rpsW = 430;
   const gap = 250; // room for the rps value labels
-  const p99W = 300;
-  const p99Room = 110; // room for the p99 value labels
+  const p99W = 240;
+  const p99Room = 330; // room for the p99 value, ratio and cost labels
   const width = margin + labelW + rpsW + gap + p99W + p99Room + margin;
   const barH = 16;
   const rowH = 21;
@@ -93,7 +93,12 @@ export function renderChart(input: ChartInput): string {
     );
     y += 18;
     text(rpsX, y, "requests/s (longer is better)", 'font-size="12" fill="#555"');
-    text(p99X, y, "p99 latency, ms (shorter is better)", 'font-size="12" fill="#555"');
+    text(
+      p99X,
+      y,
+      "p99 latency, ms (shorter is better); CPU per 1,000 requests, peak RSS",
+      'font-size="12" fill="#555"',
+    );
     y += 8;
 
     const maxRps = Math.max(1, ...rows.map((r) => r.rps ?? 0));
@@ -136,8 +141,16 @@ export function renderChart(input: ChartInput): string {
         );
         let p99Label = `<tspan>${esc(fmtMs(row.p99Ms))}</tspan>`;
         if (row.vsBaselineP99 !== undefined) {
-          p99Label += `<tspan fill="#555" dx="8">${esc(fmtRatio(row.vsBaselineP99))}</tspan>`;
+          p99Label += `<tspan fill="#555" dx="8">${
+            esc(fmtRatio(row.vsBaselineP99))
+          } healthy</tspan>`;
         }
+        // What the subject cost, when it is a process of its own.
+        const cost = [
+          row.cpuSPer1k !== undefined ? `cpu ${row.cpuSPer1k.toFixed(3)} s/1k` : undefined,
+          row.peakRssMiB !== undefined ? `${row.peakRssMiB.toFixed(0)} MiB` : undefined,
+        ].filter(Boolean).join(" · ");
+        if (cost) p99Label += `<tspan fill="#888" dx="8">${esc(cost)}</tspan>`;
         out.push(
           `<text x="${(p99X + pw + 5).toFixed(1)}" y="${y + barH - 3}" font-size="12">` +
             `${p99Label}</text>`,

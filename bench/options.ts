@@ -28,6 +28,8 @@ export interface BenchOptions {
   readonly profile: boolean;
   /** Functions listed by the profile summary. Default 25. */
   readonly top: number;
+  /** Only redraw the SVG of an earlier run from its JSON file. */
+  readonly chart?: string;
 }
 
 export const USAGE = `Usage: deno run -A bench/run.ts [flags]
@@ -47,6 +49,7 @@ Measures Roundabout against direct, nginx, haproxy and a naive Deno proxy with w
   --profile            CPU-profile each chosen Deno subject under load (default: roundabout-fetch,
                        post-small-c64, 10s) and print its top functions by self time
   --top 25             functions listed by --profile
+  --chart FILE.json    only redraw FILE.svg from an earlier run's JSON
   --help               this text
 `;
 
@@ -77,6 +80,7 @@ export function parseOptions(args: readonly string[]): BenchOptions | "help" | s
         out: { type: "string" },
         profile: { type: "boolean", default: false },
         top: { type: "string", default: "25" },
+        chart: { type: "string" },
         help: { type: "boolean", default: false },
       },
     }));
@@ -158,5 +162,6 @@ export function parseOptions(args: readonly string[]): BenchOptions | "help" | s
     outDir: values.out ?? new URL("./results", import.meta.url).pathname,
     profile,
     top,
+    chart: values.chart,
   };
 }

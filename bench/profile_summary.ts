@@ -20,6 +20,7 @@ export interface CpuProfile {
       readonly functionName: string;
       readonly url: string;
       readonly lineNumber: number;
+      readonly columnNumber: number;
     };
   }>;
   readonly samples: readonly number[];
@@ -73,8 +74,9 @@ export function summariseProfiles(profiles: readonly CpuProfile[], root?: string
         idleUs += us;
         continue;
       }
+      // Deno's built-in scripts are one long line: the column tells anonymous functions apart.
       const name = frame.functionName ||
-        `(anonymous:${frame.lineNumber + 1})`;
+        `(anonymous ${frame.lineNumber + 1}:${frame.columnNumber + 1})`;
       const url = shortUrl(frame.url, root);
       const key = `${name}\u0000${url}`;
       const entry = functions.get(key) ?? { name, url, us: 0 };

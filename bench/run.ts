@@ -22,8 +22,15 @@ import { stopAll, stopAllOnSignals } from "./processes.ts";
 import { formatSummary, readProfiles, summariseProfiles } from "./profile_summary.ts";
 import { baselineTable, fmtMs, fmtRps, mainTable, type Measurement, summarise } from "./report.ts";
 import { type Scenario, scenarioByName } from "./scenarios.ts";
-import { BENCH_DIR, installed, REPO_DIR, type Subject, subjectByName } from "./subjects.ts";
-import { runWrk, wrkArgs, type WrkRun } from "./wrk.ts";
+import {
+  BENCH_DIR,
+  installed,
+  REPO_DIR,
+  START_TIMEOUT_MS,
+  type Subject,
+  subjectByName,
+} from "./subjects.ts";
+import { runWrk, WRK_GRACE_S, wrkArgs, type WrkRun } from "./wrk.ts";
 
 /** wrk's per-request timeout: long enough that the 3 s slow backend is measured, not dropped. */
 const WRK_TIMEOUT_S = 10;
@@ -184,10 +191,12 @@ async function compare(
     }
   }
   const perRunS = options.warmupS + options.durationS;
+  // The hard limits: start, warm-up and measured wrk runs each with their overrun, stop.
+  const limitS = START_TIMEOUT_MS / 1000 + perRunS + 2 * (WRK_TIMEOUT_S + WRK_GRACE_S) + 3;
   console.log(
     `${plan.length} measurements of ${options.durationS} s (+${options.warmupS} s warm-up): ` +
       `about ${fmtDuration(plan.length * (perRunS + 2))}, at most ` +
-      `${fmtDuration(plan.length * (perRunS + 2 * (WRK_TIMEOUT_S + 20) + 33))}\n`,
+      `${fmtDuration(plan.length * limitS)}\n`,
   );
 
   const measurements: Measurement[] = [];
@@ -259,6 +268,41 @@ async function profile(
   }
 }
 
+/** Chart title and small print, the same for a run and a redraw. */
+function chartText(startedAt: string, settings: string) {
+  return {
+    title: `Roundabout benchmark, ${startedAt.slice(0, 16).replace("T", " ")} UTC`,
+    subtitle: [
+      settings,
+      "req/s counts only answers with status < 400; p99 from wrk (closed loop: " +
+      "a slow subject also receives fewer requests)",
+    ],
+  };
+}
+
+/** `--chart FILE.json`: writes FILE.svg from an earlier run's results. */
+async function redraw(jsonPath: string): Promise<number> {
+  let results;
+  try {
+    results = JSON.parse(await Deno.readTextFile(jsonPath));
+  } catch (error) {
+    console.error(`bench: cannot read ${jsonPath}: ${message(error)}`);
+    return 2;
+  }
+  const svgPath = jsonPath.replace(/\.json$/, "") + ".svg";
+  await Deno.writeTextFile(
+    svgPath,
+    renderChart({
+      ...chartText(results.startedAt, results.settings ?? ""),
+      scenarios: results.scenarios,
+      subjects: results.subjects.map((s: { name: string }) => s.name),
+      summaries: results.summaries,
+    }),
+  );
+  console.log(`wrote ${svgPath}`);
+  return 0;
+}
+
 async function main(): Promise<number> {
   const parsed = parseOptions(Deno.args);
   if (parsed === "help") {
@@ -270,6 +314,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const options = parsed;
+  if (options.chart) return await redraw(options.chart);
   if (!(await installed("wrk"))) {
     console.error("wrk not found: install it with `sudo apt-get install wrk`");
     return 2;
@@ -340,6 +385,7 @@ async function main(): Promise<number> {
           startedAt: started.toISOString(),
           finishedAt: finished.toISOString(),
           command: `deno run -A bench/run.ts ${Deno.args.join(" ")}`.trim(),
+          settings,
           options,
           host: {
             cpus: navigator.hardwareConcurrency,
@@ -363,12 +409,7 @@ async function main(): Promise<number> {
     await Deno.writeTextFile(
       svgPath,
       renderChart({
-        title: `Roundabout benchmark, ${started.toISOString().slice(0, 16).replace("T", " ")}`,
-        subtitle: [
-          settings,
-          "req/s counts only answers with status < 400; p99 from wrk (closed loop: " +
-          "a slow subject also receives fewer requests)",
-        ],
+        ...chartText(started.toISOString(), settings),
         scenarios,
         subjects: subjects.map((s) => s.name),
         summaries,

@@ -88,6 +88,9 @@ export function balancerCommand(ctx: StartContext, variantArgs: readonly string[
   ];
 }
 
+/** How long a subject may take to be ready. */
+export const START_TIMEOUT_MS = 20_000;
+
 /** The line a Deno subject prints when it is ready. */
 function listeningLine(port: number): string {
   return `listening on http://127.0.0.1:${port}`;
@@ -138,7 +141,7 @@ function portOf(url: string): number {
 async function startDeno(ctx: StartContext, name: string, cmd: string[]): Promise<Running> {
   const proc = new Proc({ name, cmd, cwd: REPO_DIR, logPath: `${ctx.dir}/${name}.log` });
   try {
-    await proc.waitForOutput(listeningLine(ctx.port), 30_000);
+    await proc.waitForOutput(listeningLine(ctx.port), START_TIMEOUT_MS);
   } catch (error) {
     await proc.stop();
     throw error;
@@ -150,7 +153,7 @@ async function startDeno(ctx: StartContext, name: string, cmd: string[]): Promis
 async function startServer(ctx: StartContext, name: string, cmd: string[]): Promise<Running> {
   const proc = new Proc({ name, cmd, logPath: `${ctx.dir}/${name}.log` });
   try {
-    await proc.waitForPort(ctx.port, 10_000);
+    await proc.waitForPort(ctx.port, START_TIMEOUT_MS);
   } catch (error) {
     await proc.stop();
     throw error;
