@@ -9,6 +9,8 @@
 import { processTree } from "./procfs.ts";
 
 const live = new Set<Proc>();
+/** Set on Ctrl-C: from then on nothing new is started, so nothing can outlive this process. */
+let shuttingDown = false;
 
 /** How a process is started. */
 export interface ProcOptions {
@@ -38,6 +40,7 @@ export class Proc {
   #exited: Deno.CommandStatus | undefined;
 
   constructor(readonly options: ProcOptions) {
+    if (shuttingDown) throw new Error(`not starting ${options.name}: shutting down`);
     this.name = options.name;
     const nofile = options.nofile ?? 16384;
     const script = `ulimit -n ${nofile} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"`;
@@ -182,6 +185,11 @@ export class Proc {
   }
 }
 
+/** Whether Ctrl-C (or SIGTERM) arrived: callers stop starting new work. */
+export function isShuttingDown(): boolean {
+  return shuttingDown;
+}
+
 /** Whether something accepts TCP connections on 127.0.0.1:`port`. */
 export async function portOpen(port: number): Promise<boolean> {
   try {
@@ -206,6 +214,8 @@ export function stopAllOnSignals(onSignal?: () => void): () => void {
   const handlers: Array<[Deno.Signal, () => void]> = [];
   for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     const handler = () => {
+      if (shuttingDown) return;
+      shuttingDown = true;
       onSignal?.();
       console.error(`\n${signal}: stopping ${live.size} child process(es)…`);
       stopAll().finally(() => Deno.exit(code));

@@ -18,7 +18,7 @@ import { assertPortsFree, Backends, PORT_OFFSETS } from "./backends.ts";
 import { renderChart } from "./chart.ts";
 import { type BenchOptions, parseOptions, USAGE } from "./options.ts";
 import { cpuSeconds, RssSampler } from "./procfs.ts";
-import { stopAll, stopAllOnSignals } from "./processes.ts";
+import { isShuttingDown, stopAll, stopAllOnSignals } from "./processes.ts";
 import { formatSummary, readProfiles, summariseProfiles } from "./profile_summary.ts";
 import { baselineTable, fmtMs, fmtRps, mainTable, type Measurement, summarise } from "./report.ts";
 import { type Scenario, scenarioByName } from "./scenarios.ts";
@@ -202,6 +202,7 @@ async function compare(
   const measurements: Measurement[] = [];
   const broken = new Map<string, string>();
   for (const [i, { round, scenario, subject }] of plan.entries()) {
+    if (isShuttingDown()) break;
     const dead = backends.dead();
     if (dead) throw new Error(`a backend died, stopping: ${dead}`);
     const label = `[${i + 1}/${plan.length}] round ${round} ${scenario.name} ${subject.name}`;
@@ -211,6 +212,7 @@ async function compare(
       continue;
     }
     const m = await measure(ctx, subject, scenario, round);
+    if (isShuttingDown()) break;
     console.log(`${label}: ${progressLine(m)}`);
     if (m.error?.startsWith("could not start")) {
       broken.set(subject.name, `skipped: failed to start earlier in this run`);
