@@ -104,7 +104,7 @@ async function measure(
   }
   let sampler: RssSampler | undefined;
   try {
-    if (ctx.options.warmupS > 0) {
+    if (ctx.options.warmupS > 0 && scenario.warmup !== false) {
       await runWrk(wrkRun(ctx, scenario, running.url, ctx.options.warmupS));
     }
     const run = wrkRun(ctx, scenario, running.url, ctx.options.durationS);
@@ -145,7 +145,10 @@ async function measure(
 }
 
 function progressLine(m: Measurement): string {
-  if (m.error) return `FAILED: ${m.error.split("\n")[0]}`;
+  if (m.error) {
+    const lines = m.error.split("\n").map((l) => l.trim()).filter(Boolean);
+    return `FAILED: ${lines[0]}${lines.length > 1 ? ` … ${lines.at(-1)}` : ""}`;
+  }
   const errors = (m.statusErrors ?? 0) + (m.socketErrors ?? 0);
   return [
     `${fmtRps(m.rps)} req/s`,
@@ -200,26 +203,26 @@ async function compare(
   );
 
   const measurements: Measurement[] = [];
-  const broken = new Map<string, string>();
+  // A subject that fails to start is tried again at its next turn (the tree may be mid-edit,
+  // a transport may not exist yet); each distinct reason is noted once.
+  const noted = new Set<string>();
   for (const [i, { round, scenario, subject }] of plan.entries()) {
     if (isShuttingDown()) break;
     const dead = backends.dead();
     if (dead) throw new Error(`a backend died, stopping: ${dead}`);
-    const label = `[${i + 1}/${plan.length}] round ${round} ${scenario.name} ${subject.name}`;
-    const earlier = broken.get(subject.name);
-    if (earlier) {
-      measurements.push({ round, scenario: scenario.name, subject: subject.name, error: earlier });
-      continue;
-    }
     const m = await measure(ctx, subject, scenario, round);
     if (isShuttingDown()) break;
-    console.log(`${label}: ${progressLine(m)}`);
-    if (m.error?.startsWith("could not start")) {
-      broken.set(subject.name, `skipped: failed to start earlier in this run`);
-      notes.push(
-        `${subject.name} failed to start and was skipped after that: ` +
-          m.error.split("\n").slice(0, 4).join(" | "),
-      );
+    console.log(
+      `[${i + 1}/${plan.length}] round ${round} ${scenario.name} ${subject.name}: ${
+        progressLine(m)
+      }`,
+    );
+    if (m.error) {
+      const why = m.error.split("\n").map((l) => l.trim()).filter(Boolean).slice(0, 4).join(" | ");
+      if (!noted.has(`${subject.name} ${why}`)) {
+        noted.add(`${subject.name} ${why}`);
+        notes.push(`${subject.name} failed (${scenario.name}, round ${round}): ${why}`);
+      }
     }
     measurements.push(m);
   }
