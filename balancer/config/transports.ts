@@ -1,0 +1,24 @@
+/**
+ * Upstream transports by the name used in flags and config files.
+ *
+ * @module
+ */
+
+import type { Transport } from "../transport.ts";
+import { FetchTransport } from "../transports/fetch.ts";
+import { Http1Transport } from "../transports/http1.ts";
+
+/**
+ * Transport constructors by name; the first is the default. `fetch` is Deno's client;
+ * `http1` the keep-alive HTTP/1.1 client over `Deno.connect` (http:// backends only).
+ */
+export const TRANSPORTS: Readonly<Record<string, () => Transport>> = {
+  fetch: () => new FetchTransport(),
+  http1: () => new Http1Transport(),
+};
+
+/** Names accepted by `--transport` and `"transport"`. */
+export const TRANSPORT_NAMES: readonly [string, ...string[]] = Object.keys(TRANSPORTS) as [
+  string,
+  ...string[],
+];
