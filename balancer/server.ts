@@ -1,5 +1,14 @@
 /**
- * Runs a {@linkcode Balancer} on `Deno.serve`, and stops it cleanly.
+ * Runs a {@linkcode Balancer} on `Deno.serve`, changes its configuration without dropping a
+ * request, and stops it cleanly.
+ *
+ * A configuration in force is one immutable {@linkcode Balancer} (options, backends,
+ * policy). The server's handler reads the current one once per request, so a request runs
+ * start to end on the settings it started with; {@linkcode RunningBalancer.reconfigure}
+ * builds the next `Balancer` and swaps it in one assignment. Backends kept across the change
+ * (same URL) are the same `Backend` objects, with their health state and figures. Removed
+ * backends are drained: no new try goes to them (their health says `draining`, which every
+ * generation's policy respects), tries in flight finish, and they are forgotten once empty.
  *
  * @module
  */
@@ -8,8 +17,11 @@ import { Backend, type BackendConfig } from "./backend.ts";
 import { Balancer, type RequestRecord } from "./balancer.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { formatDuration } from "./duration.ts";
+import { healthSettings } from "./health.ts";
 import { type BalancerOptions, DEFAULT_OPTIONS } from "./options.ts";
 import { createPolicy } from "./policies/mod.ts";
+import type { Random } from "./policy.ts";
+import { type ProbeFn, Prober, type Scheduler } from "./probes.ts";
 import type { Transport } from "./transport.ts";
 import { FetchTransport } from "./transports/fetch.ts";
 
@@ -21,7 +33,7 @@ export interface BalancerConfig {
   readonly port?: number;
   /** The backends, in rotation order. */
   readonly backends: readonly BackendConfig[];
-  /** Selection policy name. Default `round-robin`. */
+  /** Selection policy name. Default `options.policy`. */
   readonly policy?: string;
   /** Proxy tunables; missing fields take {@linkcode DEFAULT_OPTIONS}. */
   readonly options?: Partial<BalancerOptions>;
@@ -29,43 +41,108 @@ export interface BalancerConfig {
   readonly transport?: Transport;
   /** Default the system clock. */
   readonly clock?: Clock;
-  /** Access log sink; unset means no access log. */
+  /** Per-request record sink (access log, metrics); unset skips the bookkeeping. */
   readonly onRequest?: (record: RequestRecord) => void;
-  /** Event log sink (backend marked failed, listening, stopping). Default none. */
+  /** Called when a failed try ejects a backend (metrics); the event log has its own line. */
+  readonly onEject?: (backend: Backend) => void;
+  /** Event log sink (backend marked failed, listening, reloads). Default none. */
   readonly log?: (line: string) => void;
+  /** How active probes are sent (tests fake it). Default `fetch`. */
+  readonly probe?: ProbeFn;
+  /** Timers for active probes (tests drive them). Default the real timers. */
+  readonly scheduler?: Scheduler;
+  /** Randomness for random policies (tests seed it). Default `Math.random`. */
+  readonly random?: Random;
+}
+
+/** A new configuration for a running balancer. */
+export interface Reconfiguration {
+  readonly backends: readonly BackendConfig[];
+  readonly options: BalancerOptions;
+  /** A new per-request sink; leave the key out to keep the current one. */
+  readonly onRequest?: ((record: RequestRecord) => void) | undefined;
+}
+
+/** What a reconfiguration changed, by backend URL. */
+export interface Reconfigured {
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  /** Kept backends whose weight changed. */
+  readonly reweighted: readonly string[];
 }
 
 /** A balancer that is serving. */
 export interface RunningBalancer {
+  /** The configuration in force (a new object after each reconfiguration). */
   readonly balancer: Balancer;
   /** e.g. `http://127.0.0.1:8080` */
   readonly url: string;
+  readonly hostname: string;
   readonly port: number;
-  /** Stops accepting, lets in-flight requests finish, closes upstream connections. */
-  shutdown(): Promise<void>;
+  /** The active health checks in force, when `options.active.path` is set. */
+  readonly prober?: Prober;
+  /** Backends removed by a reconfiguration that still have tries in flight. */
+  readonly draining: readonly Backend[];
+  /**
+   * Puts a new configuration in force at once; requests already started finish on the old
+   * one. Resolves when the active health checks follow the new backends too.
+   */
+  reconfigure(next: Reconfiguration): Promise<Reconfigured>;
+  /**
+   * Stops accepting, lets in-flight requests finish for up to `graceMs` (default: as long
+   * as they take), stops probes, closes upstream connections.
+   *
+   * @returns whether every in-flight request finished within the grace period.
+   */
+  shutdown(graceMs?: number): Promise<boolean>;
 }
 
 /** Starts serving; throws `Deno.errors.AddrInUse` when the port is taken. */
 export function startBalancer(config: BalancerConfig): RunningBalancer {
-  const options: BalancerOptions = { ...DEFAULT_OPTIONS, ...config.options };
-  const passive = { ejectMs: options.retryDowntimeMs };
-  const backends = config.backends.map((b) => new Backend(b, passive));
   const transport = config.transport ?? new FetchTransport();
+  const clock = config.clock ?? systemClock;
   const log = config.log;
-  const balancer = new Balancer({
-    options,
-    backends,
-    policy: createPolicy(config.policy ?? "round-robin"),
-    transport,
-    clock: config.clock ?? systemClock,
-    onRequest: config.onRequest,
-    onEject: log &&
-      ((backend) =>
-        log(
-          `backend ${backend.url} marked failed for ${formatDuration(options.retryDowntimeMs)}: ` +
-            backend.health.cause?.detail,
-        )),
-  });
+  const onEject = (backend: Backend) => {
+    log?.(ejectionLine(backend));
+    config.onEject?.(backend);
+  };
+  const build = (
+    options: BalancerOptions,
+    backends: readonly Backend[],
+    onRequest: ((record: RequestRecord) => void) | undefined,
+  ) =>
+    new Balancer({
+      options,
+      backends,
+      policy: createPolicy(options.policy, { random: config.random }),
+      transport,
+      clock,
+      onRequest,
+      onEject: log || config.onEject ? onEject : undefined,
+    });
+  const startProber = (balancer: Balancer): Prober | undefined => {
+    if (!balancer.options.active.path) return undefined;
+    const prober = new Prober({
+      backends: balancer.backends,
+      options: balancer.options.active,
+      clock,
+      probe: config.probe,
+      scheduler: config.scheduler,
+      onChange: log && ((backend) => log(probeLine(backend, clock()))),
+    });
+    prober.start();
+    return prober;
+  };
+
+  const options: BalancerOptions = {
+    ...DEFAULT_OPTIONS,
+    ...config.options,
+    policy: config.policy ?? config.options?.policy ?? DEFAULT_OPTIONS.policy,
+  };
+  const settings = healthSettings(options);
+  let onRequest = config.onRequest;
+  let current = build(options, config.backends.map((b) => new Backend(b, settings)), onRequest);
+  let removed: Backend[] = [];
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
     server = Deno.serve({
@@ -76,20 +153,110 @@ export function startBalancer(config: BalancerConfig): RunningBalancer {
         log?.(`internal error: ${error instanceof Error ? error.stack : error}`);
         return Response.json({ error: "internal error in the balancer" }, { status: 500 });
       },
-    }, balancer.handle);
+      // One read of `current` per request: the request keeps that configuration.
+    }, (request, info) => current.handle(request, info));
   } catch (error) {
     transport.close();
     throw error;
   }
+  let prober = startProber(current);
+  // Prober changes run one after another, in the order of the reconfigurations.
+  let probers: Promise<unknown> = Promise.resolve();
+  let stopped = false;
   const url = `http://${server.addr.hostname}:${server.addr.port}`;
-  log?.(`listening on ${url}, backends ${backends.map((b) => b.url).join(", ")}`);
+  log?.(`listening on ${url}, backends ${current.backends.map((b) => b.url).join(", ")}`);
+
   return {
-    balancer,
+    get balancer() {
+      return current;
+    },
     url,
+    hostname: server.addr.hostname,
     port: server.addr.port,
-    async shutdown() {
-      await server.shutdown();
+    get prober() {
+      return prober;
+    },
+    get draining() {
+      removed = removed.filter((backend) => backend.inFlight > 0);
+      return removed;
+    },
+    reconfigure(next) {
+      if (stopped) return Promise.reject(new Error("Cannot reconfigure a stopped balancer"));
+      const nowMs = clock();
+      const settings = healthSettings(next.options);
+      // A removed backend is remembered while it has tries in flight; added back then, it
+      // is the same object again.
+      removed = removed.filter((backend) => backend.inFlight > 0);
+      const known = new Map<string, Backend>();
+      for (const backend of [...removed, ...current.backends]) known.set(backend.url, backend);
+      const added: string[] = [];
+      const reweighted: string[] = [];
+      const backends = next.backends.map((config) => {
+        const kept = known.get(config.url);
+        if (kept === undefined) {
+          added.push(config.url);
+          return new Backend(config, settings);
+        }
+        known.delete(config.url);
+        if (kept.health.state(nowMs) === "draining" && removed.includes(kept)) {
+          kept.health.enable({ source: "admin", detail: "back in the configuration", atMs: nowMs });
+        }
+        if (kept.config.weight !== config.weight) {
+          reweighted.push(config.url);
+          // Backend has no setter for its configuration yet; `config` is readonly by type
+          // only, and a kept backend must keep its health state and figures.
+          (kept as { config: BackendConfig }).config = config;
+        }
+        return kept;
+      });
+      const gone = current.backends.filter((backend) => known.has(backend.url));
+      for (const backend of gone) {
+        backend.health.drain({
+          source: "admin",
+          detail: "removed from the configuration",
+          atMs: nowMs,
+        });
+      }
+      removed = [...removed.filter((b) => known.has(b.url)), ...gone];
+      if ("onRequest" in next) onRequest = next.onRequest;
+      const previous = current;
+      current = build(next.options, backends, onRequest);
+      const before = prober;
+      const changed = gone.length > 0 || added.length > 0 ||
+        JSON.stringify(previous.options.active) !== JSON.stringify(next.options.active);
+      const done = probers.then(async () => {
+        if (!changed || stopped) return;
+        await before?.stop();
+        if (!stopped) prober = startProber(current);
+      });
+      probers = done.catch(() => {});
+      return done.then(() => ({ added, removed: gone.map((b) => b.url), reweighted }));
+    },
+    async shutdown(graceMs = Infinity) {
+      stopped = true;
+      const finished = server.shutdown().then(() => true);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const expired = new Promise<boolean>((resolve) => {
+        if (Number.isFinite(graceMs)) timer = setTimeout(() => resolve(false), graceMs);
+      });
+      const drained = await Promise.race([finished, expired]);
+      clearTimeout(timer);
+      await probers;
+      await prober?.stop();
       transport.close();
+      return drained;
     },
   };
+}
+
+/** e.g. `backend http://127.0.0.1:8002 marked failed for 10s: status 500` */
+function ejectionLine(backend: Backend): string {
+  const cause = backend.health.cause;
+  const lengthMs = backend.health.ejectedUntilMs - (cause?.atMs ?? 0);
+  return `backend ${backend.url} marked failed for ${formatDuration(lengthMs)}: ${cause?.detail}`;
+}
+
+/** e.g. `backend http://127.0.0.1:8002 failed: probe GET /health: status 503 (...)` */
+function probeLine(backend: Backend, nowMs: number): string {
+  return `backend ${backend.url} ${backend.health.state(nowMs)}: ${backend.health.cause?.detail}`;
 }

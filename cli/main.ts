@@ -4,8 +4,11 @@
  * @module
  */
 
+import { ConfigError } from "../balancer/config/problems.ts";
 import { balanceCommand } from "./balance.ts";
+import { checkConfigCommand } from "./check_config.ts";
 import { mockCommand } from "./mock.ts";
+import { statusCommand } from "./status.ts";
 import { upCommand } from "./up.ts";
 import { quote, UsageError } from "./usage.ts";
 
@@ -15,9 +18,11 @@ export const MAIN_HELP =
 Usage: roundabout COMMAND [options]
 
 Commands:
-  balance   run the balancer in front of your backends
-  up        the demo topology: three mock apps and the balancer (normal, failing, slow)
-  mock      run one mock app (normal, alternating, delayed, and fault apps)
+  balance        run the balancer in front of your backends
+  up             a scenario: mock apps and the balancer (normal, failing, slow, or a file)
+  mock           run one mock app (normal, alternating, delayed, and fault apps)
+  check-config   check a config file and show what would be in force, and from where
+  status         the backends of a running balancer, from its admin API
 
 "roundabout COMMAND --help" shows a command's options.`;
 
@@ -25,6 +30,8 @@ const COMMANDS: Readonly<Record<string, (args: readonly string[]) => Promise<num
   balance: balanceCommand,
   up: upCommand,
   mock: mockCommand,
+  "check-config": checkConfigCommand,
+  status: statusCommand,
 };
 
 /** Runs the command line and resolves with the process exit status. */
@@ -45,6 +52,10 @@ export async function main(args: readonly string[]): Promise<number> {
   } catch (error) {
     if (error instanceof UsageError) {
       console.error(`roundabout: ${error.message}`);
+      return 2;
+    }
+    if (error instanceof ConfigError) {
+      for (const problem of error.problems) console.error(`roundabout: ${problem}`);
       return 2;
     }
     console.error(`roundabout: ${error instanceof Error ? error.message : String(error)}`);

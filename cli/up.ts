@@ -1,36 +1,44 @@
 /**
- * `roundabout up`: the whole demo topology in one process, three mock apps and the
- * balancer in front of them, in one log stream.
+ * `roundabout up`: a whole scenario in one process, mock apps and the balancer in front of
+ * them, in one log stream. The scenario is a topology file: one of the built-in ones in
+ * `topologies/` by name, or a file of yours.
  *
  * @module
  */
 
-import { type MockKind, type RunningMock, startMock } from "../mocks/mod.ts";
-import { type RunningBalancer, startBalancer } from "../balancer/server.ts";
-import { BALANCE_FLAGS, balancerConfigFromFlags } from "./balance.ts";
-import { explainListenError, untilStopped } from "./lifecycle.ts";
+import { LineBuffer, writeAll } from "../balancer/access_log.ts";
+import { parseJsonc } from "../balancer/config/jsonc.ts";
+import { ConfigError } from "../balancer/config/problems.ts";
+import {
+  envLayer,
+  flagLayer,
+  type Layer,
+  objectLayer,
+  resolve,
+} from "../balancer/config/sources.ts";
+import { BUILT_IN_TOPOLOGIES, readTopology, type Topology } from "../balancer/config/topology.ts";
+import { type RunningMock, startMock } from "../mocks/mod.ts";
+import { BALANCE_FLAGS, runUntilStopped, settingsHelp, startOrExplain } from "./balance.ts";
+import { explainListenError } from "./lifecycle.ts";
+import { type Instance, startInstance } from "./instance.ts";
 import { parseFlags, quote, stringFlag, UsageError } from "./usage.ts";
 
-/** Which app runs on each of the three ports, by topology name. */
-export const TOPOLOGIES: Readonly<Record<string, readonly MockKind[]>> = {
-  normal: ["normal", "normal", "normal"],
-  failing: ["normal", "alternating", "normal"],
-  slow: ["normal", "delayed", "normal"],
-};
+export const UP_HELP = `roundabout up: a scenario in one process, mock apps behind the balancer
 
-export const UP_HELP = `roundabout up: the demo topology, three apps behind the balancer
+Usage: roundabout up [normal|failing|slow|FILE] [--app-ports P1,P2,...] [balance options]
 
-Usage: roundabout up [normal|failing|slow] [--app-ports 8001,8002,8003] [balance options]
-
-Topologies:
-  normal    three normal echo apps (default)
+Topologies (built in, from topologies/):
+  normal    three normal echo apps on 8001-8003 (default)
   failing   the middle app fails every other request (scenario 1)
   slow      the middle app answers after 3s, past the 2s timeout (scenario 2)
+  FILE      a topology file of yours: which mock app on which port with which options, and
+            the balancer's settings (see topologies/topology.schema.json)
 
 Options:
-  --app-ports P1,P2,P3   ports of the three apps (default 8001,8002,8003)
-  --port N               the balancer's port (default 8080)
-  Every option of "roundabout balance" except --backend applies to the balancer.
+  --app-ports P1,P2,...  ports of the apps, in order (default: as the topology says)
+  Every option of "roundabout balance" except --backend and --config applies to the
+  balancer, over the topology's own settings:
+${settingsHelp(["backend"])}
 Ctrl-C stops everything.`;
 
 const SPEC = { ...BALANCE_FLAGS, "app-ports": { type: "string" } } as const;
@@ -42,70 +50,124 @@ export async function upCommand(args: readonly string[]): Promise<number> {
     console.log(UP_HELP);
     return 0;
   }
-  const name = positionals[0] ?? "normal";
-  const kinds = TOPOLOGIES[name];
-  if (!kinds) {
-    throw new UsageError(
-      `up ${quote(name)}: unknown topology, expected one of ${Object.keys(TOPOLOGIES).join(", ")}`,
-    );
+  if (positionals.length > 1) {
+    throw new UsageError(`up: unexpected argument ${quote(positionals[1])} (see --help)`);
   }
   if (flags.backend !== undefined) {
     throw new UsageError("up: --backend is not taken here; the topology decides the backends");
   }
-  const ports = appPorts(stringFlag(flags, "app-ports") ?? "8001,8002,8003");
-  const hostname = "127.0.0.1";
-  const backends = ports.map((port) => ({ url: `http://${hostname}:${port}`, weight: 1 }));
-  // A demo is read by a person: text access log unless asked otherwise.
-  const withText = flags["access-log"] === undefined ? { ...flags, "access-log": "text" } : flags;
-  const config = balancerConfigFromFlags(withText, prefixed("balancer"), backends);
+  if (flags.config !== undefined) {
+    throw new UsageError("up: --config is not taken here; the topology's balancer section is it");
+  }
+  const name = positionals[0] ?? "normal";
+  const portsText = stringFlag(flags, "app-ports");
+  const topology = loadTopology(name, portsText === undefined ? undefined : appPorts(portsText));
+  if (portsText !== undefined && portsText.split(",").length !== topology.apps.length) {
+    const count = topology.apps.length;
+    throw new UsageError(
+      `--app-ports ${quote(portsText)}: expected ${COUNTS[count] ?? count} different ports, ` +
+        `one per app of the topology, e.g. ${topology.apps.map((_, i) => 8001 + i).join(",")}`,
+    );
+  }
 
-  const apps: RunningMock[] = [];
-  let balancer: RunningBalancer | undefined;
-  const stop = async () => {
-    await balancer?.shutdown();
-    await Promise.all(apps.map((app) => app.close()));
+  const stdout = new LineBuffer((bytes) => writeAll(Deno.stdout, bytes));
+  const prefixed = (source: string) => {
+    const prefix = `[${source}] `;
+    return (line: string) => stdout.push(prefix + line);
   };
+  const apps: RunningMock[] = [];
+  let instance: Instance | undefined;
+  const closeApps = () => Promise.all(apps.map((app) => app.close()));
   try {
-    for (const [i, kind] of kinds.entries()) {
-      const log = prefixed(`app${i + 1} ${kind}:${ports[i]}`);
-      const app = await startMock(kind, { hostname, port: ports[i], log }).catch((error) =>
-        explainListenError(error, hostname, ports[i])
+    for (const app of topology.apps) {
+      const log = prefixed(`${app.name} ${app.kind}:${app.options.port}`);
+      const running = await startMock(app.kind, { ...app.options, log }).catch((error) =>
+        explainListenError(error, app.options.hostname, app.options.port)
       );
-      apps.push(app);
-      log(`listening on ${app.url}`);
+      apps.push(running);
+      log(`listening on ${running.url}`);
     }
-    try {
-      balancer = startBalancer(config);
-    } catch (error) {
-      explainListenError(error, config.hostname!, config.port!);
-    }
+    const balancerSection = {
+      ...topology.balancer,
+      backends: topology.balancer.backends ?? apps.map((app) => app.url),
+    };
+    const env = Deno.env.toObject();
+    const sources = (): Layer[] => [
+      objectLayer(name, balancerSection),
+      envLayer(env),
+      flagLayer(flags),
+    ];
+    const resolved = resolve(sources());
+    const log = prefixed("balancer");
+    instance = startOrExplain(() =>
+      startInstance({
+        resolved,
+        sources,
+        log,
+        accessLog: log,
+        isTerminal: Deno.stdout.isTerminal(),
+      })
+    );
   } catch (error) {
-    config.transport?.close();
-    await stop();
+    await closeApps();
     throw error;
   }
-  prefixed("up")(`topology "${name}" is up: try  curl -si ${balancer.url}/`);
-  await untilStopped(stop);
-  prefixed("up")("stopped");
+  const say = prefixed("up");
+  if (topology.description) say(topology.description);
+  say(`topology "${name}" is up: try  curl -si ${instance.running.url}/`);
+  await runUntilStopped(instance, prefixed("balancer"), stdout);
+  await closeApps();
+  say("stopped");
+  await stdout.flush();
   return 0;
+}
+
+const COUNTS = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
+
+/** A built-in topology by name, or a topology file. */
+function loadTopology(name: string, ports: readonly number[] | undefined): Topology {
+  const document = Object.hasOwn(BUILT_IN_TOPOLOGIES, name)
+    ? BUILT_IN_TOPOLOGIES[name]
+    : readTopologyFile(name);
+  const apps = (document as { apps?: unknown[] })?.apps;
+  const fits = ports === undefined || !Array.isArray(apps) || apps.length === ports.length;
+  const label = Object.hasOwn(BUILT_IN_TOPOLOGIES, name) ? `topologies/${name}.json` : name;
+  return readTopology(label, document, fits ? ports : undefined);
+}
+
+function readTopologyFile(name: string): unknown {
+  if (!/\.jsonc?$/.test(name) && !name.includes("/")) {
+    throw new UsageError(
+      `up ${quote(name)}: unknown topology, expected one of ${
+        Object.keys(BUILT_IN_TOPOLOGIES).join(", ")
+      } or a .json file`,
+    );
+  }
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(name);
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound ? "no such file" : String(error);
+    throw new UsageError(`up ${quote(name)}: cannot read it (${reason})`);
+  }
+  try {
+    return parseJsonc(text);
+  } catch (error) {
+    throw new ConfigError([`${name}: not valid JSON: ${(error as Error).message}`]);
+  }
 }
 
 function appPorts(text: string): number[] {
   const parts = text.split(",");
   const ports = parts.map(Number);
-  const valid = parts.length === 3 &&
-    parts.every((p) => /^\d{1,5}$/.test(p)) &&
-    ports.every((p) => p >= 1 && p <= 65_535) &&
-    new Set(ports).size === 3;
+  const valid = parts.every((p) => /^\d{1,5}$/.test(p)) &&
+    ports.every((p) => p >= 0 && p <= 65_535) &&
+    new Set(ports.filter((p) => p !== 0)).size === ports.filter((p) => p !== 0).length;
   if (!valid) {
     throw new UsageError(
-      `--app-ports ${quote(text)}: expected three different ports, e.g. 8001,8002,8003`,
+      `--app-ports ${quote(text)}: expected different ports separated by commas, ` +
+        "e.g. 8001,8002,8003",
     );
   }
   return ports;
-}
-
-function prefixed(source: string): (line: string) => void {
-  const prefix = `[${source}] `;
-  return (line) => console.log(prefix + line);
 }

@@ -1,0 +1,51 @@
+/**
+ * Serves the admin API on its own address, apart from the traffic port.
+ *
+ * @module
+ */
+
+import { isLoopback } from "../balancer/config/model.ts";
+import { adminApp, type AdminParts } from "./app.ts";
+
+/** Where and how the admin API listens. */
+export interface AdminServerOptions extends AdminParts {
+  /** Default 127.0.0.1. */
+  readonly hostname?: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+}
+
+/** The admin API, serving. */
+export interface RunningAdmin {
+  /** e.g. `http://127.0.0.1:9090` */
+  readonly url: string;
+  readonly port: number;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Starts the admin API.
+ *
+ * @throws {RangeError} when bound to a non-loopback address without a token (the config
+ * checks catch this first; this is the last line of defence).
+ * @throws {Deno.errors.AddrInUse} when the port is taken.
+ */
+export function startAdmin(options: AdminServerOptions): RunningAdmin {
+  const hostname = options.hostname ?? "127.0.0.1";
+  if (!isLoopback(hostname) && options.token === undefined) {
+    throw new RangeError(
+      `Cannot serve the admin API on ${hostname} without a token: anyone who reaches it ` +
+        "could change the backends",
+    );
+  }
+  const app = adminApp(options);
+  const server = Deno.serve({ hostname, port: options.port, onListen: () => {} }, app.fetch);
+  const host = server.addr.hostname.includes(":")
+    ? `[${server.addr.hostname}]`
+    : server.addr.hostname;
+  return {
+    url: `http://${host}:${server.addr.port}`,
+    port: server.addr.port,
+    shutdown: () => server.shutdown(),
+  };
+}

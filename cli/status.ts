@@ -1,0 +1,125 @@
+/**
+ * `roundabout status`: what a running balancer believes about its backends, read from its
+ * admin API, as a table (or the raw JSON).
+ *
+ * @module
+ */
+
+import { CONVENTIONAL_ADMIN_PORT } from "../balancer/config/model.ts";
+import type { BackendStatus } from "../balancer/status.ts";
+import { parseFlags, quote, stringFlag, UsageError } from "./usage.ts";
+
+const DEFAULT_ADMIN = `http://127.0.0.1:${CONVENTIONAL_ADMIN_PORT}`;
+
+export const STATUS_HELP =
+  `roundabout status: the backends of a running balancer, from its admin API
+
+Usage: roundabout status [--admin URL] [--token TOKEN] [--json]
+
+Options:
+  --admin URL      the admin API (default ${DEFAULT_ADMIN}; see balance --admin-port)
+  --token TOKEN    its bearer token (default: ROUNDABOUT_ADMIN_TOKEN)
+  --json           print the status document as it is`;
+
+const SPEC = {
+  admin: { type: "string" },
+  token: { type: "string" },
+  json: { type: "boolean" },
+} as const;
+
+/** The status document as the admin API sends it. */
+interface StatusBody {
+  readonly policy: string;
+  readonly at: string;
+  readonly backends: readonly BackendStatus[];
+  readonly draining?: readonly BackendStatus[];
+}
+
+/** Runs the command; resolves with the exit status. */
+export async function statusCommand(args: readonly string[]): Promise<number> {
+  const { flags, positionals } = parseFlags("status", args, SPEC);
+  if (flags.help) {
+    console.log(STATUS_HELP);
+    return 0;
+  }
+  if (positionals.length > 0) {
+    throw new UsageError(`status: unexpected argument ${quote(positionals[0])} (see --help)`);
+  }
+  const admin = (stringFlag(flags, "admin") ?? DEFAULT_ADMIN).replace(/\/+$/, "");
+  let url: URL;
+  try {
+    url = new URL(`${admin}/status`);
+    if (url.protocol !== "http:" && url.protocol !== "https:") throw new TypeError();
+  } catch {
+    throw new UsageError(`--admin ${quote(admin)}: expected a URL such as ${DEFAULT_ADMIN}`);
+  }
+  const token = stringFlag(flags, "token") ?? (Deno.env.get("ROUNDABOUT_ADMIN_TOKEN") || undefined);
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(5_000),
+    });
+  } catch (error) {
+    const reason = error instanceof DOMException && error.name === "TimeoutError"
+      ? "no answer within 5s"
+      : "cannot connect";
+    console.error(
+      `roundabout: status: ${admin}: ${reason} (is the balancer running with --admin-port?)`,
+    );
+    return 1;
+  }
+  const text = await response.text();
+  if (!response.ok) {
+    let error = text;
+    try {
+      error = JSON.parse(text).error ?? text;
+    } catch { /* not JSON */ }
+    const hint = response.status === 401 ? " (give --token or ROUNDABOUT_ADMIN_TOKEN)" : "";
+    console.error(`roundabout: status: ${admin} answered ${response.status}: ${error}${hint}`);
+    return 1;
+  }
+  if (flags.json) {
+    console.log(text);
+    return 0;
+  }
+  console.log(statusTable(JSON.parse(text) as StatusBody));
+  return 0;
+}
+
+/** The status document as a table a person reads. */
+export function statusTable(status: StatusBody): string {
+  const rows: string[][] = [[
+    "ID",
+    "STATE",
+    "WEIGHT",
+    "IN-FLIGHT",
+    "REQUESTS",
+    "FAILURES",
+    "EJECTIONS",
+    "P50",
+    "P99",
+    "CAUSE",
+  ]];
+  const ms = (value: number | null) => value === null ? "-" : `${Math.round(value)}ms`;
+  const add = (backend: BackendStatus, note = "") =>
+    rows.push([
+      backend.id,
+      backend.state + note,
+      String(backend.weight),
+      String(backend.inFlight),
+      String(backend.requests),
+      String(backend.failures),
+      String(backend.ejections),
+      ms(backend.latencyMs.p50),
+      ms(backend.latencyMs.p99),
+      backend.cause ? `${backend.cause.source}: ${backend.cause.detail}` : "-",
+    ]);
+  for (const backend of status.backends) add(backend);
+  for (const backend of status.draining ?? []) add(backend, " (removed)");
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+  const lines = rows.map((row) =>
+    row.map((cell, i) => i === row.length - 1 ? cell : cell.padEnd(widths[i])).join("  ")
+  );
+  return [`policy ${status.policy}, at ${status.at}`, "", ...lines].join("\n");
+}
