@@ -376,7 +376,19 @@ async function main(): Promise<number> {
     console.log(`\n${settings}\n`);
     console.log(mainTable(summaries));
     const resilience = baselineTable(summaries, scenarios);
-    if (resilience) console.log(`\nagainst the all-healthy run\n\n${resilience}`);
+    if (resilience) {
+      console.log(`\nagainst the all-healthy run\n\n${resilience}`);
+      const missing = [
+        ...new Set(scenarios.map((sc) => sc.baseline).filter((b) => b !== undefined)),
+      ]
+        .filter((b) => !options.scenarios.includes(b));
+      if (missing.length > 0) {
+        console.log(
+          `(×healthy needs the baseline scenario too: add ${missing.join(", ")} ` +
+            `to --scenarios)`,
+        );
+      }
+    }
     for (const note of notes) console.log(`\nnote: ${note}`);
 
     await Deno.mkdir(options.outDir, { recursive: true });
