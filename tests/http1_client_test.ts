@@ -1077,3 +1077,44 @@ Deno.test("a body read after its connection served the next request is still int
     await server.shutdown();
   }
 });
+
+Deno.test("idle pooled connections do not keep the process running", async () => {
+  const server = serve(() => new Response("ok"));
+  try {
+    // A script that never calls close(): it must still exit once its work is done.
+    const script = `
+      import { Http1Transport } from ${
+      JSON.stringify(import.meta.resolve("../balancer/transports/http1.ts"))
+    };
+      const transport = new Http1Transport();
+      const response = await transport.send({
+        url: ${JSON.stringify(server.url)}, method: "GET", headers: new Headers(), body: null,
+        signal: new AbortController().signal,
+      });
+      console.log(await response.text());
+    `;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--no-config", script],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const timer = setTimeout(() => child.kill(), 15_000);
+    const result = await child.output();
+    clearTimeout(timer);
+    assert.equal(decoder.decode(result.stderr), "");
+    assert.equal(decoder.decode(result.stdout).trim(), "ok");
+    assert.equal(result.code, 0);
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("a method or path that could break the request line is refused", async () => {
+  const transport = new Http1Transport();
+  try {
+    await assert.rejects(send(transport, "http://127.0.0.1:1/a b"), TypeError);
+    await assert.rejects(send(transport, "http://127.0.0.1:1/", { method: "GET /x" }), TypeError);
+  } finally {
+    transport.close();
+  }
+});

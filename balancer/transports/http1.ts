@@ -4,23 +4,36 @@
  * bytes through untouched (no decompression, so `content-encoding` stays true), and tells
  * "nothing was sent" (`connect`) apart from "sent, no answer" (`reset`).
  *
- * Plain `http://` backends only: an `https://` URL fails with an `UpstreamError` of kind
- * `connect` (use `FetchTransport` for TLS backends).
+ * What it does not do, on purpose:
+ * - TLS: an `https://` URL fails with an `UpstreamError` of kind `connect` (a configuration
+ *   mistake should be loud, not silently slower); use `FetchTransport` for TLS backends.
+ * - HTTP/2, pipelining, protocol upgrades (a `101` answer is a `protocol` failure: the
+ *   proxy strips `upgrade`, so no backend should send one).
+ * - Waiting for `100 Continue` before sending a body: the body goes at once, interim
+ *   answers are skipped.
+ * - Trailer fields of a chunked response are read and dropped (the head has already gone).
+ * - Obsolete line folding in a response head is refused as a `protocol` failure.
+ *
+ * A request that meets a pooled connection the backend has just closed is sent again, once, on
+ * a new connection, when that cannot repeat its effect (see `http1_round_trip.ts`).
  *
  * @example Send one request
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Http1Transport } from "./http1.ts";
  *
+ * const server = Deno.serve({ port: 0, onListen() {} }, () => new Response("hi"));
  * const transport = new Http1Transport({ idleTimeoutMs: 30_000 });
  * const response = await transport.send({
- *   url: "http://127.0.0.1:8080/health",
+ *   url: `http://127.0.0.1:${server.addr.port}/health`,
  *   method: "GET",
  *   headers: new Headers(),
  *   body: null,
  *   signal: AbortSignal.timeout(5_000),
  * });
- * await response.body?.cancel();
+ * assert.equal(await response.text(), "hi");
  * transport.close();
+ * await server.shutdown();
  * ```
  *
  * @module
@@ -63,6 +76,8 @@ export const HTTP1_DEFAULTS: Readonly<Required<Http1TransportOptions>> = {
 
 /** Percent-encoded path and query: visible ASCII only, so nothing can end the request line. */
 const SAFE_PATH = /^[\x21-\x7e]*$/;
+/** A method is a token (RFC 9110 §5.6.2). */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** HTTP/1.1 over pooled `Deno.connect` connections. */
 export class Http1Transport implements Transport {
@@ -87,6 +102,9 @@ export class Http1Transport implements Transport {
     const signal = request.signal;
     signal.throwIfAborted();
     const { authority, path } = splitUrl(request.url);
+    if (!TOKEN.test(request.method)) {
+      throw new TypeError(`Cannot send a request with method "${request.method.slice(0, 32)}"`);
+    }
     const origin = this.#pool.origin(authority);
     const attempt = new Attempt();
     // Once the head is back the body is the consumer's: the listener goes in `finally`.
@@ -102,7 +120,10 @@ export class Http1Transport implements Transport {
     }
   }
 
-  /** Closes idle connections and stops the idle timer; busy ones close when their body ends. */
+  /**
+   * Closes idle connections and stops the idle timer; busy ones close when their body ends.
+   * Requests sent afterwards still work, on connections that are not kept.
+   */
   close(): void {
     this.#pool.close();
   }

@@ -65,6 +65,8 @@ export class Http1Connection {
    * exchange takes it over as its first read of the response.
    */
   watchWhileIdle(): void {
+    // An idle pool must not keep the process running (fetch's pool does not either).
+    this.socket.unref();
     this.#makeRoom();
     const read = this.socket.read(this.buffer.subarray(this.end));
     this.#pending = read;
@@ -73,6 +75,13 @@ export class Http1Connection {
       if (this.idle) this.close();
     };
     read.then(ended, ended);
+  }
+
+  /** Takes the connection out of idleness: its reads keep the process running again. */
+  wake(): void {
+    this.idle = false;
+    this.reused = true;
+    this.socket.ref();
   }
 
   /** Writes all of `bytes`, counting them in {@linkcode written}. */

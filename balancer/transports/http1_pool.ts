@@ -50,9 +50,8 @@ export class Http1Pool {
     while (idle.length > 0) {
       const conn = idle.pop()!;
       this.#idleCount--;
-      conn.idle = false;
       if (!conn.closed) {
-        conn.reused = true;
+        conn.wake();
         return conn;
       }
     }
