@@ -33,6 +33,8 @@ export interface Measurement {
   readonly peakRssMiB?: number;
   /** The wrk command line, for reproducing by hand. */
   readonly wrk?: string;
+  /** The subject's command line (absent for `direct`). */
+  readonly command?: string;
 }
 
 /** Medians over the rounds of one subject under one scenario. */

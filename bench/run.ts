@@ -135,6 +135,7 @@ async function measure(
         : undefined,
       peakRssMiB: peakKiB !== undefined ? peakKiB / 1024 : undefined,
       wrk: wrkArgs(run).join(" "),
+      command: running.proc?.options.cmd.join(" "),
     };
   } catch (error) {
     return { ...id, error: message(error) };
