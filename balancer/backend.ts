@@ -4,7 +4,9 @@
  * @module
  */
 
-import { Health, type PassiveHealthOptions } from "./health.ts";
+import { DEFAULT_OPTIONS } from "./options.ts";
+import { Health, type HealthSettings, healthSettings, type TryFailure } from "./health.ts";
+import { Latency } from "./latency.ts";
 
 /** How a backend is configured. */
 export interface BackendConfig {
@@ -14,18 +16,62 @@ export interface BackendConfig {
   readonly weight: number;
 }
 
+/** The last failed try, for the status document. */
+export interface LastError {
+  readonly detail: string;
+  readonly atMs: number;
+}
+
+/** The last active probe of a backend. */
+export interface ProbeRecord {
+  /** Whether the status was in the expected range. */
+  readonly ok: boolean;
+  /** The status received, or `null` when there was no answer. */
+  readonly status: number | null;
+  /** Why it failed, when it did. */
+  readonly error: string | null;
+  readonly latencyMs: number;
+  /** When it finished, milliseconds since the epoch. */
+  readonly atMs: number;
+}
+
+const DEFAULT_HEALTH: HealthSettings = healthSettings(DEFAULT_OPTIONS);
+
 /** A configured backend together with what the balancer has learnt about it. */
 export class Backend {
-  /** Requests currently waiting on this backend. */
+  /** Tries waiting on this backend, counted until their response body has been sent. */
   inFlight = 0;
   /** Tries sent to this backend. */
   requests = 0;
-  /** Tries that failed (connection, timeout or 5xx). */
+  /** Tries that failed (connection, timeout, invalid answer or 5xx), counted or not. */
   failures = 0;
+  /** The last failed try, if any. */
+  lastError: LastError | null = null;
+  /** The last active probe, if probes are on. */
+  probe: ProbeRecord | null = null;
+  /** Short stable name derived from the URL, e.g. `127.0.0.1:8001`, for `/backends/{id}`. */
+  readonly id: string;
   readonly health: Health;
+  /** Response times: a peak-sensitive moving average and recent percentiles. */
+  readonly latency: Latency = new Latency();
+  /**
+   * Ends one in-flight try. Bound once per backend, so handing it to a promise costs no
+   * closure per request.
+   */
+  readonly release = (): void => {
+    this.inFlight--;
+  };
 
-  constructor(readonly config: BackendConfig, passive: PassiveHealthOptions) {
-    this.health = new Health(passive);
+  /**
+   * @param settings health settings, usually `healthSettings(options)`; `{ ejectMs }` is a
+   * shorthand for the defaults with that retry downtime.
+   */
+  constructor(
+    readonly config: BackendConfig,
+    settings: HealthSettings | { readonly ejectMs: number } = DEFAULT_HEALTH,
+  ) {
+    this.health = new Health("ejectMs" in settings ? healthSettings(settings) : settings);
+    this.id = backendId(config.url);
   }
 
   /** Base URL as configured, used in `x-app-url`. */
@@ -37,6 +83,52 @@ export class Backend {
   available(nowMs: number): boolean {
     return this.health.available(nowMs);
   }
+
+  /** Its weight at `nowMs`, scaled down during slow start. Every policy reads this. */
+  effectiveWeight(nowMs: number): number {
+    return this.config.weight * this.health.weightFactor(nowMs);
+  }
+
+  /** A try got an answer below 500 after `latencyMs` (time to response headers). */
+  recordSuccess(nowMs: number, latencyMs: number): void {
+    this.health.recordSuccess(nowMs);
+    this.latency.record(nowMs, latencyMs, latencyMs);
+  }
+
+  /**
+   * A try failed after `durationMs`. The moving average learns `penaltyMs` for a counted
+   * failure (a backend that fails fast must not look fast), the real time for a 5xx that
+   * does not count, and nothing otherwise; percentiles get the real time of answers only.
+   *
+   * @returns whether the failure ejected the backend.
+   */
+  recordFailure(
+    kind: TryFailure,
+    detail: string,
+    nowMs: number,
+    durationMs: number,
+    penaltyMs: number,
+  ): boolean {
+    this.failures++;
+    this.lastError = { detail, atMs: nowMs };
+    const counted = this.health.counts(kind);
+    const answered = kind === "5xx" ? durationMs : undefined;
+    if (counted) this.latency.record(nowMs, Math.max(penaltyMs, durationMs), answered);
+    else if (answered !== undefined) this.latency.record(nowMs, durationMs, answered);
+    return this.health.recordFailure({ source: "request", detail, atMs: nowMs }, kind);
+  }
+}
+
+/**
+ * A short stable id for a backend URL: host and port, plus the path prefix with `/` as `~`,
+ * e.g. `127.0.0.1:8001` or `api.internal~v2`. IPv6 brackets are dropped. Safe in a URL
+ * path segment.
+ */
+export function backendId(url: string): string {
+  const parsed = new URL(url);
+  const host = parsed.host.replace(/[\[\]]/g, "");
+  const path = parsed.pathname === "/" ? "" : parsed.pathname.replaceAll("/", "~");
+  return host + path;
 }
 
 /**

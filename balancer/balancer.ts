@@ -11,7 +11,8 @@ import type { Clock } from "./clock.ts";
 import { classifyFailure, type Failure, failureStatus, maybeSent } from "./failure.ts";
 import { downstreamHeaders, upstreamHeaders } from "./headers.ts";
 import type { BalancerOptions } from "./options.ts";
-import type { Policy } from "./policy.ts";
+import type { TryFailure } from "./health.ts";
+import { leastRecentlyFailed, type Policy } from "./policy.ts";
 import type { Transport } from "./transport.ts";
 
 /** One try of a request, as reported to observers and in error bodies. */
@@ -45,7 +46,7 @@ export interface BalancerParts {
   readonly clock: Clock;
   /** Called once per finished request; leave unset to skip the bookkeeping. */
   readonly onRequest?: (record: RequestRecord) => void;
-  /** Called when a failed try takes a backend out of rotation. */
+  /** Called when a failed try takes a backend out of rotation (an ejection). */
   readonly onEject?: (backend: Backend) => void;
 }
 
@@ -76,11 +77,16 @@ export class Balancer {
     this.#trusted = new Set(parts.options.trustedProxies);
   }
 
+  /** The selection policy's name, for the status document. */
+  get policyName(): string {
+    return this.#policy.name;
+  }
+
   /** The request handler for `Deno.serve`. */
   handle = async (request: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
     const startMs = this.#clock();
     const tries: TryRecord[] = [];
-    const first = this.#policy.pick(this.backends, startMs, NO_TRIES);
+    const first = this.#pick(startMs, NO_TRIES);
     const response = first === undefined
       ? this.#allEjected(startMs)
       : await this.#forward(request, info, first, tries);
@@ -133,25 +139,27 @@ export class Balancer {
         backend.inFlight--;
         const failure = classifyFailure(error, request.signal, this.options.timeoutMs);
         if (failure.kind === "client-gone") return clientGone();
-        this.#markFailed(backend, failure.detail);
+        this.#markFailed(backend, failure.kind, failure.detail, tryStart);
         tries.push(this.#tried(backend, failure.kind, undefined, failure.detail, tryStart));
         lastFailure = failure;
         backend = maybeSent(failure.kind) && !replayAfterSend ? undefined : this.#next(tried, body);
         continue;
       }
-      backend.inFlight--;
+      // The try stays in flight until its body is sent (see `releaseWhenSent`).
       if (response.status < 500) {
-        backend.health.recordSuccess(this.#clock());
+        const nowMs = this.#clock();
+        backend.recordSuccess(nowMs, nowMs - tryStart);
         tries.push(this.#tried(backend, "ok", response.status, undefined, tryStart));
-        return answer(response, backend);
+        return releaseWhenSent(answer(response, backend), backend, info);
       }
-      this.#markFailed(backend, `status ${response.status}`);
+      this.#markFailed(backend, "5xx", `status ${response.status}`, tryStart);
       tries.push(this.#tried(backend, "status", response.status, undefined, tryStart));
       const next = replayAfterSend ? this.#next(tried, body) : undefined;
-      if (next === undefined) return answer(response, backend);
+      if (next === undefined) return releaseWhenSent(answer(response, backend), backend, info);
       // Keep this answer in case every later try fails without one: a real 5xx beats a
       // made-up 502. Its body is small in practice; it is read under the same timeout.
       lastAnswer = await keepAnswer(response, backend, this.options.replayLimitBytes, signal);
+      backend.inFlight--;
       backend = next;
     }
     if (lastAnswer) return lastAnswer;
@@ -161,7 +169,18 @@ export class Balancer {
   #next(tried: readonly Backend[], body: PreparedBody): Backend | undefined {
     // A one-shot stream may already be partly sent: never send it twice.
     if (body instanceof ReadableStream) return undefined;
-    return this.#policy.pick(this.backends, this.#clock(), tried);
+    return this.#pick(this.#clock(), tried);
+  }
+
+  /**
+   * The policy's choice; when no backend is available, the panic setting decides: nothing
+   * (`fail-fast`, a 503) or the out-of-rotation backend whose failure is oldest. Either way
+   * a request tries each backend at most once, so it can never spin.
+   */
+  #pick(nowMs: number, tried: readonly Backend[]): Backend | undefined {
+    const chosen = this.#policy.pick(this.backends, nowMs, tried);
+    if (chosen !== undefined || this.options.panic !== "least-recently-failed") return chosen;
+    return leastRecentlyFailed(this.backends, tried);
   }
 
   #tried(
@@ -174,17 +193,20 @@ export class Balancer {
     return { backend: backend.url, outcome, status, error, durationMs: this.#clock() - startMs };
   }
 
-  #markFailed(backend: Backend, detail: string): void {
-    backend.failures++;
-    backend.health.recordFailure({ source: "request", detail, atMs: this.#clock() });
-    this.#onEject?.(backend);
+  #markFailed(backend: Backend, kind: TryFailure, detail: string, startMs: number): void {
+    const nowMs = this.#clock();
+    // A failure's cost for latency-aware policies is at least the per-try timeout.
+    const penaltyMs = this.options.timeoutMs;
+    if (backend.recordFailure(kind, detail, nowMs, nowMs - startMs, penaltyMs)) {
+      this.#onEject?.(backend);
+    }
   }
 
   /** Every backend is out of rotation: answer at once with when to come back. */
   #allEjected(nowMs: number): Response {
     let soonest = Infinity;
     for (const backend of this.backends) {
-      soonest = Math.min(soonest, backend.health.ejectedUntilMs);
+      soonest = Math.min(soonest, backend.health.expectedBackMs(nowMs));
     }
     const waitS = Number.isFinite(soonest) ? Math.max(1, Math.ceil((soonest - nowMs) / 1000)) : 1;
     return Response.json(
@@ -208,6 +230,23 @@ function canReplayAfterSend(
 export function pathAndQuery(url: string): string {
   const slash = url.indexOf("/", url.indexOf("//") + 2);
   return slash === -1 ? "/" : url.slice(slash);
+}
+
+/**
+ * Keeps the try counted in flight until the response body has been sent, or the client
+ * left, or the body failed: `info.completed` settles in all three cases. One promise
+ * reaction with a handler bound once per backend, instead of a stream wrapped around every
+ * body. Outside `Deno.serve` (no `completed`), the try ends with its headers.
+ */
+function releaseWhenSent(
+  response: Response,
+  backend: Backend,
+  info: Deno.ServeHandlerInfo,
+): Response {
+  const completed = info.completed as Promise<void> | undefined;
+  if (completed === undefined) backend.release();
+  else completed.then(backend.release, backend.release);
+  return response;
 }
 
 function answer(response: Response, backend: Backend): Response {
