@@ -74,6 +74,22 @@ export class Backend {
     this.id = backendId(config.url);
   }
 
+  /**
+   * Applies a reload to a backend that stays: a new weight and new health settings, keeping
+   * its health state, latency and figures.
+   *
+   * @throws {RangeError} if `config` is for another URL.
+   */
+  reconfigure(config: BackendConfig, settings: HealthSettings): void {
+    if (config.url !== this.config.url) {
+      throw new RangeError(
+        `Cannot reconfigure backend ${this.config.url} as ${config.url}: the URL is its identity`,
+      );
+    }
+    (this as { config: BackendConfig }).config = config;
+    this.health.reconfigure(settings);
+  }
+
   /** Base URL as configured, used in `x-app-url`. */
   get url(): string {
     return this.config.url;

@@ -115,7 +115,7 @@ export const HISTORY_SIZE = 10;
 
 /** One backend's health. */
 export class Health {
-  readonly #settings: HealthSettings;
+  #settings: HealthSettings;
   /** The last state written into the history (time may have moved it on since). */
   #recorded: HealthState = "healthy";
   #cause: Cause | undefined;
@@ -137,6 +137,14 @@ export class Health {
   #outUntilMs = 0;
 
   constructor(settings: HealthSettings) {
+    this.#settings = settings;
+  }
+
+  /**
+   * New settings for a backend kept across a reload. Its state stays as it is (a current
+   * ejection keeps its end time); thresholds, lengths and slow start apply from now on.
+   */
+  reconfigure(settings: HealthSettings): void {
     this.#settings = settings;
   }
 

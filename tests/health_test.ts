@@ -255,3 +255,19 @@ Deno.test("the history keeps the last transitions only", () => {
   assert.equal(history.at(-1)?.to, "healthy");
   assert.ok(history.every((t, i) => i === 0 || t.cause.atMs >= history[i - 1].cause.atMs));
 });
+
+Deno.test("a reload changes a kept backend's thresholds from now on, not its state", () => {
+  const { clock, health, fail, now } = setup();
+  fail();
+  const until = health.ejectedUntilMs;
+  health.reconfigure(healthSettings({
+    ...DEFAULT_OPTIONS,
+    retryDowntimeMs: 1_000,
+    passive: { ...DEFAULT_OPTIONS.passive, failuresToEject: 2 },
+  }));
+  assert.equal(health.ejectedUntilMs, until, "the current ejection keeps its end");
+  clock.nowMs = until;
+  assert.equal(fail(), false, "now two failures in a row are needed");
+  assert.equal(fail(), true);
+  assert.equal(health.ejectedUntilMs - now(), 2_000, "second ejection: twice the new length");
+});

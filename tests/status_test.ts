@@ -116,3 +116,22 @@ Deno.test("the status document explains each backend's state, figures and histor
     at: "2030-01-01T00:00:10.024Z",
   });
 });
+
+Deno.test("a backend kept across a reload takes its new weight and settings, keeping its figures", () => {
+  const backend = new Backend({ url: "http://127.0.0.1:8001", weight: 1 });
+  backend.requests = 7;
+  backend.reconfigure(
+    { url: "http://127.0.0.1:8001", weight: 3 },
+    healthSettings({ ...DEFAULT_OPTIONS, slowStartMs: 5_000 }),
+  );
+  assert.equal(backend.config.weight, 3);
+  assert.equal(backend.requests, 7);
+  assert.throws(
+    () =>
+      backend.reconfigure(
+        { url: "http://127.0.0.1:8002", weight: 1 },
+        healthSettings(DEFAULT_OPTIONS),
+      ),
+    RangeError,
+  );
+});
