@@ -9,7 +9,7 @@ import type { Backend } from "./backend.ts";
 import { prepareBody, type PreparedBody } from "./body.ts";
 import type { Clock } from "./clock.ts";
 import { classifyFailure, type Failure, failureStatus, maybeSent } from "./failure.ts";
-import { downstreamHeaders, upstreamHeaders } from "./headers.ts";
+import { toDownstream, upstreamHeaders } from "./headers.ts";
 import type { BalancerOptions } from "./options.ts";
 import type { TryFailure } from "./health.ts";
 import { leastRecentlyFailed, type Policy } from "./policy.ts";
@@ -249,12 +249,10 @@ function releaseWhenSent(
   return response;
 }
 
+/** The backend's response as the client gets it: the same object, its headers cleaned. */
 function answer(response: Response, backend: Backend): Response {
-  return new Response(response.body, {
-    status: response.status,
-    statusText: response.statusText,
-    headers: downstreamHeaders(response.headers, backend.url),
-  });
+  toDownstream(response.headers, backend.url);
+  return response;
 }
 
 async function keepAnswer(
@@ -271,10 +269,11 @@ async function keepAnswer(
   try {
     const bytes = await response.arrayBuffer();
     signal.throwIfAborted();
+    toDownstream(response.headers, backend.url);
     return new Response(bytes, {
       status: response.status,
       statusText: response.statusText,
-      headers: downstreamHeaders(response.headers, backend.url),
+      headers: response.headers,
     });
   } catch {
     return undefined;

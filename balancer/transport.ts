@@ -22,7 +22,8 @@ export interface UpstreamRequest {
 export interface Transport {
   /**
    * Sends one try and resolves with the backend's response once its headers arrived; the
-   * body streams. Rejects with the client's native error or an {@linkcode UpstreamError};
+   * body streams. The response's headers must be mutable: the proxy edits them in place
+   * rather than copying them on every request. Rejects with the client's native error or an {@linkcode UpstreamError};
    * `classifyFailure` in `failure.ts` turns either into a {@linkcode FailureKind}.
    */
   send(request: UpstreamRequest): Promise<Response>;

@@ -28,13 +28,13 @@ export class FetchTransport implements Transport {
     });
   }
 
-  send(request: UpstreamRequest): Promise<Response> {
+  async send(request: UpstreamRequest): Promise<Response> {
     // fetch decompresses gzip/br unless accept-encoding is exactly "identity", yet keeps the
     // compressed content-encoding and content-length: the client would get corrupt bytes.
     // Asking for identity makes fetch pass the backend's bytes through untouched, whatever
     // it sends (PLATFORM.md, "gzip trap").
     request.headers.set("accept-encoding", "identity");
-    return fetch(request.url, {
+    const response = await fetch(request.url, {
       method: request.method,
       headers: request.headers,
       body: request.body,
@@ -42,9 +42,21 @@ export class FetchTransport implements Transport {
       redirect: "manual",
       client: this.#client,
     });
+    // fetch's response headers are immutable; the Transport contract wants them mutable.
+    return new Response(response.body, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: copyHeaders(response.headers),
+    });
   }
 
   close(): void {
     this.#client.close();
   }
+}
+
+function copyHeaders(source: Headers): Headers {
+  const copy = new Headers();
+  source.forEach((value, name) => copy.append(name, value));
+  return copy;
 }
