@@ -122,7 +122,6 @@ export class Balancer {
 
     while (backend !== undefined) {
       tried.push(backend);
-      const signal = AbortSignal.any([request.signal, AbortSignal.timeout(this.options.timeoutMs)]);
       const tryStart = this.#clock();
       backend.inFlight++;
       backend.requests++;
@@ -133,7 +132,8 @@ export class Balancer {
           method: request.method,
           headers,
           body,
-          signal,
+          signal: request.signal,
+          timeoutMs: this.options.timeoutMs,
         });
       } catch (error) {
         backend.inFlight--;
@@ -158,7 +158,12 @@ export class Balancer {
       if (next === undefined) return releaseWhenSent(answer(response, backend), backend, info);
       // Keep this answer in case every later try fails without one: a real 5xx beats a
       // made-up 502. Its body is small in practice; it is read under the same timeout.
-      lastAnswer = await keepAnswer(response, backend, this.options.replayLimitBytes, signal);
+      lastAnswer = await keepAnswer(
+        response,
+        backend,
+        this.options.replayLimitBytes,
+        AbortSignal.any([request.signal, AbortSignal.timeout(this.options.timeoutMs)]),
+      );
       backend.inFlight--;
       backend = next;
     }
@@ -262,21 +267,38 @@ async function keepAnswer(
   signal: AbortSignal,
 ): Promise<Response | undefined> {
   const length = Number(response.headers.get("content-length") ?? 0);
-  if (length > limit) {
+  if (response.body === null || length > limit) {
     await response.body?.cancel();
     return undefined;
   }
+  // A hanging body must not hold the request: the signal cancels the read.
+  const reader = response.body.getReader();
+  const stop = () => void reader.cancel().catch(() => {});
+  signal.addEventListener("abort", stop, { once: true });
   try {
-    const bytes = await response.arrayBuffer();
-    signal.throwIfAborted();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        await reader.cancel();
+        return undefined;
+      }
+      chunks.push(value);
+    }
+    if (signal.aborted) return undefined;
     toDownstream(response.headers, backend.url);
-    return new Response(bytes, {
+    return new Response(new Blob(chunks as BlobPart[]), {
       status: response.status,
       statusText: response.statusText,
       headers: response.headers,
     });
   } catch {
     return undefined;
+  } finally {
+    signal.removeEventListener("abort", stop);
   }
 }
 

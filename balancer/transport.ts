@@ -14,8 +14,14 @@ export interface UpstreamRequest {
   readonly headers: Headers;
   /** Buffered bytes (replayable), a one-shot stream, or nothing. */
   readonly body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null;
-  /** Fires on the per-try timeout (`TimeoutError`) or when the client leaves (`AbortError`). */
+  /** Fires when the client leaves (`AbortError`): everything in progress stops. */
   readonly signal: AbortSignal;
+  /**
+   * Per-try timeout in milliseconds: how long the backend may take to send its response
+   * head. On expiry the transport rejects with a `DOMException` named `TimeoutError`, as
+   * `AbortSignal.timeout` would. Unset: no timeout.
+   */
+  readonly timeoutMs?: number;
 }
 
 /** Sends tries to backends. */

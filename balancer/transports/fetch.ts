@@ -38,7 +38,11 @@ export class FetchTransport implements Transport {
       method: request.method,
       headers: request.headers,
       body: request.body,
-      signal: request.signal,
+      // The user's original design: the per-try timeout as AbortSignal.timeout, combined
+      // with the client's own signal.
+      signal: request.timeoutMs === undefined
+        ? request.signal
+        : AbortSignal.any([request.signal, AbortSignal.timeout(request.timeoutMs)]),
       redirect: "manual",
       client: this.#client,
     });

@@ -41,6 +41,7 @@
 
 import { type Transport, UpstreamError, type UpstreamRequest } from "../transport.ts";
 import { BodySource } from "./http1_body.ts";
+import { Deadlines } from "./deadlines.ts";
 import { Http1Connection } from "./http1_connection.ts";
 import { protocolError, type ResponseHead } from "./http1_head.ts";
 import { Http1Pool, type Origin } from "./http1_pool.ts";
@@ -83,6 +84,7 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 export class Http1Transport implements Transport {
   readonly #pool: Http1Pool;
   readonly #maxHeaderBytes: number;
+  readonly #deadlines = new Deadlines();
 
   constructor(options: Http1TransportOptions = {}) {
     const { maxIdlePerOrigin, idleTimeoutMs, maxHeaderBytes } = { ...HTTP1_DEFAULTS, ...options };
@@ -109,13 +111,23 @@ export class Http1Transport implements Transport {
     const attempt = new Attempt();
     // Once the head is back the body is the consumer's: the listener goes in `finally`.
     signal.addEventListener("abort", attempt, { once: true });
+    // One shared queue instead of AbortSignal.timeout + AbortSignal.any per request: those
+    // cost a timer, two signals and a DOMException each (profiled at ~4% of the proxy's CPU).
+    const timeoutMs = request.timeoutMs;
+    const deadline = timeoutMs === undefined
+      ? undefined
+      : this.#deadlines.add(timeoutMs, () => attempt.expire());
     try {
       return await this.#exchange(origin, path, request, attempt);
     } catch (error) {
       // Aborting closed the connection under the exchange; report why, as fetch would.
       if (signal.aborted) throw signal.reason;
+      if (attempt.timedOut) {
+        throw new DOMException(`no response within ${timeoutMs}ms`, "TimeoutError");
+      }
       throw error;
     } finally {
+      deadline?.clear();
       signal.removeEventListener("abort", attempt);
     }
   }
@@ -126,6 +138,7 @@ export class Http1Transport implements Transport {
    */
   close(): void {
     this.#pool.close();
+    this.#deadlines.close();
   }
 
   async #exchange(
@@ -143,7 +156,7 @@ export class Http1Transport implements Transport {
     };
     let conn = this.#pool.take(origin);
     for (let retried = false;; retried = true) {
-      conn ??= await connect(origin, request.signal);
+      conn ??= await connect(origin, attempt);
       attempt.conn = conn;
       let head: ResponseHead;
       try {
@@ -198,28 +211,48 @@ export class Http1Transport implements Transport {
   }
 }
 
-/** What an abort interrupts: the connection in use and a request body being read. */
+/**
+ * What an abort or the per-try timeout interrupts: a connection being made, the connection
+ * in use, and a request body being read.
+ */
 class Attempt implements BodyReaderSlot, EventListenerObject {
   conn?: Http1Connection;
   reader?: ReadableStreamDefaultReader<Uint8Array>;
+  connecting?: AbortController;
+  timedOut = false;
 
+  /** The client left (the request signal's listener). */
   handleEvent(): void {
+    this.connecting?.abort();
     this.conn?.close();
     this.reader?.cancel().catch(() => {});
   }
+
+  /** The per-try timeout passed. */
+  expire(): void {
+    this.timedOut = true;
+    this.handleEvent();
+  }
 }
 
-async function connect(origin: Origin, signal: AbortSignal): Promise<Http1Connection> {
+/** Connects, interruptibly: `send` reports an interruption as the client's or a timeout. */
+async function connect(origin: Origin, attempt: Attempt): Promise<Http1Connection> {
+  // An AbortController only here: new connections are rare once the pool is warm.
+  const controller = new AbortController();
+  attempt.connecting = controller;
+  const signal = controller.signal;
   let socket: Deno.TcpConn;
   try {
     socket = await Deno.connect({ hostname: origin.hostname, port: origin.port, signal });
   } catch (error) {
-    if (signal.aborted) throw signal.reason;
+    if (signal.aborted) throw error;
     throw new UpstreamError("connect", connectFailure(error, origin), { cause: error });
+  } finally {
+    attempt.connecting = undefined;
   }
   if (signal.aborted) {
     socket.close();
-    throw signal.reason;
+    throw new UpstreamError("connect", "interrupted while connecting");
   }
   socket.setNoDelay(true);
   return new Http1Connection(socket);
