@@ -25,7 +25,7 @@ import type { Backend } from "../balancer/backend.ts";
 import type { Clock } from "../balancer/clock.ts";
 import { formatDuration, parseDuration } from "../balancer/duration.ts";
 import type { LiveConfig, Outcome } from "../balancer/config/live.ts";
-import { BACKEND_BODY, backendConfig, toFile } from "../balancer/config/model.ts";
+import { BACKEND_BODY, backendConfig, isLoopback, toFile } from "../balancer/config/model.ts";
 import { JsoncError, parseJsonc } from "../balancer/config/jsonc.ts";
 import { issueLines } from "../balancer/config/problems.ts";
 import type { RunningBalancer } from "../balancer/server.ts";
@@ -56,6 +56,23 @@ type Handler = (c: Context) => Response | Promise<Response>;
 export function adminApp(parts: AdminParts): Hono {
   const { live, running, metrics, clock } = parts;
   const app = new Hono();
+
+  // A page in the operator's browser can send "simple" cross-origin requests to a loopback
+  // API with no preflight (CSRF), or reach it under the page's own name once that name
+  // resolves to 127.0.0.1 (DNS rebinding). Browsers mark such requests with Origin or
+  // Sec-Fetch-Site; curl and `roundabout status` send neither. Without a token, the API
+  // listens on loopback only, so it must be called by a loopback name.
+  app.use("*", async (c, next) => {
+    const site = c.req.header("sec-fetch-site");
+    if (c.req.header("origin") !== undefined || (site !== undefined && site !== "none")) {
+      return problem(c, 403, "requests from web pages are refused");
+    }
+    const host = c.req.header("host");
+    if (parts.token === undefined && host !== undefined && !isLoopback(hostOf(host))) {
+      return problem(c, 403, `Host ${JSON.stringify(host)} is not a loopback name`);
+    }
+    return await next();
+  });
 
   app.use("*", async (c, next) => {
     if (parts.token === undefined) return await next();
@@ -302,9 +319,15 @@ function unauthorised(c: Context, error: string, wrong: boolean): Response {
   return problem(c, 401, error, {}, { "www-authenticate": challenge });
 }
 
+/** The name in a Host header, without port or IPv6 brackets. */
+function hostOf(header: string): string {
+  const bracketed = /^\[([^\]]*)\]/.exec(header);
+  return bracketed ? bracketed[1] : header.replace(/:\d*$/, "");
+}
+
 function problem(
   c: Context,
-  status: 400 | 401 | 404 | 405 | 409 | 500 | 504,
+  status: 400 | 401 | 403 | 404 | 405 | 409 | 500 | 504,
   error: string,
   extra: Record<string, unknown> = {},
   headers: Record<string, string> = {},
