@@ -1,0 +1,430 @@
+/**
+ * Hostile clients: slow ones do not hold others up; `x-forwarded-for` cannot be forged past
+ * the balancer; the request never chooses the address it is proxied to; methods the upstream
+ * client cannot send are not blamed on the backends; and the admin API is closed to those
+ * without the token, to browser pages, and beyond loopback without a token.
+ */
+import assert from "node:assert/strict";
+import { TRANSPORTS } from "../balancer/config/transports.ts";
+import type { BalancerOptions } from "../balancer/options.ts";
+import { type RunningBalancer, startBalancer } from "../balancer/server.ts";
+import { type RunningMock, startMock } from "../mocks/mod.ts";
+import { eventually, withInstance } from "./_instance.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Normal apps and a balancer in front of them; always stopped. */
+async function withBalancer(
+  count: number,
+  options: Partial<BalancerOptions> & { transport?: string },
+  test: (balancer: RunningBalancer, apps: RunningMock[]) => Promise<void>,
+): Promise<void> {
+  const apps: RunningMock[] = [];
+  let balancer: RunningBalancer | undefined;
+  try {
+    for (let i = 0; i < count; i++) apps.push(await startMock("normal"));
+    const { transport, ...rest } = options;
+    balancer = startBalancer({
+      port: 0,
+      backends: apps.map((app) => ({ url: app.url, weight: 1 })),
+      options: rest,
+      transport: transport ? TRANSPORTS[transport]() : undefined,
+    });
+    await test(balancer, apps);
+  } finally {
+    await balancer?.shutdown();
+    await Promise.all(apps.map((app) => app.close()));
+  }
+}
+
+/** A raw HTTP/1.1 exchange: writes `head` as is, reads until the server closes. */
+async function raw(port: number, head: string): Promise<{ status: number; body: string }> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(encoder.encode(head));
+    let text = "";
+    const buffer = new Uint8Array(16_384);
+    const timer = setTimeout(() => conn.close(), 5_000);
+    try {
+      while (true) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        text += decoder.decode(buffer.subarray(0, n));
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0);
+    return { status, body: text.slice(text.indexOf("\r\n\r\n") + 4) };
+  } finally {
+    try {
+      conn.close();
+    } catch { /* closed by the timer */ }
+  }
+}
+
+/** The JSON body of a raw answer, which may be chunked. */
+function json(body: string): Record<string, unknown> {
+  const start = body.indexOf("{");
+  const end = body.lastIndexOf("}");
+  return JSON.parse(body.slice(start, end + 1));
+}
+
+// ---------------------------------------------------------------------------------------
+// Slow clients.
+
+Deno.test("slow clients (heads or bodies a byte at a time, a reader that never reads) do not hold others up", async () => {
+  await withBalancer(2, {}, async (balancer, apps) => {
+    let dribbling = true;
+    const conns: Deno.Conn[] = [];
+    const dribble = async (conn: Deno.Conn, bytes: Uint8Array) => {
+      for (let i = 0; i < bytes.length && dribbling; i++) {
+        try {
+          await conn.write(bytes.subarray(i, i + 1));
+        } catch {
+          return; // the balancer gave up on us: fine
+        }
+        await sleep(100);
+      }
+    };
+    const dribblers: Promise<void>[] = [];
+    // 15 heads that never end, 5 bodies that never end.
+    for (let i = 0; i < 20; i++) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: balancer.port });
+      conns.push(conn);
+      const text = i < 15
+        ? `GET /echo HTTP/1.1\r\nHost: slow\r\nX-Pad: ${"p".repeat(500)}\r\n\r\n`
+        : `POST /echo HTTP/1.1\r\nHost: slow\r\nContent-Length: 1000\r\n\r\n${"b".repeat(1000)}`;
+      const bytes = encoder.encode(text);
+      if (i >= 15) {
+        // The head at once, then the body a byte at a time.
+        const headLength = text.indexOf("\r\n\r\n") + 4;
+        await conn.write(bytes.subarray(0, headLength));
+        dribblers.push(dribble(conn, bytes.subarray(headLength)));
+      } else {
+        dribblers.push(dribble(conn, bytes));
+      }
+    }
+    // A client that asks for 8 MiB and reads none of it.
+    const reader = await Deno.connect({ hostname: "127.0.0.1", port: balancer.port });
+    conns.push(reader);
+    await reader.write(encoder.encode(`GET /bytes/${8 * 1024 * 1024} HTTP/1.1\r\nHost: r\r\n\r\n`));
+    await eventually(
+      () => apps.reduce((n, app) => n + (app.arrivalsByMethod.GET ?? 0), 0) >= 1,
+      "the big download to reach a backend",
+    );
+    try {
+      const durations: number[] = [];
+      for (let i = 0; i < 50; i++) {
+        const start = performance.now();
+        const response = await fetch(balancer.url, {
+          method: "POST",
+          body: JSON.stringify({ i }),
+          headers: { "content-type": "application/json" },
+        });
+        assert.equal(response.status, 200);
+        assert.deepEqual(await response.json(), { i });
+        durations.push(performance.now() - start);
+        // Paced, so that the slow clients keep dribbling through the whole measurement.
+        await sleep(20);
+      }
+      const slowest = Math.max(...durations);
+      assert.ok(slowest < 1_000, `the slowest of 50 requests took ${slowest.toFixed(0)} ms`);
+    } finally {
+      dribbling = false;
+      await Promise.all(dribblers);
+      for (const conn of conns) conn.close();
+    }
+    // The download's try ends when its client leaves, not never.
+    await eventually(
+      () => balancer.balancer.backends.every((b) => b.inFlight === 0),
+      "every try to end once the slow clients left",
+      5_000,
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// x-forwarded-*.
+
+for (const transport of Object.keys(TRANSPORTS)) {
+  Deno.test(`x-forwarded-for gets the client's address; incoming values are kept only from a trusted proxy (${transport})`, async () => {
+    const forged = "GET /echo HTTP/1.1\r\nHost: lb.example\r\n" +
+      "X-Forwarded-For: 6.6.6.6\r\nx-forwarded-for: 7.7.7.7\r\n" +
+      "X-Forwarded-Proto: https\r\nX-Forwarded-Host: forged.example\r\nConnection: close\r\n\r\n";
+    const plain = "GET /echo HTTP/1.1\r\nHost: lb.example\r\nConnection: close\r\n\r\n";
+    const seen = async (port: number, head: string) => {
+      const { status, body } = await raw(port, head);
+      assert.equal(status, 200);
+      return json(body).headers as Record<string, string>;
+    };
+
+    await withBalancer(1, { transport }, async (balancer) => {
+      const untrusted = await seen(balancer.port, forged);
+      assert.equal(untrusted["x-forwarded-for"], "127.0.0.1", "forged values are replaced");
+      assert.equal(untrusted["x-forwarded-proto"], "http");
+      assert.equal(untrusted["x-forwarded-host"], "lb.example");
+      assert.equal((await seen(balancer.port, plain))["x-forwarded-for"], "127.0.0.1");
+    });
+
+    await withBalancer(1, { transport, trustedProxies: ["127.0.0.1"] }, async (balancer) => {
+      const trusted = await seen(balancer.port, forged);
+      assert.equal(
+        trusted["x-forwarded-for"],
+        "6.6.6.6, 7.7.7.7, 127.0.0.1",
+        "a trusted proxy's chain is kept, in order, and the peer appended",
+      );
+      assert.equal(trusted["x-forwarded-proto"], "https");
+      assert.equal(trusted["x-forwarded-host"], "forged.example");
+      assert.equal((await seen(balancer.port, plain))["x-forwarded-for"], "127.0.0.1");
+    });
+
+    // Trusting another address is not trusting this peer.
+    await withBalancer(1, { transport, trustedProxies: ["10.0.0.1"] }, async (balancer) => {
+      assert.equal((await seen(balancer.port, forged))["x-forwarded-for"], "127.0.0.1");
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Where requests go.
+
+for (const transport of Object.keys(TRANSPORTS)) {
+  Deno.test(`the request never chooses the address: absolute-form targets and Host go to a configured backend (${transport})`, async () => {
+    const other = await startMock("normal");
+    try {
+      await withBalancer(1, { transport }, async (balancer, [configured]) => {
+        const target = `127.0.0.1:${other.port}`;
+        const heads = [
+          `GET http://${target}/echo?q=1 HTTP/1.1\r\nHost: ${target}\r\n`,
+          `GET /echo?q=1 HTTP/1.1\r\nHost: ${target}\r\n`,
+          `GET http://user@${target}/echo?q=1 HTTP/1.1\r\nHost: ${target}\r\n`,
+          `GET http://${target}:80/echo?q=1 HTTP/1.1\r\nHost: ${target}\r\n`,
+          `GET //${target}/echo?q=1 HTTP/1.1\r\nHost: ${target}\r\n`,
+        ];
+        for (const head of heads) {
+          const { status, body } = await raw(balancer.port, `${head}Connection: close\r\n\r\n`);
+          const label = head.split("\r\n")[0];
+          if (head.startsWith(`GET http://${target}:80`)) {
+            // Not a valid authority: refused before anything is proxied, or proxied as usual.
+            assert.ok(status === 400 || status === 200, `${label}: ${status}`);
+            continue;
+          }
+          assert.equal(status, 200, label);
+          if (!head.startsWith("GET //")) {
+            const echo = json(body);
+            assert.equal(echo.path, "/echo", label);
+            assert.equal(echo.query, "q=1", label);
+            assert.equal(
+              (echo.headers as Record<string, string>).host,
+              new URL(configured.url).host,
+              `${label}: the backend's own Host`,
+            );
+          }
+        }
+        assert.equal(other.arrivals, 0, "the address named in the request got nothing");
+        assert.ok(configured.arrivals >= 4, `the configured backend got ${configured.arrivals}`);
+      });
+    } finally {
+      await other.close();
+    }
+  });
+}
+
+Deno.test({
+  name: "BUG: a Host header with a path changes the path sent upstream",
+  // balancer/balancer.ts takes the upstream path from `request.url` (pathAndQuery), which
+  // Deno.serve builds from the Host header: `Host: h/admin` with `GET /echo` reaches the
+  // backend as `/admin/echo`. Deno.serve accepts such a Host; the balancer should answer
+  // 400 (RFC 9112 §3.2: Host is uri-host [":" port]) or take the path from the target.
+  ignore: true,
+  async fn() {
+    await withBalancer(1, {}, async (balancer) => {
+      const { status, body } = await raw(
+        balancer.port,
+        "GET /echo HTTP/1.1\r\nHost: lb.example/admin\r\nConnection: close\r\n\r\n",
+      );
+      assert.ok(status === 400 || json(body).path === "/echo", `status ${status}: ${body}`);
+    });
+  },
+});
+
+// ---------------------------------------------------------------------------------------
+// Methods the upstream client cannot send.
+
+for (const transport of Object.keys(TRANSPORTS)) {
+  Deno.test({
+    name: `${transport === "fetch" ? "BUG: " : ""}a method the upstream client cannot send ` +
+      `(TRACE, TRACK, CONNECT) takes no backend out of rotation (${transport})`,
+    // BUG with the fetch transport (the default): fetch() throws TypeError("Method is
+    // forbidden") for CONNECT, TRACE and TRACK before sending anything; classifyFailure()
+    // (balancer/failure.ts) files that under "reset", so balancer.ts #forward() marks the
+    // backend failed and moves on to the next, which fails the same way: one unauthenticated
+    // `TRACE /` ejects every backend, and everyone gets 503 for the retry downtime.
+    ignore: transport === "fetch",
+    async fn() {
+      await withBalancer(2, { transport }, async (balancer) => {
+        for (const method of ["TRACE", "TRACK", "CONNECT"]) {
+          const target = method === "CONNECT" ? "127.0.0.1:9" : "/";
+          const { status } = await raw(
+            balancer.port,
+            `${method} ${target} HTTP/1.1\r\nHost: lb.example\r\nConnection: close\r\n\r\n`,
+          );
+          assert.ok(status !== 0, `${method}: an answer`);
+        }
+        for (const backend of balancer.balancer.backends) {
+          assert.equal(backend.available(Date.now()), true, `${backend.url} is still in rotation`);
+        }
+        const after = await fetch(balancer.url);
+        await after.body?.cancel();
+        assert.equal(after.status, 200, "the next client is served");
+      });
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// The admin API.
+
+const TOKEN = "s3cret-token-for-tests";
+
+async function call(url: string, init: RequestInit = {}) {
+  const response = await fetch(url, init);
+  const text = await response.text();
+  return { status: response.status, text };
+}
+
+Deno.test("with a token, every admin endpoint refuses a request without it, whatever the scheme or place", async () => {
+  const app = await startMock("normal");
+  try {
+    await withInstance(
+      { backends: [app.url], admin: { port: 0, token: TOKEN }, accessLog: "off" },
+      async ({ admin, instance }) => {
+        const id = new URL(app.url).host;
+        const routes: [string, string][] = [
+          ["GET", "/status"],
+          ["GET", "/metrics"],
+          ["GET", "/config"],
+          ["POST", "/config"],
+          ["POST", "/reload"],
+          ["GET", "/backends"],
+          ["POST", "/backends"],
+          ["DELETE", `/backends/${id}`],
+          ["POST", `/backends/${id}/drain`],
+          ["POST", `/backends/${id}/disable`],
+          ["POST", `/backends/${id}/enable`],
+        ];
+        const wrongs: [string, Record<string, string>, string][] = [
+          ["no header", {}, ""],
+          ["Basic", { authorization: `Basic ${btoa(`admin:${TOKEN}`)}` }, ""],
+          ["empty bearer", { authorization: "Bearer " }, ""],
+          ["token and more", { authorization: `Bearer ${TOKEN} ${TOKEN}` }, ""],
+          ["a prefix", { authorization: `Bearer ${TOKEN.slice(0, 8)}` }, ""],
+          ["in the query", {}, `?token=${TOKEN}&access_token=${TOKEN}`],
+          ["as a cookie", { cookie: `token=${TOKEN}` }, ""],
+        ];
+        for (const [method, path] of routes) {
+          for (const [label, headers, query] of wrongs) {
+            const body = method === "POST" ? JSON.stringify({ url: "http://127.0.0.1:9" }) : null;
+            const { status } = await call(`${admin}${path}${query}`, { method, headers, body });
+            assert.equal(status, 401, `${method} ${path} with ${label}`);
+          }
+        }
+        assert.deepEqual(instance.live.settings.backends.map((b) => b.url), [app.url]);
+        assert.equal(instance.running.balancer.backends[0].health.state(Date.now()), "healthy");
+        const scheme = await call(`${admin}/status`, {
+          headers: { authorization: `bearer ${TOKEN}` },
+        });
+        assert.equal(scheme.status, 200, "the scheme is case-insensitive (RFC 9110 §11.1)");
+      },
+    );
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("a browser page cannot drive the admin API: cross-origin requests and foreign Host names are refused", async () => {
+  const app = await startMock("normal");
+  try {
+    await withInstance(
+      { backends: [app.url], admin: { port: 0 }, accessLog: "off" },
+      async ({ admin, instance }) => {
+        // What a page on another site can send without a preflight (a "simple" request).
+        const csrf = await call(`${admin}/backends`, {
+          method: "POST",
+          headers: { origin: "http://evil.example", "content-type": "text/plain" },
+          body: JSON.stringify({ url: "http://127.0.0.1:9" }),
+        });
+        assert.equal(csrf.status, 403, csrf.text);
+        const fetchMetadata = await call(`${admin}/reload`, {
+          method: "POST",
+          headers: { "sec-fetch-site": "cross-site" },
+        });
+        assert.equal(fetchMetadata.status, 403, fetchMetadata.text);
+        // DNS rebinding: the page's own name resolved to 127.0.0.1 (fetch would replace a
+        // Host header, so these go raw).
+        const port = Number(new URL(admin).port);
+        const get = (host: string) =>
+          raw(port, `GET /config HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+        for (const host of ["evil.example:9090", "evil.example", "127.0.0.1.evil.example"]) {
+          assert.equal((await get(host)).status, 403, host);
+        }
+        assert.deepEqual(instance.live.settings.backends.map((b) => b.url), [app.url]);
+        // The command line and curl send neither mark, and a loopback name: they get through.
+        for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, "[::1]:9090", "127.0.0.1"]) {
+          assert.equal((await get(host)).status, 200, host);
+        }
+        assert.equal((await call(`${admin}/status`)).status, 200);
+      },
+    );
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("binding the admin API beyond loopback without a token is refused at start-up, from flags and variables", async () => {
+  const cases: [string[], Record<string, string>, string][] = [
+    [["--admin-port", "0", "--admin-hostname", "0.0.0.0"], {}, "--admin-hostname"],
+    [["--admin-port", "0", "--admin-hostname", "::"], {}, "--admin-hostname"],
+    [
+      [],
+      { ROUNDABOUT_ADMIN_PORT: "0", ROUNDABOUT_ADMIN_HOSTNAME: "0.0.0.0" },
+      "ROUNDABOUT_ADMIN_HOSTNAME",
+    ],
+  ];
+  const results = await Promise.all(cases.map(([args, env]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net",
+        "--allow-read",
+        "--allow-env",
+        MAIN,
+        "balance",
+        "--backend",
+        "http://127.0.0.1:8001",
+        "--port",
+        "0",
+        ...args,
+      ],
+      env: { NO_COLOR: "1", ...env },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(20_000),
+    }).output()
+  ));
+  results.forEach(({ code, stderr }, i) => {
+    const text = decoder.decode(stderr);
+    const label = [...cases[i][0], JSON.stringify(cases[i][1])].join(" ");
+    assert.equal(code, 2, `${label}: ${text}`);
+    assert.equal(text.trim().split("\n").length, 1, `${label}: ${text}`);
+    assert.match(text, new RegExp(`^roundabout: ${cases[i][2]} .*needs a token`), label);
+  });
+});
