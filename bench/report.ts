@@ -27,7 +27,7 @@ export interface Measurement {
   readonly maxMs?: number;
   /** CPU seconds (user + system) the subject's process tree used during the measured run. */
   readonly cpuS?: number;
-  /** `cpuS` per 1,000 completed requests. */
+  /** `cpuS` per 1,000 successful requests (status < 400), like `rps`. */
   readonly cpuSPer1k?: number;
   /** Peak resident memory of the subject's process tree during the measured run, MiB. */
   readonly peakRssMiB?: number;
@@ -153,6 +153,7 @@ function fmtFixed(value: number | undefined, digits: number): string {
 /** Formats a ratio: `0.16×`. */
 export function fmtRatio(value: number | undefined): string {
   if (value === undefined) return "–";
+  if (value > 0 && value < 0.01) return `${value.toPrecision(1)}×`; // 0.004×, not 0.00×
   return `${value < 10 ? value.toFixed(2) : value.toFixed(0)}×`;
 }
 

@@ -130,9 +130,8 @@ async function measure(
       p999Ms: result.latencyMs.p999,
       maxMs: result.latencyMs.max,
       cpuS,
-      cpuSPer1k: cpuS !== undefined && result.requests > 0
-        ? (cpuS / result.requests) * 1000
-        : undefined,
+      // Per successful request: fast error answers are not work done.
+      cpuSPer1k: cpuS !== undefined && ok > 0 ? (cpuS / ok) * 1000 : undefined,
       peakRssMiB: peakKiB !== undefined ? peakKiB / 1024 : undefined,
       wrk: wrkArgs(run).join(" "),
       command: running.proc?.options.cmd.join(" "),
