@@ -23,9 +23,9 @@ class FakeTimers implements TimerHost {
   advance(ms: number): void {
     const until = this.nowMs + ms;
     for (;;) {
-      const due = [...this.#timers].filter(([, t]) => t.at <= until).sort((a, b) =>
-        a[1].at - b[1].at
-      )[0];
+      const due = [...this.#timers].filter(([, t]) =>
+        t.at <= until
+      ).sort((a, b) => a[1].at - b[1].at)[0];
       if (!due) break;
       this.#timers.delete(due[0]);
       this.nowMs = Math.max(this.nowMs, due[1].at);
