@@ -13,6 +13,7 @@
  * @module
  */
 
+import { refuseAtEdge } from "./edge.ts";
 import { Backend, type BackendConfig } from "./backend.ts";
 import { Balancer, type RequestRecord } from "./balancer.ts";
 import { type Clock, systemClock } from "./clock.ts";
@@ -154,7 +155,7 @@ export function startBalancer(config: BalancerConfig): RunningBalancer {
         return Response.json({ error: "internal error in the balancer" }, { status: 500 });
       },
       // One read of `current` per request: the request keeps that configuration.
-    }, (request, info) => current.handle(request, info));
+    }, (request, info) => refuseAtEdge(request) ?? current.handle(request, info));
   } catch (error) {
     transport.close();
     throw error;
