@@ -35,17 +35,25 @@ export function parseJsonc(text: string): unknown {
   return value;
 }
 
+/** Deepest nesting accepted; a config file needs a handful, and recursion must stay bounded. */
+const MAX_DEPTH = 64;
+
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 const LITERALS: readonly [string, unknown][] = [["true", true], ["false", false], ["null", null]];
 
 class Parser {
   i = 0;
+  depth = 0;
   constructor(readonly text: string) {}
 
   value(): unknown {
     const c = this.text[this.i];
-    if (c === "{") return this.object();
-    if (c === "[") return this.array();
+    if (c === "{" || c === "[") {
+      if (++this.depth > MAX_DEPTH) this.fail(`nested more than ${MAX_DEPTH} levels deep`);
+      const nested = c === "{" ? this.object() : this.array();
+      this.depth--;
+      return nested;
+    }
     if (c === '"') return this.string();
     if (c === "-" || (c >= "0" && c <= "9")) return this.number();
     for (const [word, value] of LITERALS) {

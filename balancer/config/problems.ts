@@ -29,7 +29,12 @@ export function formatPath(path: readonly PropertyKey[]): string {
   let text = "";
   for (const part of path) {
     if (typeof part === "number") text += `[${part}]`;
-    else text += text === "" ? String(part) : `.${String(part)}`;
+    else {
+      // A key that is not a plain name is quoted, so it can never forge a line of its own.
+      const key = String(part);
+      const name = /^[A-Za-z_$][\w$]*$/.test(key) ? key : `[${quote(key)}]`;
+      text += text === "" || name.startsWith("[") ? name : `.${name}`;
+    }
   }
   return text === "" ? "(the whole document)" : text;
 }
@@ -127,11 +132,16 @@ function unwrapToObjectOrArray(schema: unknown): unknown {
 /** A value quoted for a message, cut short, control characters escaped. */
 export function quote(value: string): string {
   const shown = value.length > 80 ? `${value.slice(0, 77)}...` : value;
-  return JSON.stringify(shown);
+  return escapeSeparators(JSON.stringify(shown));
 }
 
 function show(value: unknown): string {
   if (value === undefined) return "nothing";
   const text = JSON.stringify(value) ?? String(value);
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  return escapeSeparators(text.length > 80 ? `${text.slice(0, 77)}...` : text);
+}
+
+/** JSON leaves U+2028 and U+2029 raw, and terminals break lines at them. */
+function escapeSeparators(text: string): string {
+  return text.replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
 }
