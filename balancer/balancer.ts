@@ -6,14 +6,20 @@
  */
 
 import type { Backend } from "./backend.ts";
-import { prepareBody, type PreparedBody } from "./body.ts";
+import {
+  declaredTooLarge,
+  prepareBody,
+  type PreparedBody,
+  StreamedBody,
+  TOO_LARGE,
+} from "./body.ts";
 import type { Clock } from "./clock.ts";
 import { classifyFailure, type Failure, failureStatus, maybeSent } from "./failure.ts";
 import { toDownstream, upstreamHeaders } from "./headers.ts";
 import type { BalancerOptions } from "./options.ts";
 import type { TryFailure } from "./health.ts";
 import { leastRecentlyFailed, type Policy } from "./policy.ts";
-import type { Transport } from "./transport.ts";
+import type { Transport, UpstreamError } from "./transport.ts";
 
 /** One try of a request, as reported to observers and in error bodies. */
 export interface TryRecord {
@@ -86,10 +92,23 @@ export class Balancer {
   handle = async (request: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
     const startMs = this.#clock();
     const tries: TryRecord[] = [];
-    const first = this.#pick(startMs, NO_TRIES);
-    const response = first === undefined
-      ? this.#allEjected(startMs)
-      : await this.#forward(request, info, first, tries);
+    const options = this.options;
+    const peer = (info.remoteAddr as Deno.NetAddr).hostname;
+    const client = { peer, trusted: this.#trusted.has(peer) };
+    // Refusals come first: a request over a limit reaches no backend, nor the policy.
+    const headers = upstreamHeaders(request.headers, client, options.maxHeaderBytes);
+    const length = request.headers.get("content-length");
+    let response: Response;
+    if (headers === undefined) {
+      response = tooLarge(431, "request header fields", options.maxHeaderBytes);
+    } else if (declaredTooLarge(length, options)) {
+      response = tooLarge(413, "request body", options.maxBodyBytes);
+    } else {
+      const first = this.#pick(startMs, NO_TRIES);
+      response = first === undefined
+        ? this.#allEjected(startMs)
+        : await this.#forward(request, info, headers, length, first, tries);
+    }
     if (this.#onRequest) {
       this.#onRequest({
         startMs,
@@ -107,12 +126,13 @@ export class Balancer {
   async #forward(
     request: Request,
     info: Deno.ServeHandlerInfo,
+    headers: Headers,
+    length: string | null,
     first: Backend,
     tries: TryRecord[],
   ): Promise<Response> {
-    const peer = (info.remoteAddr as Deno.NetAddr).hostname;
-    const headers = upstreamHeaders(request.headers, { peer, trusted: this.#trusted.has(peer) });
-    const body = await prepareBody(request, this.options.replayLimitBytes);
+    const body = await prepareBody(request, length, this.options);
+    if (body === TOO_LARGE) return tooLarge(413, "request body", this.options.maxBodyBytes);
     const path = pathAndQuery(request.url);
     const replayAfterSend = canReplayAfterSend(request, body, this.options);
     const tried: Backend[] = [];
@@ -123,6 +143,9 @@ export class Balancer {
     while (backend !== undefined) {
       tried.push(backend);
       const tryStart = this.#clock();
+      const current = backend;
+      // Set once the try has been counted as failed (a 5xx), so its body cannot count again.
+      let counted = false;
       backend.inFlight++;
       backend.requests++;
       let response: Response;
@@ -134,9 +157,20 @@ export class Balancer {
           body,
           signal: request.signal,
           timeoutMs: this.options.timeoutMs,
+          bodyIdleTimeoutMs: this.options.bodyIdleTimeoutMs || undefined, // 0: off
+          // A body the backend cuts or leaves idle after its head went to the client: the
+          // client's response ends abnormally (the stream errors), and the backend is blamed.
+          onBodyError: (error: UpstreamError) => {
+            if (counted || error.kind === "client-gone") return;
+            this.#markFailed(current, error.kind, error.message, tryStart);
+          },
         });
       } catch (error) {
         backend.inFlight--;
+        // The client's body passed the size limit on its way: the client's doing.
+        if (body instanceof StreamedBody && body.exceeded) {
+          return tooLarge(413, "request body", this.options.maxBodyBytes);
+        }
         const failure = classifyFailure(error, request.signal, this.options.timeoutMs);
         if (failure.kind === "client-gone") return clientGone();
         this.#markFailed(backend, failure.kind, failure.detail, tryStart);
@@ -152,6 +186,7 @@ export class Balancer {
         tries.push(this.#tried(backend, "ok", response.status, undefined, tryStart));
         return releaseWhenSent(answer(response, backend), backend, info);
       }
+      counted = true;
       this.#markFailed(backend, "5xx", `status ${response.status}`, tryStart);
       tries.push(this.#tried(backend, "status", response.status, undefined, tryStart));
       const next = replayAfterSend ? this.#next(tried, body) : undefined;
@@ -306,6 +341,14 @@ function failureResponse(failure: Failure, tries: readonly TryRecord[]): Respons
   const status = failureStatus(failure.kind);
   const error = status === 504 ? "upstream timed out" : "upstream unreachable";
   return Response.json({ error, tried: tries }, { status });
+}
+
+/** 413 or 431: the request is over one of the size limits; no backend saw it. */
+function tooLarge(status: 413 | 431, what: string, limitBytes: number): Response {
+  return Response.json(
+    { error: `${what} larger than ${limitBytes} bytes`, limitBytes },
+    { status },
+  );
 }
 
 function clientGone(): Response {

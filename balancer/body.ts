@@ -1,5 +1,12 @@
 /**
- * Request bodies: buffered when small enough to replay on another backend, streamed when not.
+ * Request bodies: buffered when small enough to replay on another backend, streamed when not,
+ * and held to the size limit either way.
+ *
+ * Memory: a buffered body takes at most the replay limit, for as long as its request lasts,
+ * so buffered bodies take at most the replay limit times the requests in flight. A larger
+ * body streams: it is read from the client only as fast as the backend takes it (each read
+ * is one pull of the stream the transport writes from), so a backend that stops reading
+ * stops the client's upload after a few socket buffers.
  *
  * @module
  */
@@ -7,48 +14,127 @@
 /** A request body ready to send: bytes can be sent any number of times, a stream once. */
 export type PreparedBody = Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null;
 
+/** What {@linkcode prepareBody} returns for a body over the size limit (answer 413). */
+export const TOO_LARGE: unique symbol = Symbol("request body too large");
+
+/** The limits a body is prepared with; `BalancerOptions` has them. */
+export interface BodyLimits {
+  /** Bodies up to this many bytes are buffered. */
+  readonly replayLimitBytes: number;
+  /** Bodies over this many bytes are refused; 0: no limit. */
+  readonly maxBodyBytes: number;
+}
+
 /**
- * Reads the body of `request` into memory if it is at most `limit` bytes; otherwise returns
- * a stream that yields the bytes already read followed by the rest, unbuffered.
+ * Whether a declared `content-length` (the header's value, or `null`) is over the size
+ * limit, so the request can be refused before anything is read or sent. `Deno.serve` has
+ * checked that the value is a valid length and holds the client to it.
  */
-export async function prepareBody(request: Request, limit: number): Promise<PreparedBody> {
+export function declaredTooLarge(length: string | null, limits: BodyLimits): boolean {
+  return length !== null && limits.maxBodyBytes > 0 && Number(length) > limits.maxBodyBytes;
+}
+
+/**
+ * Reads the body of `request` into memory if it is at most `replayLimitBytes`; otherwise
+ * returns a stream that yields the bytes already read followed by the rest, unbuffered.
+ * `length` is its `content-length` header, already checked with
+ * {@linkcode declaredTooLarge}. A body without a declared length that passes the size limit
+ * while it is buffered is {@linkcode TOO_LARGE}; while it streams, see
+ * {@linkcode StreamedBody}.
+ */
+export async function prepareBody(
+  request: Request,
+  length: string | null,
+  limits: BodyLimits,
+): Promise<PreparedBody | typeof TOO_LARGE> {
   const body = request.body;
   if (body === null) return null;
-  const length = request.headers.get("content-length");
   if (length !== null) {
-    // A declared length decides up front; Deno.serve enforces it, so it cannot lie.
-    return Number(length) <= limit ? new Uint8Array(await request.arrayBuffer()) : body;
+    return Number(length) <= limits.replayLimitBytes
+      ? new Uint8Array(await request.arrayBuffer())
+      : body;
   }
-  return await readUpTo(body, limit);
+  return await readUpTo(body, limits);
 }
 
 async function readUpTo(
   body: ReadableStream<Uint8Array>,
-  limit: number,
-): Promise<PreparedBody> {
+  limits: BodyLimits,
+): Promise<PreparedBody | typeof TOO_LARGE> {
+  const maxBytes = limits.maxBodyBytes > 0 ? limits.maxBodyBytes : Infinity;
   const reader = body.getReader();
   const chunks: Uint8Array<ArrayBuffer>[] = [];
   let size = 0;
-  while (size <= limit) {
+  while (size <= limits.replayLimitBytes) {
     const { done, value } = await reader.read();
     if (done) return concat(chunks, size);
-    chunks.push(value as Uint8Array<ArrayBuffer>);
     size += value.byteLength;
+    if (size > maxBytes) {
+      // Stop reading: the rest of the upload is not wanted.
+      reader.cancel().catch(() => {});
+      return TOO_LARGE;
+    }
+    chunks.push(value as Uint8Array<ArrayBuffer>);
   }
-  // Over the limit: hand on what was read, then the rest as it comes.
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      for (const chunk of chunks) controller.enqueue(chunk);
-    },
-    async pull(controller) {
-      const { done, value } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  });
+  // Over the replay limit: hand on what was read, then the rest as it comes.
+  return new StreamedBody(new LimitedSource(reader, chunks, size, maxBytes));
+}
+
+/**
+ * A body without a declared length, streamed past the replay limit and counted as it goes.
+ * Once it passes the size limit it stops reading from the client and errors, which makes
+ * the transport abandon the try; {@linkcode exceeded} tells the proxy why, so it answers 413
+ * instead of blaming the backend.
+ */
+export class StreamedBody extends ReadableStream<Uint8Array> {
+  readonly #source: LimitedSource;
+
+  constructor(source: LimitedSource) {
+    super(source);
+    this.#source = source;
+  }
+
+  /** Whether the body passed the size limit. */
+  get exceeded(): boolean {
+    return this.#source.exceeded;
+  }
+}
+
+/** The underlying source of a {@linkcode StreamedBody}: one client read per pull. */
+class LimitedSource implements UnderlyingDefaultSource<Uint8Array> {
+  exceeded = false;
+
+  constructor(
+    readonly reader: ReadableStreamDefaultReader<Uint8Array>,
+    readonly read: Uint8Array[],
+    public size: number,
+    readonly maxBytes: number,
+  ) {}
+
+  start(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    for (const chunk of this.read) controller.enqueue(chunk);
+    this.read.length = 0;
+  }
+
+  async pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    const { done, value } = await this.reader.read();
+    if (done) {
+      controller.close();
+      return;
+    }
+    this.size += value.byteLength;
+    if (this.size > this.maxBytes) {
+      this.exceeded = true;
+      this.reader.cancel().catch(() => {});
+      controller.error(new RangeError(`request body larger than ${this.maxBytes} bytes`));
+      return;
+    }
+    controller.enqueue(value);
+  }
+
+  cancel(reason: unknown): Promise<void> {
+    return this.reader.cancel(reason);
+  }
 }
 
 function concat(chunks: Uint8Array<ArrayBuffer>[], size: number): Uint8Array<ArrayBuffer> {

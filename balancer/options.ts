@@ -14,6 +14,14 @@ export interface BalancerOptions {
    */
   readonly timeoutMs: number;
   /**
+   * Body idle timeout in milliseconds: once a response's headers have been forwarded, the
+   * longest the backend may leave its body without sending more bytes. Past it the
+   * response is cut (the client sees its connection end before the body does) and the try
+   * counts as a `timeout` failure of the backend. As nginx's `proxy_read_timeout`. Waiting
+   * for a slow client to read does not count. Default 60000 (60 s).
+   */
+  readonly bodyIdleTimeoutMs: number;
+  /**
    * Retry downtime in milliseconds: how long a backend that failed is skipped before it is
    * tried again. Default 10000 (10 s).
    */
@@ -21,9 +29,28 @@ export interface BalancerOptions {
   /**
    * Largest request body, in bytes, that is buffered so it can be replayed on another
    * backend. Larger bodies stream straight through and are never retried after being sent.
-   * Default 1048576 (1 MiB).
+   * Default 1048576 (1 MiB). Such bodies are held in memory while their request lasts, so
+   * request bodies take at most this much times the requests in flight; larger ones
+   * stream with backpressure.
    */
   readonly replayLimitBytes: number;
+  /**
+   * Largest request body accepted, in bytes; 0 accepts any size. A declared
+   * `content-length` over it is answered 413 at once, before any backend is contacted; a
+   * chunked body is read until it passes the limit, then answered 413 (the try on its way
+   * to a backend, if any, is abandoned and not held against the backend). Default 104857600
+   * (100 MiB): large uploads pass, a runaway one cannot tie a backend up for ever.
+   */
+  readonly maxBodyBytes: number;
+  /**
+   * Largest request head accepted, in bytes: the total length of the header field names
+   * and values. More is answered 431 without contacting a backend. 0 turns the check off.
+   * `Deno.serve` itself answers 400 and closes the connection for a head over about
+   * 64 KiB or with more than about 127 fields, before the balancer sees it, so limits
+   * above 64 KiB change nothing. Default 32768 (32 KiB), as nginx's
+   * `large_client_header_buffers` allows.
+   */
+  readonly maxHeaderBytes: number;
   /**
    * Whether a request that reached a backend (and failed there) may be replayed on the next
    * backend even when its method is not idempotent. `true` follows the original balancer, so
@@ -106,8 +133,11 @@ export interface ActiveHealthOptions {
 /** The documented defaults, in one place. */
 export const DEFAULT_OPTIONS: BalancerOptions = {
   timeoutMs: 2_000,
+  bodyIdleTimeoutMs: 60_000,
   retryDowntimeMs: 10_000,
   replayLimitBytes: 1_048_576,
+  maxBodyBytes: 104_857_600,
+  maxHeaderBytes: 32_768,
   retryNonIdempotent: true,
   trustedProxies: [],
   policy: "round-robin",

@@ -23,7 +23,7 @@ import { type BalancerOptions, DEFAULT_OPTIONS } from "./options.ts";
 import { createPolicy } from "./policies/mod.ts";
 import type { Random } from "./policy.ts";
 import { type ProbeFn, Prober, type Scheduler } from "./probes.ts";
-import type { Transport } from "./transport.ts";
+import { type Transport, UpstreamError } from "./transport.ts";
 import { FetchTransport } from "./transports/fetch.ts";
 
 /** Everything needed to start a balancer. */
@@ -151,7 +151,11 @@ export function startBalancer(config: BalancerConfig): RunningBalancer {
       port: config.port ?? 8080,
       onListen: () => {},
       onError: (error) => {
-        log?.(`internal error: ${error instanceof Error ? error.stack : error}`);
+        // A response body the backend cut or left idle also lands here, after its head went
+        // out: not the balancer's fault, and already counted against the backend.
+        if (!(error instanceof UpstreamError)) {
+          log?.(`internal error: ${error instanceof Error ? error.stack : error}`);
+        }
         return Response.json({ error: "internal error in the balancer" }, { status: 500 });
       },
       // One read of `current` per request: the request keeps that configuration.

@@ -22,6 +22,22 @@ export interface UpstreamRequest {
    * `AbortSignal.timeout` would. Unset: no timeout.
    */
   readonly timeoutMs?: number;
+  /**
+   * Body idle timeout in milliseconds: once `send` resolved, the longest the backend may
+   * leave the response body without new bytes. On expiry the transport ends the exchange
+   * and the body stream errors with an {@linkcode UpstreamError} of kind `timeout`.
+   * Unset: no limit.
+   */
+  readonly bodyIdleTimeoutMs?: number;
+  /**
+   * Called at most once when the response body fails after `send` resolved: the backend
+   * cut it (`reset`), went idle past `bodyIdleTimeoutMs` (`timeout`) or broke its framing
+   * (`protocol`). It runs before the body stream errors with the same error, so whoever
+   * reads the stream (for the client, `Deno.serve`, which then ends the client's response
+   * abnormally) and the proxy's bookkeeping agree. Not called when the consumer cancels the
+   * body (the client left): that is not the backend's fault.
+   */
+  readonly onBodyError?: (error: UpstreamError) => void;
 }
 
 /** Sends tries to backends. */
@@ -31,6 +47,9 @@ export interface Transport {
    * body streams. The response's headers must be mutable: the proxy edits them in place
    * rather than copying them on every request. Rejects with the client's native error or an {@linkcode UpstreamError};
    * `classifyFailure` in `failure.ts` turns either into a {@linkcode FailureKind}.
+   *
+   * A body that fails later (cut, idle, invalid) must make the body stream error, never
+   * end cleanly, and be reported through {@linkcode UpstreamRequest.onBodyError}.
    */
   send(request: UpstreamRequest): Promise<Response>;
   /** Releases pooled connections. */
@@ -53,4 +72,16 @@ export class UpstreamError extends Error {
     super(message, options);
     this.name = "UpstreamError";
   }
+}
+
+/** A response body that ended before its framing said it would: the backend cut it. */
+export function bodyCutError(cause?: unknown): UpstreamError {
+  return new UpstreamError("reset", "connection closed before the response body ended", {
+    cause,
+  });
+}
+
+/** A response body that sent nothing for `idleMs` milliseconds. */
+export function bodyIdleError(idleMs: number): UpstreamError {
+  return new UpstreamError("timeout", `response body idle for ${idleMs}ms`);
 }

@@ -73,6 +73,15 @@ export const FIELDS: readonly Field[] = [
       "request moves on",
   },
   {
+    path: "bodyIdleTimeout",
+    flag: "body-idle-timeout",
+    kind: "text",
+    placeholder: "DURATION",
+    group: "Behaviour",
+    help: "a backend that sends nothing more of a response body for this long has the " +
+      "response cut and is marked failed (0: off)",
+  },
+  {
     path: "retryDowntime",
     flag: "retry-downtime",
     kind: "text",
@@ -88,6 +97,22 @@ export const FIELDS: readonly Field[] = [
     group: "Behaviour",
     help: "request bodies up to this size are buffered so they can be replayed on another " +
       "backend",
+  },
+  {
+    path: "maxBodySize",
+    flag: "max-body-size",
+    kind: "integer",
+    placeholder: "BYTES",
+    group: "Behaviour",
+    help: "larger request bodies are answered 413 (0: no limit)",
+  },
+  {
+    path: "maxHeaderSize",
+    flag: "max-header-size",
+    kind: "integer",
+    placeholder: "BYTES",
+    group: "Behaviour",
+    help: "request header names and values totalling more are answered 431 (0: no check)",
   },
   {
     path: "retryAfterSend",

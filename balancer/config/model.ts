@@ -233,12 +233,32 @@ export const CONFIG_FILE = z.strictObject({
   retryDowntime: duration(
     `How long a failed backend is skipped. Default ${formatDuration(O.retryDowntimeMs)}.`,
   ),
+  bodyIdleTimeout: duration(
+    "Once a response's headers are forwarded, the longest its backend may leave the body " +
+      "without sending more; then the response is cut and the backend marked failed. " +
+      `0 turns it off. Default ${formatDuration(O.bodyIdleTimeoutMs)}.`,
+  ),
   replayLimit: integer(
     0,
     1 << 30,
     "a whole number of bytes",
     "Request bodies up to this many bytes are buffered so they can be replayed on another " +
       `backend. Default ${O.replayLimitBytes} (1 MiB).`,
+  ),
+  maxBodySize: integer(
+    0,
+    2 ** 40,
+    "a whole number of bytes",
+    "Largest request body accepted, in bytes; larger ones are answered 413. 0 accepts any " +
+      `size. Default ${O.maxBodyBytes} (100 MiB).`,
+  ),
+  maxHeaderSize: integer(
+    0,
+    1 << 20,
+    "a whole number of bytes",
+    "Largest total of request header names and values, in bytes; more is answered 431. " +
+      "0 turns the check off (Deno's own limit of about 64 KiB remains). " +
+      `Default ${O.maxHeaderBytes} (32 KiB).`,
   ),
   retryAfterSend: oneOf(
     ["all", "idempotent"],
@@ -341,8 +361,11 @@ export function toSettings(file: ConfigFile, defaults: Settings = DEFAULT_SETTIN
   const o = defaults.options;
   const options: BalancerOptions = {
     timeoutMs: ms(file.timeout, o.timeoutMs),
+    bodyIdleTimeoutMs: ms(file.bodyIdleTimeout, o.bodyIdleTimeoutMs),
     retryDowntimeMs: ms(file.retryDowntime, o.retryDowntimeMs),
     replayLimitBytes: file.replayLimit ?? o.replayLimitBytes,
+    maxBodyBytes: file.maxBodySize ?? o.maxBodyBytes,
+    maxHeaderBytes: file.maxHeaderSize ?? o.maxHeaderBytes,
     retryNonIdempotent: file.retryAfterSend === undefined
       ? o.retryNonIdempotent
       : file.retryAfterSend === "all",
@@ -394,8 +417,11 @@ export function toFile(settings: Settings): ConfigFile {
     listen: { ...settings.listen },
     backends: settings.backends.map((b) => b.weight === 1 ? b.url : { ...b }),
     timeout: formatDuration(o.timeoutMs),
+    bodyIdleTimeout: formatDuration(o.bodyIdleTimeoutMs),
     retryDowntime: formatDuration(o.retryDowntimeMs),
     replayLimit: o.replayLimitBytes,
+    maxBodySize: o.maxBodyBytes,
+    maxHeaderSize: o.maxHeaderBytes,
     retryAfterSend: o.retryNonIdempotent ? "all" : "idempotent",
     trustedProxies: [...o.trustedProxies],
     policy: o.policy,

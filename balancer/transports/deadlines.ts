@@ -1,9 +1,10 @@
 /**
- * Per-try deadlines without a timer (or an `AbortSignal`) per request.
+ * Per-try and body idle deadlines without a timer (or an `AbortSignal`) per request.
  *
- * Every try of a balancer has the same timeout, so deadlines arrive in the order they are set:
- * a FIFO per duration, with one timer armed for its oldest entry, is enough. Finished tries
- * are only marked; the queue drops them when their deadline comes. This is how Node keeps
+ * Every try of a balancer has the same timeout (and every body read the same idle timeout),
+ * so deadlines arrive in the order they are set: a FIFO per duration, with one timer armed
+ * for its oldest entry, is enough. Finished ones are only marked; the queue drops them when
+ * their deadline comes, or compacts itself when they pile up. This is how Node keeps
  * timers of one duration in one list. Expiry runs at most `slackMs` late, so a busy queue
  * wakes up at most 1000/`slackMs` times a second whatever the request rate.
  *
@@ -35,17 +36,38 @@ const REAL_TIMERS: TimerHost = {
 
 class Entry implements Deadline {
   cleared = false;
-  constructor(readonly atMs: number, readonly onExpire: () => void) {}
+  constructor(readonly lane: Lane, readonly atMs: number, readonly onExpire: () => void) {}
   clear(): void {
+    if (this.cleared) return;
     this.cleared = true;
+    this.lane.live--;
   }
 }
 
+/** Entries a lane may hold before it considers compacting. */
+const COMPACT_FROM = 1024;
+
 /** Deadlines of one duration, oldest first. */
 class Lane {
-  readonly entries: Entry[] = [];
+  entries: Entry[] = [];
   head = 0;
   timer: number | undefined;
+  /** Entries not cleared yet. */
+  live = 0;
+
+  push(entry: Entry): void {
+    this.entries.push(entry);
+    this.live++;
+    // Cleared entries leave from the front as time passes; a long deadline still pending at
+    // the front (a body idle for most of a minute) would hold back every cleared one behind
+    // it. Compacting once they outnumber the live ones keeps memory proportional to the
+    // live deadlines, at an amortised O(1) per entry.
+    const queued = this.entries.length - this.head;
+    if (queued > COMPACT_FROM && queued > 4 * this.live) {
+      this.entries = this.entries.filter((e, i) => i >= this.head && !e.cleared);
+      this.head = 0;
+    }
+  }
 
   /** Drops cleared entries at the front; returns the oldest live one. */
   oldest(): Entry | undefined {
@@ -68,10 +90,17 @@ export class Deadlines {
   add(ms: number, onExpire: () => void): Deadline {
     let lane = this.#lanes.get(ms);
     if (lane === undefined) this.#lanes.set(ms, lane = new Lane());
-    const entry = new Entry(this.timers.now() + ms, onExpire);
-    lane.entries.push(entry);
+    const entry = new Entry(lane, this.timers.now() + ms, onExpire);
+    lane.push(entry);
     if (lane.timer === undefined) this.#arm(lane, ms);
     return entry;
+  }
+
+  /** Entries held, live or cleared but not dropped yet: memory in use, for tests. */
+  get queued(): number {
+    let count = 0;
+    for (const lane of this.#lanes.values()) count += lane.entries.length - lane.head;
+    return count;
   }
 
   /** Stops every timer; pending deadlines never fire. */
@@ -94,8 +123,12 @@ export class Deadlines {
 
   #expire(lane: Lane, ms: number): void {
     const now = this.timers.now();
-    for (let entry = lane.oldest(); entry !== undefined && entry.atMs <= now; entry = lane.oldest()) {
-      entry.cleared = true;
+    for (
+      let entry = lane.oldest();
+      entry !== undefined && entry.atMs <= now;
+      entry = lane.oldest()
+    ) {
+      entry.clear();
       entry.onExpire();
     }
     this.#arm(lane, ms);

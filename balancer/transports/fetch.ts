@@ -1,11 +1,29 @@
 /**
- * The upstream transport built on `fetch`, the user's original design: one `fetch` per try,
- * with the per-try timeout and the client's own signal combined by the caller.
+ * The upstream transport built on `fetch`, the user's original design: one `fetch` per try.
+ *
+ * The per-try timeout covers the response head only: it aborts the `fetch` through a signal
+ * of its own, which is left alone once the head is back. (`AbortSignal.timeout` handed to
+ * `fetch` would also cut any body still being read when it fires, since the body is read
+ * here in JavaScript, see below.)
+ *
+ * The response body is read through a pull-based stream rather than handed straight to
+ * `Deno.serve`: that is the only place where a body the backend cuts, or leaves idle for
+ * `bodyIdleTimeoutMs`, can be noticed and reported (`onBodyError`). Passed straight
+ * through, `Deno.serve` pipes it natively and ends the client's response abnormally, but
+ * nothing in JavaScript ever learns of it. The cost is one stream and one promise per
+ * chunk, on this transport only; `Http1Transport` watches its own bodies natively.
  *
  * @module
  */
 
-import type { Transport, UpstreamRequest } from "../transport.ts";
+import {
+  bodyCutError,
+  bodyIdleError,
+  type Transport,
+  type UpstreamError,
+  type UpstreamRequest,
+} from "../transport.ts";
+import { type Deadline, Deadlines } from "./deadlines.ts";
 
 /** Options for {@linkcode FetchTransport}. */
 export interface FetchTransportOptions {
@@ -18,6 +36,7 @@ export interface FetchTransportOptions {
 /** `fetch` over a dedicated HTTP/1.1 client with a keep-alive pool. */
 export class FetchTransport implements Transport {
   readonly #client: Deno.HttpClient;
+  readonly #deadlines = new Deadlines();
 
   constructor(options: FetchTransportOptions = {}) {
     this.#client = Deno.createHttpClient({
@@ -29,25 +48,41 @@ export class FetchTransport implements Transport {
   }
 
   async send(request: UpstreamRequest): Promise<Response> {
+    const clientSignal = request.signal;
+    clientSignal.throwIfAborted();
     // fetch decompresses gzip/br unless accept-encoding is exactly "identity", yet keeps the
     // compressed content-encoding and content-length: the client would get corrupt bytes.
     // Asking for identity makes fetch pass the backend's bytes through untouched, whatever
     // it sends (PLATFORM.md, "gzip trap").
     request.headers.set("accept-encoding", "identity");
-    const response = await fetch(request.url, {
-      method: request.method,
-      headers: request.headers,
-      body: request.body,
-      // The user's original design: the per-try timeout as AbortSignal.timeout, combined
-      // with the client's own signal.
-      signal: request.timeoutMs === undefined
-        ? request.signal
-        : AbortSignal.any([request.signal, AbortSignal.timeout(request.timeoutMs)]),
-      redirect: "manual",
-      client: this.#client,
-    });
+    const attempt = new HeadAttempt(clientSignal, request.timeoutMs);
+    // The client leaving while the body streams cancels the body (Deno.serve does that), so
+    // the listener is only needed until the head is back.
+    clientSignal.addEventListener("abort", attempt, { once: true });
+    const timeoutMs = request.timeoutMs;
+    const deadline = timeoutMs === undefined
+      ? undefined
+      : this.#deadlines.add(timeoutMs, attempt.expire);
+    let response: Response;
+    try {
+      response = await fetch(request.url, {
+        method: request.method,
+        headers: request.headers,
+        body: request.body,
+        signal: attempt.signal,
+        redirect: "manual",
+        client: this.#client,
+      });
+    } finally {
+      deadline?.clear();
+      clientSignal.removeEventListener("abort", attempt);
+    }
+    const watched = request.bodyIdleTimeoutMs !== undefined || request.onBodyError !== undefined;
+    const body = response.body === null || !watched
+      ? response.body
+      : new ReadableStream(new WatchedBody(response.body, request, this.#deadlines));
     // fetch's response headers are immutable; the Transport contract wants them mutable.
-    return new Response(response.body, {
+    return new Response(body, {
       status: response.status,
       statusText: response.statusText,
       headers: copyHeaders(response.headers),
@@ -56,7 +91,77 @@ export class FetchTransport implements Transport {
 
   close(): void {
     this.#client.close();
+    this.#deadlines.close();
   }
+}
+
+/** What aborts a `fetch` before its head is back: the client leaving, or the timeout. */
+class HeadAttempt implements EventListenerObject {
+  readonly #controller = new AbortController();
+  readonly signal = this.#controller.signal;
+
+  constructor(readonly clientSignal: AbortSignal, readonly timeoutMs: number | undefined) {}
+
+  /** The client left: fetch rejects with its reason, as with the client's own signal. */
+  handleEvent(): void {
+    this.#controller.abort(this.clientSignal.reason);
+  }
+
+  /** The per-try timeout passed: fetch rejects as `AbortSignal.timeout` would make it. */
+  readonly expire = (): void => {
+    this.#controller.abort(
+      new DOMException(`no response within ${this.timeoutMs}ms`, "TimeoutError"),
+    );
+  };
+}
+
+/**
+ * A response body read from `fetch` on demand (backpressure is kept: one read per pull),
+ * with an idle deadline per wait and the failure reported before the stream errors.
+ */
+class WatchedBody implements UnderlyingDefaultSource<Uint8Array> {
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #watch: UpstreamRequest;
+  readonly #deadlines: Deadlines;
+  #idle = false;
+  #cancelled = false;
+
+  constructor(body: ReadableStream<Uint8Array>, watch: UpstreamRequest, deadlines: Deadlines) {
+    this.#reader = body.getReader();
+    this.#watch = watch;
+    this.#deadlines = deadlines;
+  }
+
+  async pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    const idleMs = this.#watch.bodyIdleTimeoutMs;
+    let deadline: Deadline | undefined;
+    if (idleMs !== undefined) deadline = this.#deadlines.add(idleMs, this.#goneIdle);
+    try {
+      const { done, value } = await this.#reader.read();
+      // Cancelling the reader ends a pending read as if the body were over.
+      if (this.#idle) throw bodyIdleError(idleMs!);
+      if (done) controller.close();
+      else controller.enqueue(value);
+    } catch (error) {
+      if (this.#cancelled) return;
+      const failure: UpstreamError = this.#idle ? bodyIdleError(idleMs!) : bodyCutError(error);
+      this.#watch.onBodyError?.(failure);
+      controller.error(failure);
+    } finally {
+      deadline?.clear();
+    }
+  }
+
+  /** The client left: let go of the backend's body (fetch closes its connection). */
+  cancel(reason: unknown): Promise<void> {
+    this.#cancelled = true;
+    return this.#reader.cancel(reason);
+  }
+
+  readonly #goneIdle = (): void => {
+    this.#idle = true;
+    this.#reader.cancel().catch(() => {});
+  };
 }
 
 function copyHeaders(source: Headers): Headers {

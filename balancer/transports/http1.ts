@@ -17,6 +17,10 @@
  * A request that meets a pooled connection the backend has just closed is sent again, once, on
  * a new connection, when that cannot repeat its effect (see `http1_round_trip.ts`).
  *
+ * A response body that ends before its framing says, or stays silent for `bodyIdleTimeoutMs`
+ * (one entry in the shared deadline queue per wait for the socket, no timer), makes the body
+ * stream error and is reported through `onBodyError` (see `http1_body.ts`).
+ *
  * @example Send one request
  * ```ts
  * import assert from "node:assert/strict";
@@ -40,7 +44,7 @@
  */
 
 import { type Transport, UpstreamError, type UpstreamRequest } from "../transport.ts";
-import { BodySource } from "./http1_body.ts";
+import { type BodyLimits, BodySource } from "./http1_body.ts";
 import { Deadlines } from "./deadlines.ts";
 import { Http1Connection } from "./http1_connection.ts";
 import { protocolError, type ResponseHead } from "./http1_head.ts";
@@ -85,6 +89,7 @@ export class Http1Transport implements Transport {
   readonly #pool: Http1Pool;
   readonly #maxHeaderBytes: number;
   readonly #deadlines = new Deadlines();
+  readonly #bodyLimits: BodyLimits;
 
   constructor(options: Http1TransportOptions = {}) {
     const { maxIdlePerOrigin, idleTimeoutMs, maxHeaderBytes } = { ...HTTP1_DEFAULTS, ...options };
@@ -98,6 +103,7 @@ export class Http1Transport implements Transport {
     }
     this.#pool = new Http1Pool(maxIdlePerOrigin, idleTimeoutMs);
     this.#maxHeaderBytes = maxHeaderBytes;
+    this.#bodyLimits = { maxLineBytes: maxHeaderBytes, deadlines: this.#deadlines };
   }
 
   async send(request: UpstreamRequest): Promise<Response> {
@@ -172,16 +178,21 @@ export class Http1Transport implements Transport {
         throw error;
       }
       attempt.conn = undefined;
-      return this.#respond(origin, conn, head);
+      return this.#respond(origin, conn, head, request);
     }
   }
 
-  #respond(origin: Origin, conn: Http1Connection, head: ResponseHead): Response {
+  #respond(
+    origin: Origin,
+    conn: Http1Connection,
+    head: ResponseHead,
+    request: UpstreamRequest,
+  ): Response {
     const source = new BodySource(
       conn,
-      head.framing,
-      head.keepAlive,
-      this.#maxHeaderBytes,
+      head,
+      this.#bodyLimits,
+      request,
       (reusable) => reusable ? this.#pool.put(origin, conn) : conn.close(),
     );
     let body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null = null;

@@ -7,7 +7,8 @@
  * @module
  */
 
-import { UpstreamError } from "../transport.ts";
+import { bodyCutError, bodyIdleError, UpstreamError } from "../transport.ts";
+import type { Deadline, Deadlines } from "./deadlines.ts";
 import type { Http1Connection } from "./http1_connection.ts";
 import { type Framing, protocolError } from "./http1_head.ts";
 
@@ -31,6 +32,22 @@ const TRAILER = 3;
 /** Called once when the body is over: `reusable` says the connection can be pooled. */
 export type BodyEnd = (reusable: boolean) => void;
 
+/** What one body is watched with; an `UpstreamRequest` is one. */
+export interface BodyWatch {
+  /** Longest wait for more body bytes, in milliseconds; unset: none. */
+  readonly bodyIdleTimeoutMs?: number;
+  /** Told, before the stream errors, why the body failed (not when it is cancelled). */
+  readonly onBodyError?: (error: UpstreamError) => void;
+}
+
+/** What every body of one transport shares. */
+export interface BodyLimits {
+  /** Longest chunk-size line, and most trailer bytes, accepted. */
+  readonly maxLineBytes: number;
+  /** The transport's deadline queue, for idle timeouts. */
+  readonly deadlines: Deadlines;
+}
+
 /** The body of one response, read from its connection on demand. */
 export class BodySource implements UnderlyingDefaultSource<Uint8Array> {
   /** Whether the whole body has been read from the connection. */
@@ -38,9 +55,14 @@ export class BodySource implements UnderlyingDefaultSource<Uint8Array> {
   readonly #conn: Http1Connection;
   readonly #mode: number;
   readonly #keepAlive: boolean;
-  readonly #maxLineBytes: number;
+  readonly #limits: BodyLimits;
   readonly #onEnd: BodyEnd;
+  readonly #watch: BodyWatch;
   #ended = false;
+  /** Set when the idle timeout closed the connection under a read. */
+  #idle = false;
+  /** Closes the connection when the idle timeout passes; made on the first wait. */
+  #expire: (() => void) | undefined;
   /** Bytes still to come: of the whole body (length mode) or of the current chunk. */
   #remaining = 0;
   #chunkState = CHUNK_SIZE;
@@ -50,14 +72,16 @@ export class BodySource implements UnderlyingDefaultSource<Uint8Array> {
 
   constructor(
     conn: Http1Connection,
-    framing: Framing,
-    keepAlive: boolean,
-    maxLineBytes: number,
+    head: { readonly framing: Framing; readonly keepAlive: boolean },
+    limits: BodyLimits,
+    watch: BodyWatch,
     onEnd: BodyEnd,
   ) {
+    const framing = head.framing;
     this.#conn = conn;
-    this.#keepAlive = keepAlive;
-    this.#maxLineBytes = maxLineBytes;
+    this.#keepAlive = head.keepAlive;
+    this.#limits = limits;
+    this.#watch = watch;
     this.#onEnd = onEnd;
     switch (framing.kind) {
       case "none":
@@ -97,11 +121,21 @@ export class BodySource implements UnderlyingDefaultSource<Uint8Array> {
   }
 
   async pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    let deadline: Deadline | undefined;
     try {
       let bytes = this.#first;
       this.#first = undefined;
       if (bytes === undefined) bytes = this.#decodeBuffered();
-      while (bytes === undefined && !this.done) bytes = await this.#readMore();
+      if (bytes === undefined && !this.done) {
+        // One deadline per wait for the socket, not a timer: cleared as soon as bytes come.
+        const idleMs = this.#watch.bodyIdleTimeoutMs;
+        if (idleMs !== undefined) {
+          deadline = this.#limits.deadlines.add(idleMs, this.#expire ??= () => this.#goneIdle());
+        }
+        do bytes = await this.#readMore(); while (bytes === undefined && !this.done);
+        // A read the timeout interrupted may look like the end of a body read until close.
+        if (this.#idle) throw bodyIdleError(idleMs!);
+      }
       if (bytes !== undefined) controller.enqueue(this.#owned(bytes));
       if (this.done) {
         controller.close();
@@ -109,16 +143,28 @@ export class BodySource implements UnderlyingDefaultSource<Uint8Array> {
       }
     } catch (error) {
       if (this.#ended) return; // cancelled meanwhile: the stream is already settled
-      controller.error(
-        error instanceof UpstreamError ? error : truncated(error),
-      );
+      const failure = this.#idle
+        ? bodyIdleError(this.#watch.bodyIdleTimeoutMs!)
+        : error instanceof UpstreamError
+        ? error
+        : bodyCutError(error);
+      this.#watch.onBodyError?.(failure);
+      controller.error(failure);
       this.#end(false);
+    } finally {
+      deadline?.clear();
     }
   }
 
   /** The consumer gave up: the rest of the body is unread, so the connection is closed. */
   cancel(): void {
     this.#end(false);
+  }
+
+  /** The idle timeout passed during a read: closing the connection ends that read. */
+  #goneIdle(): void {
+    this.#idle = true;
+    this.#conn.close();
   }
 
   #end(complete: boolean): void {
@@ -138,7 +184,7 @@ export class BodySource implements UnderlyingDefaultSource<Uint8Array> {
       try {
         count = await conn.socket.read(chunk);
       } catch (error) {
-        throw truncated(error);
+        throw bodyCutError(error);
       }
       if (count === null) return this.#endOfStream();
       if (this.#mode !== UNTIL_CLOSE) this.#consumed(count);
@@ -148,7 +194,7 @@ export class BodySource implements UnderlyingDefaultSource<Uint8Array> {
     try {
       count = await conn.fill();
     } catch (error) {
-      throw truncated(error);
+      throw bodyCutError(error);
     }
     if (count === null) return this.#endOfStream();
     return this.#decodeBuffered();
@@ -174,7 +220,7 @@ export class BodySource implements UnderlyingDefaultSource<Uint8Array> {
 
   #endOfStream(): undefined {
     // Only a body delimited by the close itself ends cleanly here; anything else is cut.
-    if (this.#mode !== UNTIL_CLOSE) throw truncated();
+    if (this.#mode !== UNTIL_CLOSE) throw bodyCutError();
     this.done = true;
     return undefined;
   }
@@ -243,7 +289,7 @@ export class BodySource implements UnderlyingDefaultSource<Uint8Array> {
   #decodeLine(buffer: Uint8Array, start: number, end: number): boolean {
     const lf = buffer.indexOf(10, start);
     if (lf === -1 || lf >= end) {
-      if (end - start > this.#maxLineBytes) throw protocolError("chunk line too long");
+      if (end - start > this.#limits.maxLineBytes) throw protocolError("chunk line too long");
       return false;
     }
     const lineEnd = lf > start && buffer[lf - 1] === 13 ? lf - 1 : lf;
@@ -261,7 +307,9 @@ export class BodySource implements UnderlyingDefaultSource<Uint8Array> {
     } else {
       // Trailer fields are dropped: the head has already been forwarded (RFC 9112 §7.1.2).
       this.#trailerBytes += lf + 1 - start;
-      if (this.#trailerBytes > this.#maxLineBytes) throw protocolError("trailer too large");
+      if (this.#trailerBytes > this.#limits.maxLineBytes) {
+        throw protocolError("trailer too large");
+      }
     }
     return true;
   }
@@ -293,10 +341,4 @@ function hexValue(code: number): number {
   const lower = code | 32;
   if (lower >= 97 && lower <= 102) return lower - 87;
   return -1;
-}
-
-function truncated(cause?: unknown): UpstreamError {
-  return new UpstreamError("reset", "connection closed before the response body ended", {
-    cause,
-  });
 }

@@ -1,0 +1,99 @@
+/**
+ * The body idle timeout: a backend that stops sending in the middle of a body has the
+ * response cut after `bodyIdleTimeoutMs` and is blamed for it; a body that keeps coming,
+ * however slowly, is not; a client that leaves is nobody's failure. On both transports,
+ * with the `slow-body` mock and short real times (it trickles on real timers).
+ */
+import assert from "node:assert/strict";
+import { FakeClock } from "../balancer/clock.ts";
+import { TRANSPORTS } from "../balancer/config/transports.ts";
+import type { BalancerOptions } from "../balancer/options.ts";
+import { type RunningBalancer, startBalancer } from "../balancer/server.ts";
+import { Deadlines, type TimerHost } from "../balancer/transports/deadlines.ts";
+import { startMock, TRICKLE_CHUNKS } from "../mocks/mod.ts";
+import { eventually } from "./_instance.ts";
+
+async function withSlowBody(
+  transportName: string,
+  trickleIntervalMs: number,
+  options: Partial<BalancerOptions>,
+  test: (balancer: RunningBalancer, clock: FakeClock) => Promise<void>,
+): Promise<void> {
+  const app = await startMock("slow-body", { trickleIntervalMs });
+  const clock = new FakeClock();
+  const balancer = startBalancer({
+    transport: TRANSPORTS[transportName](),
+    port: 0,
+    backends: [{ url: app.url, weight: 1 }],
+    options,
+    clock: clock.now,
+  });
+  try {
+    await test(balancer, clock);
+  } finally {
+    await balancer.shutdown();
+    await app.close();
+  }
+}
+
+for (const transportName of Object.keys(TRANSPORTS)) {
+  Deno.test(`a backend that goes quiet mid-body has the response cut after the idle timeout and is blamed [${transportName}]`, async () => {
+    // The first chunk would come after 2 s; the idle timeout is 150 ms.
+    await withSlowBody(
+      transportName,
+      2_000,
+      { bodyIdleTimeoutMs: 150 },
+      async (balancer, clock) => {
+        const started = performance.now();
+        const response = await fetch(balancer.url);
+        assert.equal(response.status, 200);
+        await assert.rejects(response.text(), TypeError);
+        const elapsedMs = performance.now() - started;
+        assert.ok(elapsedMs >= 140 && elapsedMs < 1_500, `cut after ${elapsedMs} ms`);
+        const [backend] = balancer.balancer.backends;
+        assert.equal(backend.failures, 1);
+        assert.equal(backend.lastError?.detail, "response body idle for 150ms");
+        assert.equal(backend.available(clock.now()), false, "a timeout counts: ejected");
+        assert.equal(backend.inFlight, 0);
+      },
+    );
+  });
+
+  Deno.test(`a body that keeps trickling within the idle timeout arrives whole [${transportName}]`, async () => {
+    await withSlowBody(transportName, 20, { bodyIdleTimeoutMs: 300 }, async (balancer) => {
+      const response = await fetch(balancer.url);
+      const text = await response.text();
+      assert.equal(text.trim().split("\n").length, TRICKLE_CHUNKS);
+      assert.equal(balancer.balancer.backends[0].failures, 0);
+    });
+  });
+
+  Deno.test(`a client that leaves mid-body is not held against the backend [${transportName}]`, async () => {
+    await withSlowBody(transportName, 30, { bodyIdleTimeoutMs: 5_000 }, async (balancer, clock) => {
+      const response = await fetch(balancer.url);
+      const reader = response.body!.getReader();
+      const { value } = await reader.read();
+      assert.match(new TextDecoder().decode(value), /chunk 1 of/);
+      await reader.cancel();
+      const [backend] = balancer.balancer.backends;
+      await eventually(() => backend.inFlight === 0, "the try to end");
+      assert.equal(backend.failures, 0);
+      assert.equal(backend.available(clock.now()), true);
+    });
+  });
+}
+
+/** Timers that never fire on their own: only the queue's bookkeeping is under test. */
+const STILL: TimerHost = { now: () => 0, setTimer: () => 1, clearTimer: () => {} };
+
+Deno.test("deadlines cleared behind one still pending take no memory (the queue compacts)", () => {
+  const deadlines = new Deadlines(10, STILL);
+  deadlines.add(60_000, () => {}); // a body idle for most of a minute, at the front
+  for (let i = 0; i < 100_000; i++) deadlines.add(60_000, () => {}).clear();
+  assert.ok(deadlines.queued <= 1_100, `${deadlines.queued} entries queued`);
+  const live = Array.from({ length: 5_000 }, () => deadlines.add(60_000, () => {}));
+  for (let i = 0; i < 50_000; i++) deadlines.add(60_000, () => {}).clear();
+  assert.ok(deadlines.queued <= 4 * 5_001 + 1, `${deadlines.queued} entries queued`);
+  for (const deadline of live) deadline.clear();
+  deadlines.close();
+});

@@ -1,0 +1,278 @@
+/**
+ * Request size limits and memory: a body over `maxBodyBytes` is answered 413 and a head over
+ * `maxHeaderBytes` 431, both JSON, without a backend seeing them; what `Deno.serve` refuses
+ * before the balancer can; and an upload to a backend that stops reading is held back by
+ * backpressure instead of being buffered. Raw TCP where fetch cannot say what is needed.
+ */
+import assert from "node:assert/strict";
+import { FakeClock } from "../balancer/clock.ts";
+import { envLayer, flagLayer, resolve } from "../balancer/config/sources.ts";
+import { TRANSPORTS } from "../balancer/config/transports.ts";
+import type { BalancerOptions } from "../balancer/options.ts";
+import { type RunningBalancer, startBalancer } from "../balancer/server.ts";
+import { type MockKind, type RunningMock, startMock } from "../mocks/mod.ts";
+
+const encoder = new TextEncoder();
+
+async function withNormal(
+  options: Partial<BalancerOptions>,
+  test: (balancer: RunningBalancer, app: RunningMock) => Promise<void>,
+  transportName = "http1",
+  kind: MockKind = "normal",
+): Promise<void> {
+  const app = await startMock(kind);
+  const balancer = startBalancer({
+    transport: TRANSPORTS[transportName](),
+    port: 0,
+    backends: [{ url: app.url, weight: 1 }],
+    options,
+    clock: new FakeClock().now,
+  });
+  try {
+    await test(balancer, app);
+  } finally {
+    await balancer.shutdown();
+    await app.close();
+  }
+}
+
+/**
+ * Sends `head` on a new connection, then `body` (in the background: the server may stop
+ * reading), and returns what came back until the server closed or 3 s passed.
+ */
+async function rawExchange(port: number, head: string, body?: Uint8Array): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const writing = (async () => {
+    try {
+      await writeAll(conn, encoder.encode(head));
+      if (body) await writeAll(conn, body);
+    } catch {
+      // The server closed: what it answered is what counts.
+    }
+  })();
+  const timer = setTimeout(() => conn.close(), 3_000);
+  const chunks: Uint8Array[] = [];
+  const buffer = new Uint8Array(64 * 1024);
+  try {
+    for (;;) {
+      const count = await conn.read(buffer);
+      if (count === null) break;
+      chunks.push(buffer.slice(0, count));
+      // A complete JSON answer is all these tests need.
+      if (new TextDecoder().decode(chunks.at(-1)).endsWith("}")) break;
+    }
+  } catch {
+    // Reset or closed by the timer: keep what arrived.
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn.close();
+    } catch {
+      // Already closed by the timer.
+    }
+    await writing;
+  }
+  return new TextDecoder().decode(await new Blob(chunks as BlobPart[]).bytes());
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let rest = bytes; rest.length > 0;) rest = rest.subarray(await conn.write(rest));
+}
+
+/** `size` bytes as chunked transfer coding, in 1000-byte chunks, with the last chunk. */
+function chunked(size: number): Uint8Array {
+  let text = "";
+  for (let left = size; left > 0; left -= 1000) {
+    const n = Math.min(1000, left);
+    text += `${n.toString(16)}\r\n${"x".repeat(n)}\r\n`;
+  }
+  return encoder.encode(`${text}0\r\n\r\n`);
+}
+
+Deno.test("a declared body over maxBodyBytes is answered 413 JSON at once, no backend contacted", async () => {
+  await withNormal({ maxBodyBytes: 1_000 }, async (balancer, app) => {
+    const response = await fetch(balancer.url, { method: "POST", body: "x".repeat(1_001) });
+    assert.equal(response.status, 413);
+    assert.deepEqual(await response.json(), {
+      error: "request body larger than 1000 bytes",
+      limitBytes: 1_000,
+    });
+    // Only the head of a 1 GB upload: the answer does not wait for the body.
+    const raw = await rawExchange(
+      balancer.port,
+      "POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 1000000000\r\n\r\n",
+    );
+    assert.match(raw, /^HTTP\/1\.1 413 /);
+    assert.match(raw, /"limitBytes":1000/);
+    const ok = await fetch(balancer.url, { method: "POST", body: JSON.stringify({ a: 1 }) });
+    assert.equal(ok.status, 200);
+    await ok.body?.cancel();
+    assert.equal(app.arrivals, 1, "only the request within the limit reached the backend");
+  });
+});
+
+Deno.test("a chunked body passing maxBodyBytes while it is buffered is answered 413, never sent", async () => {
+  await withNormal({ maxBodyBytes: 5_000 }, async (balancer, app) => {
+    const raw = await rawExchange(
+      balancer.port,
+      "POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n",
+      chunked(8_000),
+    );
+    assert.match(raw, /^HTTP\/1\.1 413 /);
+    assert.match(raw, /"error":"request body larger than 5000 bytes"/);
+    assert.equal(app.arrivals, 0);
+  });
+});
+
+for (const transportName of Object.keys(TRANSPORTS)) {
+  Deno.test(`a chunked body passing maxBodyBytes while it streams is cut off and answered 413, with no blame [${transportName}]`, async () => {
+    // Past the replay limit the body streams to the backend before the limit is reached.
+    const options = { replayLimitBytes: 2_000, maxBodyBytes: 20_000 };
+    await withNormal(
+      options,
+      async (balancer, app) => {
+        const raw = await rawExchange(
+          balancer.port,
+          "POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n",
+          chunked(200_000),
+        );
+        assert.match(raw, /^HTTP\/1\.1 413 /);
+        assert.match(raw, /"limitBytes":20000/);
+        const [backend] = balancer.balancer.backends;
+        assert.equal(backend.requests, 1, "a try had started: the body was streaming");
+        // Whether its head had left yet depends on the transport's buffering.
+        assert.ok(app.arrivals <= 1);
+        assert.equal(backend.failures, 0);
+        assert.equal(backend.inFlight, 0);
+      },
+      transportName,
+      "blackhole",
+    ); // reads and drops what comes, never answers
+  });
+}
+
+Deno.test("header fields over maxHeaderBytes are answered 431 JSON, no backend contacted", async () => {
+  await withNormal({}, async (balancer, app) => {
+    const big = { "x-big": "a".repeat(40_000) };
+    const refused = await fetch(balancer.url, { headers: big });
+    assert.equal(refused.status, 431);
+    assert.deepEqual(await refused.json(), {
+      error: "request header fields larger than 32768 bytes",
+      limitBytes: 32_768,
+    });
+    assert.equal(app.arrivals, 0);
+  });
+  await withNormal({ maxHeaderBytes: 0 }, async (balancer, app) => {
+    const passed = await fetch(balancer.url, { headers: { "x-big": "a".repeat(40_000) } });
+    assert.equal(passed.status, 200, "0 turns the check off");
+    await passed.body?.cancel();
+    assert.equal(app.arrivals, 1);
+  });
+});
+
+Deno.test("Deno.serve itself answers 400 and closes for a head over 64 KiB, before the balancer", async () => {
+  await withNormal({ maxHeaderBytes: 0 }, async (balancer, app) => {
+    const raw = await rawExchange(
+      balancer.port,
+      `GET / HTTP/1.1\r\nhost: x\r\nx-big: ${"a".repeat(70_000)}\r\n\r\n`,
+    );
+    assert.match(raw, /^HTTP\/1\.1 400 /);
+    assert.match(raw, /connection: close/i);
+    assert.equal(app.arrivals, 0);
+  });
+});
+
+Deno.test("the size limits and the body idle timeout are settings with flags and variables", () => {
+  const { settings } = resolve([
+    envLayer({ ROUNDABOUT_BACKENDS: "http://a:1", ROUNDABOUT_MAX_BODY_SIZE: "2048" }),
+    flagLayer({ "body-idle-timeout": "30s", "max-header-size": "1024" }),
+  ]);
+  assert.equal(settings.options.bodyIdleTimeoutMs, 30_000);
+  assert.equal(settings.options.maxBodyBytes, 2_048);
+  assert.equal(settings.options.maxHeaderBytes, 1_024);
+});
+
+/** A backend that reads a request head, then nothing more until told to. */
+function stallingBackend() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const resume = Promise.withResolvers<void>();
+  const served: Promise<void>[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      served.push((async () => {
+        const buffer = new Uint8Array(64 * 1024);
+        try {
+          await conn.read(buffer); // the head (and whatever came with it)
+          await resume.promise;
+          // Drain the chunked body up to its last chunk, then answer.
+          let tail = "";
+          for (;;) {
+            const count = await conn.read(buffer);
+            if (count === null) return;
+            tail = (tail + new TextDecoder().decode(buffer.subarray(0, count))).slice(-5);
+            if (tail === "0\r\n\r\n") break;
+          }
+          await writeAll(conn, encoder.encode("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"));
+        } catch {
+          // The balancer gave up on the connection.
+        } finally {
+          conn.close();
+        }
+      })());
+    }
+  })().catch(() => {});
+  return {
+    url: `http://127.0.0.1:${listener.addr.port}`,
+    resume: () => resume.resolve(),
+    async close() {
+      resume.resolve();
+      listener.close();
+      await accepting;
+      await Promise.all(served);
+    },
+  };
+}
+
+for (const transportName of Object.keys(TRANSPORTS)) {
+  Deno.test(`an upload to a backend that stops reading is held back, not buffered [${transportName}]`, async () => {
+    const backend = stallingBackend();
+    const balancer = startBalancer({
+      transport: TRANSPORTS[transportName](),
+      port: 0,
+      backends: [{ url: backend.url, weight: 1 }],
+      options: { timeoutMs: 30_000 },
+      clock: new FakeClock().now,
+    });
+    const total = 64 * 1024 * 1024;
+    const chunk = new Uint8Array(64 * 1024);
+    let pulled = 0;
+    const upload = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulled >= total) return controller.close();
+        pulled += chunk.byteLength;
+        controller.enqueue(chunk.slice());
+      },
+    }, { highWaterMark: 0 });
+    try {
+      const answer = fetch(balancer.url, { method: "POST", body: upload });
+      // Wait until the upload stops moving: the socket buffers on the way are full.
+      let seen = -1;
+      for (let i = 0; i < 100 && seen !== pulled; i++) {
+        seen = pulled;
+        await new Promise((resolve) => setTimeout(resolve, 150));
+      }
+      assert.equal(seen, pulled, "the upload stopped while the backend is not reading");
+      // What was taken from the client is what the kernel's socket buffers on both
+      // connections hold (a few MiB on loopback), not the 64 MiB of the upload.
+      assert.ok(pulled < 16 * 1024 * 1024, `pulled ${pulled} bytes`);
+      backend.resume();
+      const response = await answer;
+      assert.equal(response.status, 200);
+      assert.equal(await response.text(), "ok");
+      assert.equal(pulled, total, "once the backend reads, the whole upload goes through");
+    } finally {
+      await balancer.shutdown();
+      await backend.close();
+    }
+  });
+}
