@@ -121,19 +121,22 @@ class HeadAttempt implements EventListenerObject {
  */
 class WatchedBody implements UnderlyingDefaultSource<Uint8Array> {
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
-  readonly #watch: UpstreamRequest;
+  readonly #idleMs: number | undefined;
+  readonly #onError: ((error: UpstreamError) => void) | undefined;
   readonly #deadlines: Deadlines;
   #idle = false;
   #cancelled = false;
 
   constructor(body: ReadableStream<Uint8Array>, watch: UpstreamRequest, deadlines: Deadlines) {
     this.#reader = body.getReader();
-    this.#watch = watch;
+    // The two fields, not the request: it holds the request body, not needed any more.
+    this.#idleMs = watch.bodyIdleTimeoutMs;
+    this.#onError = watch.onBodyError;
     this.#deadlines = deadlines;
   }
 
   async pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
-    const idleMs = this.#watch.bodyIdleTimeoutMs;
+    const idleMs = this.#idleMs;
     let deadline: Deadline | undefined;
     if (idleMs !== undefined) deadline = this.#deadlines.add(idleMs, this.#goneIdle);
     try {
@@ -145,7 +148,7 @@ class WatchedBody implements UnderlyingDefaultSource<Uint8Array> {
     } catch (error) {
       if (this.#cancelled) return;
       const failure: UpstreamError = this.#idle ? bodyIdleError(idleMs!) : bodyCutError(error);
-      this.#watch.onBodyError?.(failure);
+      this.#onError?.(failure);
       controller.error(failure);
     } finally {
       deadline?.clear();

@@ -57,7 +57,8 @@ export class BodySource implements UnderlyingDefaultSource<Uint8Array> {
   readonly #keepAlive: boolean;
   readonly #limits: BodyLimits;
   readonly #onEnd: BodyEnd;
-  readonly #watch: BodyWatch;
+  readonly #idleMs: number | undefined;
+  readonly #onError: ((error: UpstreamError) => void) | undefined;
   #ended = false;
   /** Set when the idle timeout closed the connection under a read. */
   #idle = false;
@@ -81,7 +82,9 @@ export class BodySource implements UnderlyingDefaultSource<Uint8Array> {
     this.#conn = conn;
     this.#keepAlive = head.keepAlive;
     this.#limits = limits;
-    this.#watch = watch;
+    // The two fields, not the request: it holds the request body, not needed any more.
+    this.#idleMs = watch.bodyIdleTimeoutMs;
+    this.#onError = watch.onBodyError;
     this.#onEnd = onEnd;
     switch (framing.kind) {
       case "none":
@@ -128,7 +131,7 @@ export class BodySource implements UnderlyingDefaultSource<Uint8Array> {
       if (bytes === undefined) bytes = this.#decodeBuffered();
       if (bytes === undefined && !this.done) {
         // One deadline per wait for the socket, not a timer: cleared as soon as bytes come.
-        const idleMs = this.#watch.bodyIdleTimeoutMs;
+        const idleMs = this.#idleMs;
         if (idleMs !== undefined) {
           deadline = this.#limits.deadlines.add(idleMs, this.#expire ??= () => this.#goneIdle());
         }
@@ -144,11 +147,11 @@ export class BodySource implements UnderlyingDefaultSource<Uint8Array> {
     } catch (error) {
       if (this.#ended) return; // cancelled meanwhile: the stream is already settled
       const failure = this.#idle
-        ? bodyIdleError(this.#watch.bodyIdleTimeoutMs!)
+        ? bodyIdleError(this.#idleMs!)
         : error instanceof UpstreamError
         ? error
         : bodyCutError(error);
-      this.#watch.onBodyError?.(failure);
+      this.#onError?.(failure);
       controller.error(failure);
       this.#end(false);
     } finally {
