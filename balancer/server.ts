@@ -24,7 +24,7 @@ import { createPolicy } from "./policies/mod.ts";
 import type { Random } from "./policy.ts";
 import { type ProbeFn, Prober, type Scheduler } from "./probes.ts";
 import { type Transport, UpstreamError } from "./transport.ts";
-import { FetchTransport } from "./transports/fetch.ts";
+import { AutoTransport } from "./transports/auto.ts";
 
 /** Everything needed to start a balancer. */
 export interface BalancerConfig {
@@ -38,7 +38,7 @@ export interface BalancerConfig {
   readonly policy?: string;
   /** Proxy tunables; missing fields take {@linkcode DEFAULT_OPTIONS}. */
   readonly options?: Partial<BalancerOptions>;
-  /** Upstream transport. Default a new {@linkcode FetchTransport}, closed on shutdown. */
+  /** Upstream transport. Default a new {@linkcode AutoTransport}, closed on shutdown. */
   readonly transport?: Transport;
   /** Default the system clock. */
   readonly clock?: Clock;
@@ -100,7 +100,7 @@ export interface RunningBalancer {
 
 /** Starts serving; throws `Deno.errors.AddrInUse` when the port is taken. */
 export function startBalancer(config: BalancerConfig): RunningBalancer {
-  const transport = config.transport ?? new FetchTransport();
+  const transport = config.transport ?? new AutoTransport();
   const clock = config.clock ?? systemClock;
   const log = config.log;
   const onEject = (backend: Backend) => {

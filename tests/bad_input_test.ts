@@ -145,7 +145,7 @@ const SPECS: readonly FieldSpec[] = [
     values: ["round-robin", "weighted-round-robin", "least-request", "peak-ewma"],
   },
   { path: "trustedProxies", kind: "ips" },
-  { path: "transport", kind: "enum", values: ["fetch", "http1"] },
+  { path: "transport", kind: "enum", values: ["auto", "fetch", "http1"] },
   { path: "panic", kind: "enum", values: ["fail-fast", "least-recently-failed"] },
   { path: "slowStart", kind: "duration" },
   { path: "passive.failuresToEject", kind: "integer", min: 1, max: 1_000 },

@@ -33,7 +33,8 @@ import { parseDuration } from "../balancer/duration.ts";
 import { type Proc, stopAll, stopAllOnSignals } from "../bench/processes.ts";
 import { count, freePorts, roundabout, type Samples, scrape, sleep, total } from "./_common.ts";
 
-const USAGE = `Usage: deno task chaos [--duration 30s] [--concurrency 16] [--transport fetch|http1]
+const USAGE =
+  `Usage: deno task chaos [--duration 30s] [--concurrency 16] [--transport auto|fetch|http1]
                        [--failure-rate 0.3] [--seed 1]`;
 
 interface ChaosOptions {
@@ -70,7 +71,9 @@ function options(args: string[]): ChaosOptions {
     !Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1_000
       ? `--concurrency ${values.concurrency}: expected a whole number from 1 to 1000`
       : "",
-    !["fetch", "http1"].includes(values.transport) ? `--transport: expected fetch or http1` : "",
+    !["auto", "fetch", "http1"].includes(values.transport)
+      ? `--transport: expected auto, fetch or http1`
+      : "",
     !(failureRate >= 0 && failureRate <= 1) ? `--failure-rate: expected 0 to 1` : "",
     !/^\d{1,9}$/.test(values.seed) ? `--seed: expected a whole number` : "",
   ].filter((p) => p !== "");

@@ -60,7 +60,9 @@ function options(args: string[]): SoakOptions {
     !Number.isInteger(connections) || connections < 1 || connections > 10_000
       ? `--connections ${values.connections}: expected a whole number from 1 to 10000`
       : "",
-    !["fetch", "http1"].includes(values.transport) ? "--transport: expected http1 or fetch" : "",
+    !["auto", "fetch", "http1"].includes(values.transport)
+      ? "--transport: expected auto, fetch or http1"
+      : "",
     !["auto", "nginx", "deno"].includes(values.backends)
       ? "--backends: expected auto, nginx or deno"
       : "",

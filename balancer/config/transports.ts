@@ -5,14 +5,17 @@
  */
 
 import type { Transport } from "../transport.ts";
+import { AutoTransport } from "../transports/auto.ts";
 import { FetchTransport } from "../transports/fetch.ts";
 import { Http1Transport } from "../transports/http1.ts";
 
 /**
- * Transport constructors by name; the first is the default. `fetch` is Deno's client;
+ * Transport constructors by name; the first is the default. `auto` is `http1` for http://
+ * backends and `fetch` for https:// ones; `fetch` is Deno's client (the original design);
  * `http1` the keep-alive HTTP/1.1 client over `Deno.connect` (http:// backends only).
  */
 export const TRANSPORTS: Readonly<Record<string, () => Transport>> = {
+  auto: () => new AutoTransport(),
   fetch: () => new FetchTransport(),
   http1: () => new Http1Transport(),
 };
