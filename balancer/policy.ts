@@ -68,8 +68,7 @@ export function leastRecentlyFailed(
  * (many backends out) it falls back to one exact weighted scan. Nothing is allocated.
  */
 export class TwoChoices {
-  #maxWeightOf: readonly Backend[] | undefined;
-  #maxWeight = 1;
+  readonly #maxWeight = new MaxWeight();
   /** How many eligible backends the last exact scan found; -1 when there was none. */
   #eligibleSeen = -1;
 
@@ -99,7 +98,7 @@ export class TwoChoices {
   ): Backend | undefined {
     const n = backends.length;
     if (n === 0) return undefined;
-    const maxWeight = this.#maxWeightFor(backends);
+    const maxWeight = this.#maxWeight.of(backends);
     for (let attempt = 0; attempt < REJECTIONS; attempt++) {
       const backend = backends[Math.floor(this.random() * n)];
       if (backend === other || !eligible(backend, nowMs, tried)) continue;
@@ -126,17 +125,20 @@ export class TwoChoices {
     }
     return last; // rounding left `target` at the very end
   }
+}
 
-  /** The highest configured weight, recomputed only when the list of backends changes. */
-  #maxWeightFor(backends: readonly Backend[]): number {
-    if (backends !== this.#maxWeightOf) {
-      this.#maxWeightOf = backends;
-      this.#maxWeight = 1;
-      for (const backend of backends) {
-        this.#maxWeight = Math.max(this.#maxWeight, backend.config.weight);
-      }
+/** The highest configured weight of a backend list, recomputed only when the list changes. */
+export class MaxWeight {
+  #of: readonly Backend[] | undefined;
+  #max = 1;
+
+  of(backends: readonly Backend[]): number {
+    if (backends !== this.#of) {
+      this.#of = backends;
+      this.#max = 1;
+      for (const backend of backends) this.#max = Math.max(this.#max, backend.config.weight);
     }
-    return this.#maxWeight;
+    return this.#max;
   }
 }
 

@@ -5,7 +5,7 @@
  */
 
 import { startHttpMock } from "./_http_server.ts";
-import { mulberry32 } from "./_prng.ts";
+import { seededRandom } from "../balancer/policy.ts";
 import { optionsHelp } from "./options.ts";
 import type { MockApp } from "./running.ts";
 
@@ -16,7 +16,7 @@ export const flakyMock: MockApp = {
     "seeded with seed, so the same seed fails the same requests in every run. GET /health " +
     "always answers 200 and does not draw a number. " + optionsHelp(["failureRate", "seed"]),
   start(options) {
-    const random = mulberry32(options.seed);
+    const random = seededRandom(options.seed);
     return startHttpMock("flaky", options, () => random() < options.failureRate ? "fail" : "pass");
   },
 };

@@ -13,14 +13,13 @@
  */
 
 import type { Backend } from "../backend.ts";
-import { eligible, type Policy, type Random } from "../policy.ts";
+import { eligible, MaxWeight, type Policy, type Random } from "../policy.ts";
 
 /** The original balancer's policy, and the default. */
 export class RoundRobin implements Policy {
   readonly name = "round-robin";
   #next = 0;
-  #maxWeightOf: readonly Backend[] | undefined;
-  #maxWeight = 1;
+  readonly #maxWeight = new MaxWeight();
 
   constructor(readonly random: Random = Math.random) {}
 
@@ -30,7 +29,7 @@ export class RoundRobin implements Policy {
     tried: readonly Backend[],
   ): Backend | undefined {
     const n = backends.length;
-    const maxWeight = this.#maxWeightFor(backends);
+    const maxWeight = this.#maxWeight.of(backends);
     let fallback = -1;
     for (let i = 0; i < n; i++) {
       const index = (this.#next + i) % n;
@@ -47,17 +46,5 @@ export class RoundRobin implements Policy {
     if (fallback === -1) return undefined;
     this.#next = (fallback + 1) % n;
     return backends[fallback];
-  }
-
-  /** The highest configured weight, recomputed only when the list of backends changes. */
-  #maxWeightFor(backends: readonly Backend[]): number {
-    if (backends !== this.#maxWeightOf) {
-      this.#maxWeightOf = backends;
-      this.#maxWeight = 1;
-      for (const backend of backends) {
-        this.#maxWeight = Math.max(this.#maxWeight, backend.config.weight);
-      }
-    }
-    return this.#maxWeight;
   }
 }
