@@ -83,6 +83,88 @@ for (const transportName of Object.keys(TRANSPORTS)) {
   });
 }
 
+/** A backend that declares `content-length: 100`, sends 10 bytes of it and goes quiet. */
+function stallingBackend() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const served: Promise<void>[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      served.push((async () => {
+        const buffer = new Uint8Array(16 * 1024);
+        try {
+          await conn.read(buffer);
+          const head = "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789";
+          await conn.write(new TextEncoder().encode(head));
+          while (await conn.read(buffer) !== null); // until the balancer lets go
+        } catch {
+          // The balancer closed the connection: that is the way out.
+        } finally {
+          conn.close();
+        }
+      })());
+    }
+  })().catch(() => {});
+  return {
+    url: `http://127.0.0.1:${listener.addr.port}`,
+    async close() {
+      listener.close();
+      await accepting;
+      await Promise.all(served);
+    },
+  };
+}
+
+for (const transportName of Object.keys(TRANSPORTS)) {
+  Deno.test(`a body with a declared length that stalls is cut after the idle timeout [${transportName}]`, async () => {
+    const backend = stallingBackend();
+    const clock = new FakeClock();
+    const balancer = startBalancer({
+      transport: TRANSPORTS[transportName](),
+      port: 0,
+      backends: [{ url: backend.url, weight: 1 }],
+      options: { bodyIdleTimeoutMs: 150 },
+      clock: clock.now,
+    });
+    try {
+      const response = await fetch(balancer.url);
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get("content-length"), "100");
+      await assert.rejects(response.arrayBuffer(), TypeError);
+      const [blamed] = balancer.balancer.backends;
+      assert.equal(blamed.failures, 1);
+      assert.equal(blamed.lastError?.detail, "response body idle for 150ms");
+      assert.equal(blamed.inFlight, 0);
+    } finally {
+      await balancer.shutdown();
+      await backend.close();
+    }
+  });
+
+  Deno.test(`a client that leaves while a declared body stalls is not held against the backend [${transportName}]`, async () => {
+    const backend = stallingBackend();
+    const balancer = startBalancer({
+      transport: TRANSPORTS[transportName](),
+      port: 0,
+      backends: [{ url: backend.url, weight: 1 }],
+      options: { bodyIdleTimeoutMs: 10_000 },
+      clock: new FakeClock().now,
+    });
+    try {
+      const leave = new AbortController();
+      setTimeout(() => leave.abort(), 100);
+      await assert.rejects(
+        fetch(balancer.url, { signal: leave.signal }).then((r) => r.arrayBuffer()),
+      );
+      const [kept] = balancer.balancer.backends;
+      await eventually(() => kept.inFlight === 0, "the try to end");
+      assert.equal(kept.failures, 0);
+    } finally {
+      await balancer.shutdown();
+      await backend.close();
+    }
+  });
+}
+
 /** Timers that never fire on their own: only the queue's bookkeeping is under test. */
 const STILL: TimerHost = { now: () => 0, setTimer: () => 1, clearTimer: () => {} };
 
