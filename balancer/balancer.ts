@@ -167,9 +167,12 @@ export class Balancer {
         });
       } catch (error) {
         backend.inFlight--;
-        // The client's body passed the size limit on its way: the client's doing.
-        if (body instanceof StreamedBody && body.exceeded) {
-          return tooLarge(413, "request body", this.options.maxBodyBytes);
+        // The client's body was refused on its way (too large, or its client went quiet):
+        // the client's doing, not the backend's.
+        if (body instanceof StreamedBody && body.refusal !== undefined) {
+          return body.refusal === "idle"
+            ? bodyTimeout(this.options.bodyIdleTimeoutMs)
+            : tooLarge(413, "request body", this.options.maxBodyBytes);
         }
         const failure = classifyFailure(error, request.signal, this.options.timeoutMs);
         if (failure.kind === "client-gone") return clientGone();
@@ -349,6 +352,11 @@ function tooLarge(status: 413 | 431, what: string, limitBytes: number): Response
     { error: `${what} larger than ${limitBytes} bytes`, limitBytes },
     { status },
   );
+}
+
+/** 408: the client stopped sending its (streamed) body. */
+function bodyTimeout(idleMs: number): Response {
+  return Response.json({ error: `request body idle for ${idleMs}ms` }, { status: 408 });
 }
 
 function clientGone(): Response {

@@ -23,6 +23,8 @@ export interface BodyLimits {
   readonly replayLimitBytes: number;
   /** Bodies over this many bytes are refused; 0: no limit. */
   readonly maxBodyBytes: number;
+  /** A streamed body whose client sends nothing for this long is refused; 0: no limit. */
+  readonly bodyIdleTimeoutMs: number;
 }
 
 /**
@@ -50,9 +52,11 @@ export async function prepareBody(
   const body = request.body;
   if (body === null) return null;
   if (length !== null) {
-    return Number(length) <= limits.replayLimitBytes
-      ? new Uint8Array(await request.arrayBuffer())
-      : body;
+    if (Number(length) <= limits.replayLimitBytes) {
+      return new Uint8Array(await request.arrayBuffer());
+    }
+    // Deno.serve holds the client to its length; only its pace needs watching.
+    return new StreamedBody(new GuardedSource(body.getReader(), [], 0, Infinity, limits));
   }
   return await readUpTo(body, limits);
 }
@@ -77,39 +81,48 @@ async function readUpTo(
     chunks.push(value as Uint8Array<ArrayBuffer>);
   }
   // Over the replay limit: hand on what was read, then the rest as it comes.
-  return new StreamedBody(new LimitedSource(reader, chunks, size, maxBytes));
+  return new StreamedBody(new GuardedSource(reader, chunks, size, maxBytes, limits));
 }
 
+/** Why a streamed body was refused on its way: too large (413), or its client idle (408). */
+export type Refusal = "too-large" | "idle";
+
 /**
- * A body without a declared length, streamed past the replay limit and counted as it goes.
- * Once it passes the size limit it stops reading from the client and errors, which makes
- * the transport abandon the try; {@linkcode exceeded} tells the proxy why, so it answers 413
+ * A body streamed past the replay limit, read from the client one piece per pull (so only
+ * as fast as the backend takes it), counted against the size limit and timed while the
+ * client is being waited for. Once it passes the limit, or its client sends nothing for
+ * the idle timeout, it stops reading from the client and errors, which makes the transport
+ * abandon the try; {@linkcode refusal} tells the proxy why, so that it answers 413 or 408
  * instead of blaming the backend.
  */
 export class StreamedBody extends ReadableStream<Uint8Array> {
-  readonly #source: LimitedSource;
+  readonly #source: GuardedSource;
 
-  constructor(source: LimitedSource) {
+  constructor(source: GuardedSource) {
     super(source);
     this.#source = source;
   }
 
-  /** Whether the body passed the size limit. */
-  get exceeded(): boolean {
-    return this.#source.exceeded;
+  /** Why the body was refused, if it was. */
+  get refusal(): Refusal | undefined {
+    return this.#source.refusal;
   }
 }
 
-/** The underlying source of a {@linkcode StreamedBody}: one client read per pull. */
-class LimitedSource implements UnderlyingDefaultSource<Uint8Array> {
-  exceeded = false;
+/** The underlying source of a {@linkcode StreamedBody}. */
+class GuardedSource implements UnderlyingDefaultSource<Uint8Array> {
+  refusal: Refusal | undefined;
+  readonly #idleMs: number;
 
   constructor(
     readonly reader: ReadableStreamDefaultReader<Uint8Array>,
     readonly read: Uint8Array[],
     public size: number,
     readonly maxBytes: number,
-  ) {}
+    limits: BodyLimits,
+  ) {
+    this.#idleMs = limits.bodyIdleTimeoutMs;
+  }
 
   start(controller: ReadableStreamDefaultController<Uint8Array>): void {
     for (const chunk of this.read) controller.enqueue(chunk);
@@ -117,23 +130,42 @@ class LimitedSource implements UnderlyingDefaultSource<Uint8Array> {
   }
 
   async pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
-    const { done, value } = await this.reader.read();
-    if (done) {
+    // A timer only while the client is waited for, which is only as often as the backend
+    // takes a piece: a streamed upload is large, its pieces are many kilobytes.
+    const idleMs = this.#idleMs;
+    const timer = idleMs > 0 ? setTimeout(() => this.#refuse("idle"), idleMs) : undefined;
+    let result: ReadableStreamReadResult<Uint8Array>;
+    try {
+      result = await this.reader.read();
+    } finally {
+      clearTimeout(timer);
+    }
+    // Cancelling the reader ends a pending read as if the body were complete.
+    if (this.refusal === "idle") {
+      controller.error(new RangeError(`request body idle for ${idleMs}ms`));
+      return;
+    }
+    if (result.done) {
       controller.close();
       return;
     }
-    this.size += value.byteLength;
+    this.size += result.value.byteLength;
     if (this.size > this.maxBytes) {
-      this.exceeded = true;
-      this.reader.cancel().catch(() => {});
+      this.#refuse("too-large");
       controller.error(new RangeError(`request body larger than ${this.maxBytes} bytes`));
       return;
     }
-    controller.enqueue(value);
+    controller.enqueue(result.value);
   }
 
   cancel(reason: unknown): Promise<void> {
     return this.reader.cancel(reason);
+  }
+
+  /** Stops reading from the client: the rest of its upload is not wanted. */
+  #refuse(refusal: Refusal): void {
+    this.refusal = refusal;
+    this.reader.cancel().catch(() => {});
   }
 }
 

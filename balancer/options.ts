@@ -10,7 +10,10 @@ export interface BalancerOptions {
   /**
    * Per-try timeout in milliseconds: how long one backend may take to answer with its status
    * line and headers before the try is abandoned, the backend is marked failed and the
-   * request moves on ("max delay response" in the original). Default 2000 (2 s).
+   * request moves on ("max delay response" in the original). For a request body streamed
+   * past the replay limit it counts from when the whole body has been sent, as nginx's
+   * `proxy_read_timeout` does: a slow upload is not the backend being slow. Default 2000
+   * (2 s).
    */
   readonly timeoutMs: number;
   /**
@@ -18,7 +21,11 @@ export interface BalancerOptions {
    * longest the backend may leave its body without sending more bytes. Past it the
    * response is cut (the client sees its connection end before the body does) and the try
    * counts as a `timeout` failure of the backend. As nginx's `proxy_read_timeout`. Waiting
-   * for a slow client to read does not count. Default 60000 (60 s).
+   * for a slow client to read does not count. The same limit applies to a request body
+   * streamed to a backend (over the replay limit): a backend that takes none of it for this
+   * long is a `timeout` failure (nginx's `proxy_send_timeout`), a client that sends none of
+   * it for this long is answered 408 (nginx's `client_body_timeout`). 0 turns all three off.
+   * Default 60000 (60 s).
    */
   readonly bodyIdleTimeoutMs: number;
   /**

@@ -18,15 +18,18 @@ export interface UpstreamRequest {
   readonly signal: AbortSignal;
   /**
    * Per-try timeout in milliseconds: how long the backend may take to send its response
-   * head. On expiry the transport rejects with a `DOMException` named `TimeoutError`, as
-   * `AbortSignal.timeout` would. Unset: no timeout.
+   * head, counted from the start, or for a stream body from when all of it has been
+   * written (a slow upload is the client's pace, not the backend's). On expiry the
+   * transport rejects with a `DOMException` named `TimeoutError`, as `AbortSignal.timeout`
+   * would. Unset: no timeout.
    */
   readonly timeoutMs?: number;
   /**
    * Body idle timeout in milliseconds: once `send` resolved, the longest the backend may
    * leave the response body without new bytes. On expiry the transport ends the exchange
-   * and the body stream errors with an {@linkcode UpstreamError} of kind `timeout`.
-   * Unset: no limit.
+   * and the body stream errors with an {@linkcode UpstreamError} of kind `timeout`. Before
+   * that, the longest the backend may leave a piece of a stream request body untaken:
+   * `send` then rejects with an `UpstreamError` of kind `timeout`. Unset: no limit.
    */
   readonly bodyIdleTimeoutMs?: number;
   /**
@@ -84,4 +87,9 @@ export function bodyCutError(cause?: unknown): UpstreamError {
 /** A response body that sent nothing for `idleMs` milliseconds. */
 export function bodyIdleError(idleMs: number): UpstreamError {
   return new UpstreamError("timeout", `response body idle for ${idleMs}ms`);
+}
+
+/** A stream request body the backend took none of for `idleMs` milliseconds. */
+export function requestBodyStalled(idleMs: number): UpstreamError {
+  return new UpstreamError("timeout", `request body not taken for ${idleMs}ms`);
 }

@@ -235,8 +235,11 @@ export const CONFIG_FILE = z.strictObject({
   ),
   bodyIdleTimeout: duration(
     "Once a response's headers are forwarded, the longest its backend may leave the body " +
-      "without sending more; then the response is cut and the backend marked failed. " +
-      `0 turns it off. Default ${formatDuration(O.bodyIdleTimeoutMs)}.`,
+      "without sending more; then the response is cut and the backend marked failed. Also " +
+      "the longest a backend may leave a streamed request body untaken (a failure) and a " +
+      `client may leave it unsent (408). 0 turns it off. Default ${
+        formatDuration(O.bodyIdleTimeoutMs)
+      }.`,
   ),
   replayLimit: integer(
     0,

@@ -30,6 +30,7 @@
 import {
   bodyCutError,
   bodyIdleError,
+  requestBodyStalled,
   type Transport,
   type UpstreamError,
   type UpstreamRequest,
@@ -66,27 +67,34 @@ export class FetchTransport implements Transport {
     // Asking for identity makes fetch pass the backend's bytes through untouched, whatever
     // it sends (PLATFORM.md, "gzip trap").
     request.headers.set("accept-encoding", "identity");
-    const attempt = new Attempt(clientSignal, request.timeoutMs);
+    const attempt = new Attempt(clientSignal, request.timeoutMs, this.#deadlines);
     // Until the head (and a whole small body) is back; a streamed body that the client
     // leaves is cancelled by Deno.serve instead.
     clientSignal.addEventListener("abort", attempt, { once: true });
     try {
-      const timeoutMs = request.timeoutMs;
-      const deadline = timeoutMs === undefined
-        ? undefined
-        : this.#deadlines.add(timeoutMs, attempt.expire);
+      let upload = request.body;
+      if (upload instanceof ReadableStream) {
+        // A stream body takes as long as its client takes to send it: the per-try timeout
+        // starts once fetch has taken all of it (as nginx's proxy_read_timeout), and the
+        // idle timeout bounds how long the backend may leave a piece of it untaken.
+        const idleMs = request.bodyIdleTimeoutMs;
+        const watch = new UploadWatch(upload, attempt, idleMs, this.#deadlines);
+        upload = new ReadableStream(watch, { highWaterMark: 0 });
+      } else {
+        attempt.startTimeout();
+      }
       let response: Response;
       try {
         response = await fetch(request.url, {
           method: request.method,
           headers: request.headers,
-          body: request.body,
+          body: upload,
           signal: attempt.signal,
           redirect: "manual",
           client: this.#client,
         });
       } finally {
-        deadline?.clear();
+        attempt.headBack();
       }
       let body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null = response.body;
       if (body !== null && (request.bodyIdleTimeoutMs !== undefined || request.onBodyError)) {
@@ -122,7 +130,9 @@ export class FetchTransport implements Transport {
     attempt: Attempt,
   ): Promise<Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>> {
     const idleMs = request.bodyIdleTimeoutMs;
-    const deadline = idleMs === undefined ? undefined : this.#deadlines.add(idleMs, attempt.idle);
+    const deadline = idleMs === undefined
+      ? undefined
+      : this.#deadlines.add(idleMs, () => attempt.idle());
     try {
       // Aborting the fetch's signal cuts a body that JavaScript is reading.
       return await response.bytes();
@@ -142,34 +152,111 @@ export const WHOLE_BODY_BYTES = 64 * 1024;
 
 /**
  * What aborts a `fetch` (its head, or a small body read whole): the client leaving, the
- * per-try timeout, or the body idle timeout.
+ * per-try timeout, the body idle timeout, or a backend that stopped taking a stream body.
  */
 class Attempt implements EventListenerObject {
   readonly #controller = new AbortController();
   readonly signal = this.#controller.signal;
+  /** Whether the body idle timeout aborted it. */
+  idled = false;
+  readonly #clientSignal: AbortSignal;
+  readonly #timeoutMs: number | undefined;
+  readonly #deadlines: Deadlines;
+  #timeout: Deadline | undefined;
+  #headBack = false;
 
-  constructor(readonly clientSignal: AbortSignal, readonly timeoutMs: number | undefined) {}
+  constructor(clientSignal: AbortSignal, timeoutMs: number | undefined, deadlines: Deadlines) {
+    this.#clientSignal = clientSignal;
+    this.#timeoutMs = timeoutMs;
+    this.#deadlines = deadlines;
+  }
+
+  /** Starts the per-try timeout, once, unless the head is already back. */
+  startTimeout(): void {
+    if (this.#timeoutMs === undefined || this.#timeout !== undefined || this.#headBack) return;
+    this.#timeout = this.#deadlines.add(this.#timeoutMs, () => this.#expire());
+  }
+
+  /** The head is back (or fetch failed): the per-try timeout and upload watch are over. */
+  headBack(): void {
+    this.#headBack = true;
+    this.#timeout?.clear();
+  }
 
   /** The client left: fetch rejects with its reason, as with the client's own signal. */
   handleEvent(): void {
-    this.#controller.abort(this.clientSignal.reason);
+    this.#controller.abort(this.#clientSignal.reason);
   }
 
-  /** Whether the body idle timeout aborted it. */
-  idled = false;
-
   /** The body idle timeout passed while a small body was read whole. */
-  readonly idle = (): void => {
+  idle(): void {
     this.idled = true;
     this.#controller.abort();
-  };
+  }
+
+  /** The backend took none of a stream body for `idleMs`: fetch rejects with that. */
+  stall(idleMs: number): void {
+    if (!this.#headBack) this.#controller.abort(requestBodyStalled(idleMs));
+  }
 
   /** The per-try timeout passed: fetch rejects as `AbortSignal.timeout` would make it. */
-  readonly expire = (): void => {
+  #expire(): void {
     this.#controller.abort(
-      new DOMException(`no response within ${this.timeoutMs}ms`, "TimeoutError"),
+      new DOMException(`no response within ${this.#timeoutMs}ms`, "TimeoutError"),
     );
-  };
+  }
+}
+
+/**
+ * A stream request body as fetch takes it, one client read per pull (backpressure kept).
+ * A pull means fetch has taken the piece before; a piece left untaken for the idle timeout
+ * means the backend stopped reading. The end of the body starts the per-try timeout.
+ */
+class UploadWatch implements UnderlyingDefaultSource<Uint8Array> {
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #attempt: Attempt;
+  readonly #idleMs: number | undefined;
+  readonly #deadlines: Deadlines;
+  #untaken: Deadline | undefined;
+  #onStall: (() => void) | undefined;
+
+  constructor(
+    body: ReadableStream<Uint8Array>,
+    attempt: Attempt,
+    idleMs: number | undefined,
+    deadlines: Deadlines,
+  ) {
+    this.#reader = body.getReader();
+    this.#attempt = attempt;
+    this.#idleMs = idleMs;
+    this.#deadlines = deadlines;
+  }
+
+  async pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    this.#untaken?.clear();
+    this.#untaken = undefined;
+    // A read that fails (the client's upload broke, or the proxy refused it) errors this
+    // stream, and so the fetch.
+    const { done, value } = await this.#reader.read();
+    if (done) {
+      controller.close();
+      this.#attempt.startTimeout();
+      return;
+    }
+    controller.enqueue(value);
+    const idleMs = this.#idleMs;
+    if (idleMs !== undefined) {
+      this.#untaken = this.#deadlines.add(
+        idleMs,
+        this.#onStall ??= () => this.#attempt.stall(idleMs),
+      );
+    }
+  }
+
+  cancel(reason: unknown): Promise<void> {
+    this.#untaken?.clear();
+    return this.#reader.cancel(reason);
+  }
 }
 
 /**

@@ -37,9 +37,19 @@ export class BodySourceError extends Error {
   }
 }
 
-/** Holds the reader of a stream body while it is written, so an abort can cancel it. */
+/**
+ * Holds the reader of a stream body while it is written, so an abort can cancel it, and is
+ * told how writing goes.
+ */
 export interface BodyReaderSlot {
   reader?: ReadableStreamDefaultReader<Uint8Array>;
+  /**
+   * Told before each write of stream body bytes (`true`) and after it (`false`), so that a
+   * backend that stops taking them can be given up on.
+   */
+  writing?(active: boolean): void;
+  /** Told once the whole request, body included, has been written. */
+  written?(): void;
 }
 
 /** Writes `request` to `conn`. Rejects with {@linkcode BodySourceError} if the body stream fails. */
@@ -112,6 +122,7 @@ async function writeChunked(
       // A zero-size chunk would end the body early (RFC 9112 §7.1).
       if (bytes.byteLength === 0) continue;
       const size = encoder.encode(`${bytes.byteLength.toString(16)}\r\n`);
+      slot.writing?.(true);
       if (bytes.byteLength <= JOIN_CHUNK_BYTES) {
         await conn.write(join(size, bytes, CRLF));
       } else {
@@ -119,8 +130,11 @@ async function writeChunked(
         await conn.write(bytes);
         await conn.write(CRLF);
       }
+      slot.writing?.(false);
     }
+    slot.writing?.(true);
     await conn.write(LAST_CHUNK);
+    slot.writing?.(false);
   } catch (error) {
     reader.cancel(error).catch(() => {});
     throw error;

@@ -46,6 +46,7 @@ export async function roundTrip(
   let writeError: unknown;
   try {
     await writeRequest(conn, request, slot);
+    slot.written?.();
   } catch (error) {
     writeError = error;
     // The backend would wait for the rest of the body forever: end the exchange.
