@@ -44,3 +44,28 @@ export function backends(count: number, ejectMs = 10_000, weights: number[] = []
     return new Backend(config, { ejectMs });
   });
 }
+
+/** A backend that talks raw TCP: `serveOne` runs for each connection, which is closed after. */
+export function rawBackend(
+  serveOne: (conn: Deno.Conn) => Promise<void>,
+): { url: string; close(): Promise<void> } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const served: Promise<void>[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      served.push(
+        serveOne(conn).catch(() => {
+          // The peer left first: nothing more to do.
+        }).finally(() => conn.close()),
+      );
+    }
+  })().catch(() => {});
+  return {
+    url: `http://127.0.0.1:${listener.addr.port}`,
+    async close() {
+      listener.close();
+      await accepting;
+      await Promise.all(served);
+    },
+  };
+}

@@ -4,6 +4,7 @@
  * however slowly, is not; a client that leaves is nobody's failure. On both transports,
  * with the `slow-body` mock and short real times (it trickles on real timers).
  */
+import { rawBackend } from "./_helpers.ts";
 import assert from "node:assert/strict";
 import { FakeClock } from "../balancer/clock.ts";
 import { TRANSPORTS } from "../balancer/config/transports.ts";
@@ -85,33 +86,13 @@ for (const transportName of Object.keys(TRANSPORTS)) {
 
 /** A backend that declares `content-length: 100`, sends 10 bytes of it and goes quiet. */
 function stallingBackend() {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const served: Promise<void>[] = [];
-  const accepting = (async () => {
-    for await (const conn of listener) {
-      served.push((async () => {
-        const buffer = new Uint8Array(16 * 1024);
-        try {
-          await conn.read(buffer);
-          const head = "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789";
-          await conn.write(new TextEncoder().encode(head));
-          while (await conn.read(buffer) !== null); // until the balancer lets go
-        } catch {
-          // The balancer closed the connection: that is the way out.
-        } finally {
-          conn.close();
-        }
-      })());
-    }
-  })().catch(() => {});
-  return {
-    url: `http://127.0.0.1:${listener.addr.port}`,
-    async close() {
-      listener.close();
-      await accepting;
-      await Promise.all(served);
-    },
-  };
+  return rawBackend(async (conn) => {
+    const buffer = new Uint8Array(16 * 1024);
+    await conn.read(buffer);
+    const head = "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789";
+    await conn.write(new TextEncoder().encode(head));
+    while (await conn.read(buffer) !== null); // until the balancer lets go
+  });
 }
 
 for (const transportName of Object.keys(TRANSPORTS)) {

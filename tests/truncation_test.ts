@@ -4,6 +4,7 @@
  * finishing the body), and the cut counts against the backend in its figures, its health,
  * the status document and the metrics. On both transports.
  */
+import { rawBackend } from "./_helpers.ts";
 import assert from "node:assert/strict";
 import { Metrics } from "../admin/metrics.ts";
 import { FakeClock } from "../balancer/clock.ts";
@@ -19,30 +20,10 @@ interface Cut {
 
 /** A backend that answers `head` plus `body` on every connection, then closes it. */
 function cuttingBackend(head: string, body: string): Cut {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const served: Promise<void>[] = [];
-  const accepting = (async () => {
-    for await (const conn of listener) {
-      served.push((async () => {
-        try {
-          await conn.read(new Uint8Array(16 * 1024));
-          await conn.write(new TextEncoder().encode(head + body));
-        } catch {
-          // The client left first: nothing to cut.
-        } finally {
-          conn.close();
-        }
-      })());
-    }
-  })().catch(() => {});
-  return {
-    url: `http://127.0.0.1:${listener.addr.port}`,
-    async close() {
-      listener.close();
-      await accepting;
-      await Promise.all(served);
-    },
-  };
+  return rawBackend(async (conn) => {
+    await conn.read(new Uint8Array(16 * 1024));
+    await conn.write(new TextEncoder().encode(head + body));
+  });
 }
 
 async function withBalancer(
