@@ -186,7 +186,10 @@ export class Balancer {
       if (response.status < 500) {
         const nowMs = this.#clock();
         backend.recordSuccess(nowMs, nowMs - tryStart);
-        tries.push(this.#tried(backend, "ok", response.status, undefined, tryStart));
+        // Only observers read a successful try's record: no allocation without one.
+        if (this.#onRequest) {
+          tries.push(this.#tried(backend, "ok", response.status, undefined, tryStart));
+        }
         return releaseWhenSent(answer(response, backend), backend, info);
       }
       counted = true;
