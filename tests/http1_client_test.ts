@@ -458,6 +458,24 @@ Deno.test("an https backend fails with kind connect and says why", async () => {
   }
 });
 
+/** Each reply, sent by a backend in answer to a request, must fail with kind protocol. */
+async function assertEachIsProtocolFailure(replies: readonly string[]): Promise<void> {
+  for (const reply of replies) {
+    const server = rawServer(async (conn) => {
+      await conn.readHead();
+      await conn.write(reply);
+      await conn.untilClosed();
+    });
+    const transport = new Http1Transport();
+    try {
+      await assert.rejects(send(transport, server.url), isUpstreamError("protocol"), reply);
+    } finally {
+      transport.close();
+      await server.close();
+    }
+  }
+}
+
 Deno.test("bytes that are not HTTP fail with kind protocol", async () => {
   const replies = [
     "SSH-2.0-OpenSSH_9.6\r\n",
@@ -467,20 +485,7 @@ Deno.test("bytes that are not HTTP fail with kind protocol", async () => {
     "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\n",
     "HTTP/1.1 200 OK\u0001\r\ncontent-length: 0\r\n\r\n",
   ];
-  for (const garbage of replies) {
-    const server = rawServer(async (conn) => {
-      await conn.readHead();
-      await conn.write(garbage);
-      await conn.untilClosed();
-    });
-    const transport = new Http1Transport();
-    try {
-      await assert.rejects(send(transport, server.url), isUpstreamError("protocol"), garbage);
-    } finally {
-      transport.close();
-      await server.close();
-    }
-  }
+  await assertEachIsProtocolFailure(replies);
 });
 
 Deno.test("malformed header fields fail with kind protocol", async () => {
@@ -491,20 +496,7 @@ Deno.test("malformed header fields fail with kind protocol", async () => {
     "HTTP/1.1 200 OK\r\ncontent-length: 12x\r\n\r\n",
     "HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\nok",
   ];
-  for (const head of heads) {
-    const server = rawServer(async (conn) => {
-      await conn.readHead();
-      await conn.write(head);
-      await conn.untilClosed();
-    });
-    const transport = new Http1Transport();
-    try {
-      await assert.rejects(send(transport, server.url), isUpstreamError("protocol"), head);
-    } finally {
-      transport.close();
-      await server.close();
-    }
-  }
+  await assertEachIsProtocolFailure(heads);
 });
 
 Deno.test("a response head larger than maxHeaderBytes fails with kind protocol", async () => {
