@@ -28,11 +28,25 @@ export function serve(
 
 /** A port that was bound and then closed: connecting to it is refused. */
 export function deadPort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
+  // Below Linux's ephemeral range (32768-60999): a port freed there can be handed to the next
+  // server that binds port 0 in a test running alongside, which then answers on the "dead"
+  // port (seen in the parallel arrivals matrix). Ports down here are never handed out.
+  const first = DEAD_PORTS_FROM + Math.floor(Math.random() * DEAD_PORTS_SPAN);
+  for (let i = 0; i < DEAD_PORTS_SPAN; i++) {
+    const port = DEAD_PORTS_FROM + (first - DEAD_PORTS_FROM + i) % DEAD_PORTS_SPAN;
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch {
+      // In use by something else: try the next one.
+    }
+  }
+  throw new Error(`no free port in ${DEAD_PORTS_FROM}-${DEAD_PORTS_FROM + DEAD_PORTS_SPAN - 1}`);
 }
+
+/** Where dead ports are taken from: clear of the ports `up` and the benchmark use. */
+const DEAD_PORTS_FROM = 20_000;
+const DEAD_PORTS_SPAN = 12_000;
 
 /** Backends for unit tests, named a, b, c… with the given retry downtime. */
 export function backends(count: number, ejectMs = 10_000, weights: number[] = []): Backend[] {

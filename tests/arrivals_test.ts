@@ -224,7 +224,11 @@ async function runCase(
       status += "!";
     }
     if (status === "200") {
-      assert.equal(response.headers.get("x-app-url"), normal.url, "answered by the normal app");
+      assert.equal(
+        response.headers.get("x-app-url"),
+        normal.url,
+        `${fault.name}, ${request.label}, ${mode}: answered by the normal app`,
+      );
     }
     return { faulty: faulty.arrivals(), normal: normal.arrivals, status };
   } finally {
