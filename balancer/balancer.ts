@@ -15,7 +15,7 @@ import {
 } from "./body.ts";
 import type { Clock } from "./clock.ts";
 import { classifyFailure, type Failure, failureStatus, maybeSent } from "./failure.ts";
-import { toDownstream, upstreamHeaders } from "./headers.ts";
+import { upstreamHeaders } from "./headers.ts";
 import type { BalancerOptions } from "./options.ts";
 import type { TryFailure } from "./health.ts";
 import { leastRecentlyFailed, type Policy } from "./policy.ts";
@@ -295,9 +295,12 @@ function releaseWhenSent(
   return response;
 }
 
-/** The backend's response as the client gets it: the same object, its headers cleaned. */
+/**
+ * The backend's response as the client gets it: the same object, `x-app-url` naming the
+ * backend (the transport has already dropped hop-by-hop fields).
+ */
 function answer(response: Response, backend: Backend): Response {
-  toDownstream(response.headers, backend.url);
+  response.headers.set("x-app-url", backend.url);
   return response;
 }
 
@@ -330,7 +333,7 @@ async function keepAnswer(
       chunks.push(value);
     }
     if (signal.aborted) return undefined;
-    toDownstream(response.headers, backend.url);
+    response.headers.set("x-app-url", backend.url);
     return new Response(new Blob(chunks as BlobPart[]), {
       status: response.status,
       statusText: response.statusText,

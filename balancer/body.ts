@@ -49,12 +49,12 @@ export async function prepareBody(
   length: string | null,
   limits: BodyLimits,
 ): Promise<PreparedBody | typeof TOO_LARGE> {
+  // Before `request.body`: that getter makes a ReadableStream, which `bytes()` alone does
+  // not need (measured ~10 µs a request, a quarter of what Deno.serve costs per request).
+  if (length !== null && Number(length) <= limits.replayLimitBytes) return await request.bytes();
   const body = request.body;
   if (body === null) return null;
   if (length !== null) {
-    if (Number(length) <= limits.replayLimitBytes) {
-      return new Uint8Array(await request.arrayBuffer());
-    }
     // Deno.serve holds the client to its length; only its pace needs watching.
     return new StreamedBody(new GuardedSource(body.getReader(), [], 0, Infinity, limits));
   }

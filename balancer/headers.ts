@@ -20,6 +20,11 @@ const HOP_BY_HOP = new Set([
   "upgrade",
 ]);
 
+/** The lengths of the names in the list: most field names can be passed over by length alone. */
+export const HOP_BY_HOP_LENGTHS: ReadonlySet<number> = new Set(
+  [...HOP_BY_HOP].map((name) => name.length),
+);
+
 /** Whether `name` (lower case) must not cross the proxy. */
 export function isHopByHop(name: string): boolean {
   return HOP_BY_HOP.has(name);
@@ -59,16 +64,6 @@ function copyEndToEnd(source: Headers, out: Headers): number {
     if (!HOP_BY_HOP.has(name) && !named?.has(name)) out.append(name, value);
   });
   return size;
-}
-
-/** Removes hop-by-hop fields from `headers` itself, for a response the proxy may change. */
-export function stripHopByHop(headers: Headers): void {
-  const named = connectionTokens(headers.get("connection"));
-  let doomed: string[] | undefined;
-  headers.forEach((_value, name) => {
-    if (HOP_BY_HOP.has(name) || named?.has(name)) (doomed ??= []).push(name);
-  });
-  if (doomed) { for (const name of doomed) headers.delete(name); }
 }
 
 /** What the proxy knows about the client connection. */
@@ -113,15 +108,6 @@ export function upstreamHeaders(
     else headers.delete("x-forwarded-host");
   }
   return headers;
-}
-
-/**
- * Turns a backend's response headers into the client's, in place: hop-by-hop fields go and
- * `x-app-url` names the backend. Transports hand over responses with mutable headers for this.
- */
-export function toDownstream(headers: Headers, backendUrl: string): void {
-  stripHopByHop(headers);
-  headers.set("x-app-url", backendUrl);
 }
 
 /** Headers for the client as a copy: end-to-end fields of `response` plus `x-app-url`. */

@@ -35,6 +35,7 @@ import {
   type UpstreamError,
   type UpstreamRequest,
 } from "../transport.ts";
+import { endToEnd } from "../headers.ts";
 import { type Deadline, Deadlines } from "./deadlines.ts";
 
 /** Options for {@linkcode FetchTransport}. */
@@ -103,11 +104,12 @@ export class FetchTransport implements Transport {
           ? await this.#readWhole(response, request, attempt)
           : new ReadableStream(new WatchedBody(body, request, this.#deadlines));
       }
-      // fetch's response headers are immutable; the Transport contract wants them mutable.
+      // fetch's response headers are immutable; the Transport contract wants them mutable
+      // and end-to-end only: one copy does both.
       return new Response(body, {
         status: response.status,
         statusText: response.statusText,
-        headers: copyHeaders(response.headers),
+        headers: endToEnd(response.headers),
       });
     } finally {
       clientSignal.removeEventListener("abort", attempt);
@@ -309,10 +311,4 @@ class WatchedBody implements UnderlyingDefaultSource<Uint8Array> {
     this.#idle = true;
     this.#reader.cancel().catch(() => {});
   };
-}
-
-function copyHeaders(source: Headers): Headers {
-  const copy = new Headers();
-  source.forEach((value, name) => copy.append(name, value));
-  return copy;
 }

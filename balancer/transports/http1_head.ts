@@ -5,6 +5,7 @@
  * @module
  */
 
+import { HOP_BY_HOP_LENGTHS, isHopByHop } from "../headers.ts";
 import { UpstreamError } from "../transport.ts";
 import type { Http1Connection } from "./http1_connection.ts";
 
@@ -20,7 +21,9 @@ export interface ResponseHead {
   readonly status: number;
   readonly statusText: string;
   /**
-   * Header fields in arrival order, names as sent. A list rather than `Headers`: the
+   * End-to-end header fields in arrival order, names as sent: hop-by-hop fields, and those
+   * the Connection header names, are left out here, where the names are read anyway (the
+   * transport's contract). A list rather than `Headers`: the
    * `Response` constructor validates and copies its init either way, so building a
    * `Headers` first would do that work twice.
    */
@@ -193,16 +196,23 @@ function parseHead(text: string, status: number, headRequest: boolean): Response
     while (valueStart < valueStop && isBlank(text.charCodeAt(valueStart))) valueStart++;
     while (valueStop > valueStart && isBlank(text.charCodeAt(valueStop - 1))) valueStop--;
     const value = text.slice(valueStart, valueStop);
-    headers.push([name, value]);
     const length = name.length;
     if (length === 14 && name.toLowerCase() === "content-length") {
       contentLength = contentLength === undefined ? value : `${contentLength},${value}`;
     } else if (length === 17 && name.toLowerCase() === "transfer-encoding") {
       transferEncoding = transferEncoding === undefined ? value : `${transferEncoding},${value}`;
+      continue;
     } else if (length === 10 && name.toLowerCase() === "connection") {
       connection += `,${value.toLowerCase()}`;
+      continue;
+    } else if (HOP_BY_HOP_LENGTHS.has(length) && isHopByHop(name.toLowerCase())) {
+      continue;
     }
+    headers.push([name, value]);
   }
+  // Fields the Connection header names are hop-by-hop too (RFC 9110 §7.6.1); `close` and
+  // `keep-alive`, the usual values, name no field that is still in the list.
+  if (connection !== "") dropNamedFields(headers, connection);
   const http10 = text.charCodeAt(7) === 48;
   let keepAlive = http10 ? hasToken(connection, "keep-alive") : !hasToken(connection, "close");
   let framing: Framing;
@@ -223,6 +233,20 @@ function parseHead(text: string, status: number, headRequest: boolean): Response
   if (headRequest || status === 204 || status === 304) framing = NO_BODY;
   if (framing.kind === "close") keepAlive = false;
   return { status, statusText, headers, framing, keepAlive };
+}
+
+/** Removes the fields whose names `connection` (",token,token" in lower case) lists. */
+function dropNamedFields(headers: [string, string][], connection: string): void {
+  const named = new Set(connection.split(",").map((token) => token.trim()));
+  named.delete("");
+  named.delete("close");
+  named.delete("keep-alive");
+  if (named.size === 0) return;
+  let kept = 0;
+  for (const field of headers) {
+    if (!named.has(field[0].toLowerCase())) headers[kept++] = field;
+  }
+  headers.length = kept;
 }
 
 function removeContentLength(headers: [string, string][]): void {
