@@ -15,7 +15,7 @@ import {
 } from "./body.ts";
 import type { Clock } from "./clock.ts";
 import { classifyFailure, type Failure, failureStatus, maybeSent } from "./failure.ts";
-import { upstreamHeaders } from "./headers.ts";
+import { type FieldList, upstreamHeaders } from "./headers.ts";
 import type { BalancerOptions } from "./options.ts";
 import type { TryFailure } from "./health.ts";
 import { leastRecentlyFailed, type Policy } from "./policy.ts";
@@ -126,7 +126,7 @@ export class Balancer {
   async #forward(
     request: Request,
     info: Deno.ServeHandlerInfo,
-    headers: Headers,
+    headers: FieldList,
     length: string | null,
     first: Backend,
     tries: TryRecord[],

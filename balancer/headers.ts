@@ -41,29 +41,14 @@ function connectionTokens(value: string | null): Set<string> | undefined {
   return tokens;
 }
 
-/** A copy of `source` without hop-by-hop fields. */
+/** A copy of `source` without hop-by-hop fields and those its Connection header names. */
 export function endToEnd(source: Headers): Headers {
-  const out = new Headers();
-  copyEndToEnd(source, out);
-  return out;
-}
-
-/**
- * Appends the end-to-end fields of `source` to `out`. Returns the total length of every
- * field name and value of `source`, measured in the same pass: a second pass over a
- * `Headers` costs about 2 µs.
- */
-function copyEndToEnd(source: Headers, out: Headers): number {
   const named = connectionTokens(source.get("connection"));
-  let size = 0;
-  // forEach, not for…of: Deno's Headers iterator sorts and copies the list on every call,
-  // which measured ~16× slower (bench/headers_bench.ts). forEach yields set-cookie fields one
-  // by one, like the iterator.
+  const out = new Headers();
   source.forEach((value, name) => {
-    size += name.length + value.length;
     if (!HOP_BY_HOP.has(name) && !named?.has(name)) out.append(name, value);
   });
-  return size;
+  return out;
 }
 
 /** What the proxy knows about the client connection. */
@@ -75,44 +60,64 @@ export interface ClientInfo {
 }
 
 /**
- * Headers for the upstream request: end-to-end fields of the client request plus
- * `x-forwarded-for`, `-proto` and `-host`. The client's `Host` is replaced by the backend's
- * (as nginx's default `proxy_set_header Host $proxy_host`) and kept in `x-forwarded-host`.
- * With `maxFieldBytes` above 0: `undefined` when the client's field names and values total
- * more than that many bytes.
+ * Header fields as `[name, value]` pairs, names in lower case. The upstream request carries
+ * its fields as one: the client's were checked by `Deno.serve`, so building a `Headers`
+ * would validate every name and value again, and the HTTP/1.1 transport only writes them out.
  */
-export function upstreamHeaders(request: Headers, client: ClientInfo): Headers;
+export type FieldList = [string, string][];
+
+/**
+ * Fields for the upstream request, in one pass over the client's: its end-to-end fields plus
+ * `x-forwarded-for`, `-proto` and `-host`. The client's `Host` is left out (the transport
+ * sends the backend's, as nginx's default `proxy_set_header Host $proxy_host`) and kept in
+ * `x-forwarded-host`. `x-forwarded-*` fields the client sent are kept (extended, for `-for`)
+ * only from a trusted proxy. With `maxFieldBytes` above 0: `undefined` when the client's field
+ * names and values total more than that many bytes.
+ */
+export function upstreamHeaders(request: Headers, client: ClientInfo): FieldList;
 export function upstreamHeaders(
   request: Headers,
   client: ClientInfo,
   maxFieldBytes: number,
-): Headers | undefined;
+): FieldList | undefined;
 export function upstreamHeaders(
   request: Headers,
   client: ClientInfo,
   maxFieldBytes = 0,
-): Headers | undefined {
-  const headers = new Headers();
-  // Header values are byte strings (one character per byte), so length counts bytes.
-  const size = copyEndToEnd(request, headers);
+): FieldList | undefined {
+  const named = connectionTokens(request.get("connection"));
+  const fields: FieldList = [];
+  let size = 0;
+  let host: string | undefined;
+  let priorFor: string | undefined;
+  let priorProto: string | undefined;
+  let priorHost: string | undefined;
+  // forEach, not for…of: Deno's Headers iterator sorts and copies the list on every call
+  // (~16× slower, bench/headers_bench.ts). It yields set-cookie fields one by one.
+  request.forEach((value, name) => {
+    // Header values are byte strings (one character per byte), so length counts bytes.
+    size += name.length + value.length;
+    if (name === "host") host = value;
+    else if (HOP_BY_HOP.has(name) || named?.has(name)) return;
+    else if (name === "x-forwarded-for") priorFor = value;
+    else if (name === "x-forwarded-proto") priorProto = value;
+    else if (name === "x-forwarded-host") priorHost = value;
+    else fields.push([name, value]);
+  });
   if (maxFieldBytes > 0 && size > maxFieldBytes) return undefined;
-  const host = request.get("host");
-  headers.delete("host");
-  const priorFor = client.trusted ? headers.get("x-forwarded-for") : null;
-  headers.set("x-forwarded-for", priorFor ? `${priorFor}, ${client.peer}` : client.peer);
-  if (!client.trusted || !headers.has("x-forwarded-proto")) {
-    headers.set("x-forwarded-proto", "http");
-  }
-  if (!client.trusted || !headers.has("x-forwarded-host")) {
-    if (host !== null) headers.set("x-forwarded-host", host);
-    else headers.delete("x-forwarded-host");
-  }
-  return headers;
+  const trusted = client.trusted;
+  fields.push([
+    "x-forwarded-for",
+    trusted && priorFor ? `${priorFor}, ${client.peer}` : client.peer,
+  ]);
+  fields.push(["x-forwarded-proto", trusted && priorProto !== undefined ? priorProto : "http"]);
+  const forwardedHost = trusted && priorHost !== undefined ? priorHost : host;
+  if (forwardedHost !== undefined) fields.push(["x-forwarded-host", forwardedHost]);
+  return fields;
 }
 
-/** Headers for the client as a copy: end-to-end fields of `response` plus `x-app-url`. */
-export function downstreamHeaders(response: Headers, backendUrl: string): Headers {
-  const headers = endToEnd(response);
-  headers.set("x-app-url", backendUrl);
-  return headers;
+/** Whether `fields` has a field called `name` (lower case). */
+export function hasField(fields: FieldList, name: string): boolean {
+  for (const field of fields) if (field[0] === name) return true;
+  return false;
 }

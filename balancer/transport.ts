@@ -5,13 +5,19 @@
  * @module
  */
 
+import type { FieldList } from "./headers.ts";
+
 /** One try, as the proxy hands it to a transport. */
 export interface UpstreamRequest {
   /** Absolute URL on the chosen backend. */
   readonly url: string;
   readonly method: string;
-  /** Headers already cleaned of hop-by-hop fields and extended with `x-forwarded-*`. */
-  readonly headers: Headers;
+  /**
+   * Header fields, already cleaned of hop-by-hop fields and extended with `x-forwarded-*`,
+   * without `host` (the transport sends the backend's). Not re-validated: they come from
+   * `Deno.serve`, which checked them.
+   */
+  readonly headers: FieldList;
   /** Buffered bytes (replayable), a one-shot stream, or nothing. */
   readonly body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null;
   /** Fires when the client leaves (`AbortError`): everything in progress stops. */

@@ -21,7 +21,7 @@ function send(transport: Http1Transport, url: string, init: SendInit = {}): Prom
   return transport.send({
     url,
     method: init.method ?? "GET",
-    headers: new Headers(init.headers),
+    headers: [...new Headers(init.headers)],
     body: init.body ?? null,
     signal: init.signal ?? new AbortController().signal,
   });

@@ -67,7 +67,8 @@ export class FetchTransport implements Transport {
     // compressed content-encoding and content-length: the client would get corrupt bytes.
     // Asking for identity makes fetch pass the backend's bytes through untouched, whatever
     // it sends (PLATFORM.md, "gzip trap").
-    request.headers.set("accept-encoding", "identity");
+    const headers = new Headers(request.headers);
+    headers.set("accept-encoding", "identity");
     const attempt = new Attempt(clientSignal, request.timeoutMs, this.#deadlines);
     // Until the head (and a whole small body) is back; a streamed body that the client
     // leaves is cancelled by Deno.serve instead.
@@ -88,7 +89,7 @@ export class FetchTransport implements Transport {
       try {
         response = await fetch(request.url, {
           method: request.method,
-          headers: request.headers,
+          headers,
           body: upload,
           signal: attempt.signal,
           redirect: "manual",

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { FieldList } from "../headers.ts";
 import type { Http1Connection } from "./http1_connection.ts";
 
 /** Request bodies larger than this are written apart from the head instead of copied to it. */
@@ -25,7 +26,7 @@ export interface RequestToWrite {
   readonly path: string;
   /** Value of the `host` header. */
   readonly host: string;
-  readonly headers: Headers;
+  readonly headers: FieldList;
   readonly body: Uint8Array | ReadableStream<Uint8Array> | null;
 }
 
@@ -85,15 +86,14 @@ export async function writeRequest(
 /** The request line and header block, ending with the empty line. */
 function headText(request: RequestToWrite): string {
   let text = `${request.method} ${request.path} HTTP/1.1\r\nhost: ${request.host}\r\n`;
-  // forEach: several times cheaper than for-of on Deno's Headers.
-  request.headers.forEach((value, name) => {
+  for (const [name, value] of request.headers) {
     // Framing and connection management are this client's to decide.
     if (
       name === "host" || name === "content-length" || name === "transfer-encoding" ||
       name === "connection"
-    ) return;
+    ) continue;
     text += `${name}: ${value}\r\n`;
-  });
+  }
   const body = request.body;
   if (body === null) {
     return BODY_METHODS.has(request.method) ? `${text}content-length: 0\r\n\r\n` : `${text}\r\n`;

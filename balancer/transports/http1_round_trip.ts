@@ -5,6 +5,7 @@
  * @module
  */
 
+import { hasField } from "../headers.ts";
 import { UpstreamError } from "../transport.ts";
 import type { Http1Connection } from "./http1_connection.ts";
 import { NoResponseError, readHead, type ResponseHead } from "./http1_head.ts";
@@ -97,5 +98,5 @@ function headFailure(
 
 function replayable(request: RequestToWrite): boolean {
   if (request.body instanceof ReadableStream) return false;
-  return IDEMPOTENT.has(request.method) || request.headers.has("idempotency-key");
+  return IDEMPOTENT.has(request.method) || hasField(request.headers, "idempotency-key");
 }
