@@ -16,6 +16,12 @@
  * | `POST /backends/{id}/disable`       | out of rotation until enabled                          |
  * | `POST /backends/{id}/enable`        | back into rotation                                     |
  *
+ * With `--workers N`, each worker serves its own admin API (admin port + its index). Its
+ * `/status` names the worker; `POST /reload` reloads every worker; the endpoints that would
+ * change one worker's backends or configuration only (`POST /config`, `POST` and `DELETE`
+ * under `/backends`) answer 409: the workers would disagree, so change the config file and
+ * reload instead.
+ *
  * @module
  */
 
@@ -45,6 +51,18 @@ export interface AdminParts {
   readonly pollMs?: number;
   /** Aborted when the process stops: waits end at once. */
   readonly stopping?: AbortSignal;
+  /** Set when this is one of several workers (`--workers N`). */
+  readonly worker?: WorkerRole;
+}
+
+/** Which of several workers an instance is, and how it reaches the others. */
+export interface WorkerRole {
+  /** From 0. */
+  readonly index: number;
+  /** How many workers there are. */
+  readonly count: number;
+  /** Asks every other worker to reload (through the main thread). */
+  reloadOthers(reason: string): void;
 }
 
 /** Longest `?wait=` accepted. */
@@ -104,7 +122,16 @@ export function adminApp(parts: AdminParts): Hono {
       },
     },
     "/reload": {
-      POST: async (c) => outcome(c, await live.reload("the admin API (POST /reload)")),
+      POST: async (c) => {
+        const worker = parts.worker;
+        if (worker === undefined) {
+          return outcome(c, await live.reload("the admin API (POST /reload)"));
+        }
+        const reason = `the admin API (POST /reload on worker ${worker.index})`;
+        // Every worker re-reads the same sources; this one answers with its own outcome.
+        worker.reloadOthers(reason);
+        return outcome(c, await live.reload(reason));
+      },
     },
     "/backends": {
       GET: (c) => c.json({ backends: status().backends }),
@@ -199,6 +226,18 @@ export function adminApp(parts: AdminParts): Hono {
     const allowed = Object.keys(methods).join(", ");
     app.all(path, (c) => {
       const handler = methods[c.req.method];
+      if (
+        parts.worker && Object.hasOwn(methods, c.req.method) && changesOneWorker(path, c.req.method)
+      ) {
+        return problem(
+          c,
+          409,
+          `${c.req.method} ${c.req.path} would change worker ${parts.worker.index} only, ` +
+            `and the ${parts.worker.count} workers would disagree: change the config file ` +
+            "and reload (SIGHUP or POST /reload) instead",
+          { worker: { index: parts.worker.index, count: parts.worker.count } },
+        );
+      }
       if (handler) return handler(c);
       return problem(c, 405, `${c.req.method} is not allowed on ${c.req.path}`, {
         allowed: Object.keys(methods),
@@ -221,7 +260,12 @@ export function adminApp(parts: AdminParts): Hono {
   function status() {
     const nowMs = clock();
     const document = statusSnapshot(running.balancer, nowMs);
-    return { ...document, draining: running.draining.map((b) => backendStatus(b, nowMs)) };
+    const worker = parts.worker && { index: parts.worker.index, count: parts.worker.count };
+    return {
+      ...document,
+      ...(worker ? { worker } : {}),
+      draining: running.draining.map((b) => backendStatus(b, nowMs)),
+    };
   }
 
   function find(test: (backend: Backend) => boolean): Backend | undefined {
@@ -272,6 +316,11 @@ export function adminApp(parts: AdminParts): Hono {
   }
 
   return app;
+}
+
+/** Whether a call changes one worker's backends or configuration (not GETs, not reload). */
+function changesOneWorker(path: string, method: string): boolean {
+  return method !== "GET" && (path === "/config" || path.startsWith("/backends"));
 }
 
 function sleep(ms: number): Promise<void> {

@@ -29,6 +29,11 @@ export type Random = () => number;
 export interface PolicyDeps {
   /** Randomness for policies that choose at random. Default `Math.random`. */
   readonly random?: Random;
+  /**
+   * Where a cyclic policy's counter starts. Worker i of `--workers N` starts at i, so the
+   * workers' first picks go to different backends. Default 0.
+   */
+  readonly start?: number;
 }
 
 /** Whether `backend` may take the next try. */

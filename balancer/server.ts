@@ -54,6 +54,14 @@ export interface BalancerConfig {
   readonly scheduler?: Scheduler;
   /** Randomness for random policies (tests seed it). Default `Math.random`. */
   readonly random?: Random;
+  /** Where round robin's counter starts (see `PolicyDeps.start`). Default 0. */
+  readonly firstPick?: number;
+  /**
+   * Share the port with other listeners that set it too (SO_REUSEPORT; the kernel spreads
+   * new connections among them): how `--workers N` serves one port from N threads.
+   * Default false.
+   */
+  readonly reusePort?: boolean;
 }
 
 /** A new configuration for a running balancer. */
@@ -115,7 +123,7 @@ export function startBalancer(config: BalancerConfig): RunningBalancer {
     new Balancer({
       options,
       backends,
-      policy: createPolicy(options.policy, { random: config.random }),
+      policy: createPolicy(options.policy, { random: config.random, start: config.firstPick }),
       transport,
       clock,
       onRequest,
@@ -149,6 +157,8 @@ export function startBalancer(config: BalancerConfig): RunningBalancer {
     server = Deno.serve({
       hostname: config.hostname ?? "127.0.0.1",
       port: config.port ?? 8080,
+      // Only set when asked: the single-thread path stays exactly as it was.
+      ...(config.reusePort ? { reusePort: true } : {}),
       onListen: () => {},
       onError: (error) => {
         // A response body the backend cut or left idle also lands here, after its head went
@@ -169,7 +179,10 @@ export function startBalancer(config: BalancerConfig): RunningBalancer {
   let probers: Promise<unknown> = Promise.resolve();
   let stopped = false;
   const url = `http://${server.addr.hostname}:${server.addr.port}`;
-  log?.(`listening on ${url}, backends ${current.backends.map((b) => b.url).join(", ")}`);
+  const list = current.backends.map((b) => b.url).join(", ");
+  // A worker's socket is one of several on the port: "listening on" is said once, by the
+  // process, when every worker serves (scripts wait for that line).
+  log?.(`${config.reusePort ? "sharing" : "listening on"} ${url}, backends ${list}`);
 
   return {
     get balancer() {

@@ -54,6 +54,7 @@ export interface Subject {
 export const BALANCER_VARIANTS: ReadonlyArray<{ name: string; args: readonly string[] }> = [
   { name: "roundabout-fetch", args: ["--transport", "fetch"] },
   { name: "roundabout-http1", args: ["--transport", "http1"] },
+  { name: "roundabout-http1-w2", args: ["--transport", "http1", "--workers", "2"] },
 ];
 
 /** The balancer's entry point. */

@@ -19,8 +19,9 @@ import { TRANSPORT_NAMES } from "../balancer/config/transports.ts";
 import { formatDuration } from "../balancer/duration.ts";
 import { POLICY_NAMES } from "../balancer/policies/mod.ts";
 import { type Instance, startInstance } from "./instance.ts";
+import { runWorkers } from "./workers.ts";
 import { explainListenError, untilStopped } from "./lifecycle.ts";
-import { type FlagSpec, parseFlags, quote, stringFlag, UsageError } from "./usage.ts";
+import { type Flags, type FlagSpec, parseFlags, quote, stringFlag, UsageError } from "./usage.ts";
 
 /** The flags every setting has, plus `--config`; shared with `up` and `check-config`. */
 export const BALANCE_FLAGS: FlagSpec = {
@@ -114,14 +115,11 @@ export async function balanceCommand(args: readonly string[]): Promise<number> {
     throw new UsageError(`balance: unexpected argument ${quote(positionals[0])} (see --help)`);
   }
   const env = Deno.env.toObject();
-  const configPath = stringFlag(flags, "config") ?? (env[CONFIG_ENV] || undefined);
-  const via = stringFlag(flags, "config") === undefined ? CONFIG_ENV : "--config";
-  const sources = (): Layer[] => [
-    ...(configPath === undefined ? [] : [readFileLayer(configPath, via)]),
-    envLayer(env),
-    flagLayer(flags),
-  ];
+  const { sources, configPath } = balanceSources(flags, env);
   const resolved = resolve(sources());
+  if (resolved.settings.workers > 1) {
+    return await runWorkers({ args, env, settings: resolved.settings, configPath });
+  }
   const stdout = new LineBuffer((bytes) => writeAll(Deno.stdout, bytes));
   const log = (line: string) => console.error(`[balancer] ${line}`);
   const instance = startOrExplain(() =>
@@ -136,6 +134,21 @@ export async function balanceCommand(args: readonly string[]): Promise<number> {
   );
   await runUntilStopped(instance, log, stdout);
   return 0;
+}
+
+/** The sources of `balance`'s settings, lowest precedence first, and the config file. */
+export function balanceSources(
+  flags: Flags,
+  env: Readonly<Record<string, string>>,
+): { sources: () => Layer[]; configPath?: string } {
+  const configPath = stringFlag(flags, "config") ?? (env[CONFIG_ENV] || undefined);
+  const via = stringFlag(flags, "config") === undefined ? CONFIG_ENV : "--config";
+  const sources = (): Layer[] => [
+    ...(configPath === undefined ? [] : [readFileLayer(configPath, via)]),
+    envLayer(env),
+    flagLayer(flags),
+  ];
+  return { sources, configPath };
 }
 
 /** Starts an instance, turning an address that cannot be bound into a UsageError. */
@@ -162,19 +175,32 @@ export async function runUntilStopped(
   Deno.addSignalListener("SIGHUP", onHangup);
   await untilStopped(async (signal) => {
     Deno.removeSignalListener("SIGHUP", onHangup);
-    const graceMs = instance.live.settings.shutdownGraceMs;
-    const inFlight = instance.running.balancer.backends.reduce((n, b) => n + b.inFlight, 0);
-    log(
-      `${signal}: stopped accepting; waiting up to ${
-        formatDuration(graceMs)
-      } for ${inFlight} request(s) in flight`,
-    );
-    const drained = await instance.stop(graceMs);
-    log(
-      drained
-        ? "every request finished; stopped"
-        : `grace period of ${formatDuration(graceMs)} over: exiting with requests in flight`,
-    );
-    await stdout.flush();
+    await stopInstance(instance, signal, log, stdout);
   });
+}
+
+/**
+ * Stops accepting, lets in-flight requests finish within the configured grace period,
+ * saying so in the log, and flushes the access log.
+ */
+export async function stopInstance(
+  instance: Instance,
+  signal: string,
+  log: (line: string) => void,
+  stdout: LineBuffer,
+): Promise<void> {
+  const graceMs = instance.live.settings.shutdownGraceMs;
+  const inFlight = instance.running.balancer.backends.reduce((n, b) => n + b.inFlight, 0);
+  log(
+    `${signal}: stopped accepting; waiting up to ${
+      formatDuration(graceMs)
+    } for ${inFlight} request(s) in flight`,
+  );
+  const drained = await instance.stop(graceMs);
+  log(
+    drained
+      ? "every request finished; stopped"
+      : `grace period of ${formatDuration(graceMs)} over: exiting with requests in flight`,
+  );
+  await stdout.flush();
 }

@@ -7,6 +7,7 @@
  */
 
 import { Metrics } from "../admin/metrics.ts";
+import type { WorkerRole } from "../admin/app.ts";
 import { type RunningAdmin, startAdmin } from "../admin/server.ts";
 import { accessLogger } from "../balancer/access_log.ts";
 import type { RequestRecord } from "../balancer/balancer.ts";
@@ -40,6 +41,11 @@ export interface InstanceOptions {
   readonly clock?: Clock;
   /** Default the one `settings.transport` names. */
   readonly transport?: Transport;
+  /**
+   * Set when this instance is one of several workers (`--workers N`): it shares the port
+   * (reusePort), starts round robin at its index, and its admin API says which it is.
+   */
+  readonly worker?: WorkerRole;
 }
 
 /** A running instance. */
@@ -88,6 +94,7 @@ export function startInstance(options: InstanceOptions): Instance {
       onRequest: sinkFor(settings),
       onEject: metrics?.onEject,
       log: options.log,
+      ...(options.worker ? { reusePort: true, firstPick: options.worker.index } : {}),
     });
   } catch (error) {
     const { hostname, port } = settings.listen;
@@ -113,6 +120,7 @@ export function startInstance(options: InstanceOptions): Instance {
         metrics: metrics!,
         clock,
         stopping: stopping.signal,
+        worker: options.worker,
       });
     } catch (error) {
       running.shutdown().catch(() => {});

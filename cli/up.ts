@@ -98,6 +98,13 @@ export async function upCommand(args: readonly string[]): Promise<number> {
       flagLayer(flags),
     ];
     const resolved = resolve(sources());
+    if (resolved.settings.workers > 1) {
+      // A scenario is for watching one balancer's decisions in one log; several workers
+      // would each keep their own order and health, which is what `balance` documents.
+      throw new UsageError(
+        `up: --workers ${resolved.settings.workers} is not taken here; use balance --workers`,
+      );
+    }
     const log = prefixed("balancer");
     instance = startOrExplain(() =>
       startInstance({

@@ -164,6 +164,7 @@ const SPECS: readonly FieldSpec[] = [
   { path: "admin.token", kind: "token" },
   { path: "accessLog", kind: "enum", values: ["json", "text", "off", "auto"] },
   { path: "shutdownGrace", kind: "duration" },
+  { path: "workers", kind: "integer", min: 1, max: 256 },
 ];
 
 const ODD_URLS: readonly string[] = [

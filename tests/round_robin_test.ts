@@ -49,3 +49,10 @@ Deno.test("round robin never picks a backend this request already tried", () => 
   assert.equal(policy.pick(pool, NOW, [pool[0], pool[2]])?.url, "http://b.test");
   assert.equal(policy.pick(pool, NOW, pool), undefined);
 });
+
+Deno.test("round robin can start at an offset, so that workers' first picks spread", () => {
+  const list = backends(3);
+  const policy = new RoundRobin(Math.random, 1);
+  const picks = Array.from({ length: 4 }, () => policy.pick(list, 0, [])!.url);
+  assert.deepEqual(picks, [list[1].url, list[2].url, list[0].url, list[1].url]);
+});

@@ -285,6 +285,15 @@ export const FIELDS: readonly Field[] = [
     help: "json, text, off, or auto: text on a terminal, else json",
   },
   {
+    path: "workers",
+    flag: "workers",
+    kind: "integer",
+    placeholder: "N",
+    group: "Operations",
+    help: "serve with N worker threads on one port, each with its own round-robin order and " +
+      "health (see README, Multi-core); a change needs a restart",
+  },
+  {
     path: "shutdownGrace",
     flag: "grace",
     kind: "text",

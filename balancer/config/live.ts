@@ -50,6 +50,7 @@ const FIXED: readonly { path: string; why: string }[] = [
   { path: "listen", why: "the listening socket stays open" },
   { path: "admin", why: "the admin API keeps its address and token" },
   { path: "transport", why: "the upstream client stays" },
+  { path: "workers", why: "the worker threads stay" },
 ];
 
 /** The live configuration. */
@@ -144,7 +145,7 @@ export class LiveConfig {
     let settings = next.settings;
     const origins = new Map(next.origins);
     for (const { path, why } of FIXED) {
-      const key = path as "listen" | "admin" | "transport";
+      const key = path as "listen" | "admin" | "transport" | "workers";
       if (JSON.stringify(before[key]) === JSON.stringify(settings[key])) continue;
       kept.push(path);
       this.#parts.log(

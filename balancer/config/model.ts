@@ -56,6 +56,12 @@ export interface Settings {
    * before the process exits anyway. Default 10000 (10 s).
    */
   readonly shutdownGraceMs: number;
+  /**
+   * Worker threads serving the listening port (`--workers N`), a whole number from 1. Each
+   * worker is a complete balancer with its own round-robin counter and health state. Cannot
+   * change while running. Default 1: one thread, no workers.
+   */
+  readonly workers: number;
 }
 
 /** The documented defaults; the balancer's own come from `DEFAULT_OPTIONS`. */
@@ -67,7 +73,11 @@ export const DEFAULT_SETTINGS: Settings = {
   admin: { hostname: "127.0.0.1", port: undefined, token: undefined },
   accessLog: "auto",
   shutdownGraceMs: 10_000,
+  workers: 1,
 };
+
+/** Most worker threads `workers` accepts: far more than the cores of any machine here. */
+export const MAX_WORKERS = 256;
 
 /** The conventional admin port, used by `roundabout status` when none is given. */
 export const CONVENTIONAL_ADMIN_PORT = 9090;
@@ -315,6 +325,14 @@ export const CONFIG_FILE = z.strictObject({
     "On SIGTERM or SIGINT, how long in-flight requests may take to finish before the " +
       `process exits anyway. Default ${formatDuration(D.shutdownGraceMs)}.`,
   ),
+  workers: integer(
+    1,
+    MAX_WORKERS,
+    "a whole number",
+    "Worker threads serving the listening port, each a complete balancer with its own " +
+      "round-robin order and health state (shared port: SO_REUSEPORT). A change needs a " +
+      `restart. Default ${D.workers}.`,
+  ),
 }, { error: "expected an object of settings" });
 
 /** A config file's contents, as written (durations as strings or milliseconds). */
@@ -407,6 +425,7 @@ export function toSettings(file: ConfigFile, defaults: Settings = DEFAULT_SETTIN
     },
     accessLog: file.accessLog ?? defaults.accessLog,
     shutdownGraceMs: ms(file.shutdownGrace, defaults.shutdownGraceMs),
+    workers: file.workers ?? defaults.workers,
   };
 }
 
@@ -453,6 +472,7 @@ export function toFile(settings: Settings): ConfigFile {
     },
     accessLog: settings.accessLog,
     shutdownGrace: formatDuration(settings.shutdownGraceMs),
+    workers: settings.workers,
   };
 }
 

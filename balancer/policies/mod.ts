@@ -12,7 +12,7 @@ import { WeightedRoundRobin } from "./weighted_round_robin.ts";
 
 /** Policy constructors by name. */
 export const POLICIES: Readonly<Record<string, (deps: PolicyDeps) => Policy>> = {
-  "round-robin": (deps) => new RoundRobin(deps.random),
+  "round-robin": (deps) => new RoundRobin(deps.random, deps.start),
   "weighted-round-robin": () => new WeightedRoundRobin(),
   "least-request": (deps) => new LeastRequest(deps.random),
   "peak-ewma": (deps) => new PeakEwma(deps.random),

@@ -18,10 +18,12 @@ import { eligible, MaxWeight, type Policy, type Random } from "../policy.ts";
 /** The original balancer's policy, and the default. */
 export class RoundRobin implements Policy {
   readonly name = "round-robin";
-  #next = 0;
+  #next: number;
   readonly #maxWeight = new MaxWeight();
 
-  constructor(readonly random: Random = Math.random) {}
+  constructor(readonly random: Random = Math.random, start = 0) {
+    this.#next = start;
+  }
 
   pick(
     backends: readonly Backend[],

@@ -1,0 +1,221 @@
+/**
+ * `balance --workers N`: N Web Workers in one process, each a complete Roundabout instance
+ * (balancer, transport, probes, access log, admin API) listening on the same host and port
+ * with SO_REUSEPORT, so that the kernel spreads client connections across them. This main
+ * thread owns the process: signals, the config file watch, start-up errors and crashes.
+ *
+ * State across workers, the documented answer: nothing is shared. Each worker has its own
+ * round-robin counter (worker i starts at backend i, so the first picks spread), its own
+ * passive health, latency figures, in-flight counts and active probes. Hence:
+ *
+ * - a dead backend is discovered by each worker separately: up to N first failures (each
+ *   moved on to another backend where a retry is allowed), then each worker skips it;
+ * - active probe traffic is N times the configured rate;
+ * - the cyclic order holds per worker, not across the process; a keep-alive client
+ *   connection stays on one worker, so one client sees one worker's order.
+ *
+ * nginx does the same (per-worker upstream state unless a shared `zone`); Envoy balances per
+ * thread too but runs health checks centrally. Sharing state would put cross-thread
+ * messages or shared memory on every request, which is the cost the workers exist to avoid.
+ *
+ * Reloads have one trigger, here: SIGHUP and the config file watch (one watch, one debounce)
+ * are forwarded to every worker, and `POST /reload` on any worker's admin API is forwarded
+ * to the others. Each worker re-reads the sources itself.
+ *
+ * @module
+ */
+
+import type { Settings } from "../balancer/config/model.ts";
+import { ConfigError } from "../balancer/config/problems.ts";
+import { watchFile } from "../balancer/config/watch.ts";
+import { untilStopped } from "./lifecycle.ts";
+import { UsageError } from "./usage.ts";
+
+/** Messages from the main thread to a worker. */
+export type ToWorker =
+  | {
+    readonly type: "start";
+    readonly index: number;
+    readonly count: number;
+    /** The `balance` command line and environment, re-read by the worker on reloads. */
+    readonly args: readonly string[];
+    readonly env: Readonly<Record<string, string>>;
+    /** Workers after the first: the port the first one got (when the port given is 0). */
+    readonly listenPort?: number;
+    /** Worker i's admin port: the configured one + i (unset: as configured). */
+    readonly adminPort?: number;
+    readonly isTerminal: boolean;
+  }
+  | { readonly type: "reload"; readonly reason: string }
+  | { readonly type: "stop"; readonly signal: string };
+
+/** Messages from a worker to the main thread. */
+export type FromWorker =
+  | { readonly type: "ready"; readonly url: string; readonly port: number }
+  /** Could not start (bad configuration, address in use): one line per problem, exit 2. */
+  | { readonly type: "refused"; readonly problems: readonly string[] }
+  | { readonly type: "reload-others"; readonly reason: string }
+  | { readonly type: "stopped" };
+
+/** What `balance` hands over when `workers` is more than 1. */
+export interface WorkersPlan {
+  readonly args: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  /** The settings `balance` resolved (the workers resolve them again themselves). */
+  readonly settings: Settings;
+  /** The config file to watch, if any. */
+  readonly configPath?: string;
+}
+
+/**
+ * Starts the workers (the first alone, so that a port of 0 is chosen once), runs until
+ * SIGINT/SIGTERM or a worker crash, and resolves with the exit status.
+ *
+ * @throws {UsageError | ConfigError} when a worker cannot start: one line each, exit 2.
+ */
+export async function runWorkers(plan: WorkersPlan): Promise<number> {
+  const { settings } = plan;
+  const count = settings.workers;
+  const log = (line: string) => console.error(`[balancer] ${line}`);
+  const adminPort = settings.admin.port;
+  if (adminPort !== undefined && adminPort > 0 && adminPort + count - 1 > 65_535) {
+    throw new UsageError(
+      `--admin-port ${adminPort}: worker ${count - 1} would serve its admin API on port ` +
+        `${adminPort + count - 1}; expected a port up to ${65_536 - count} with ${count} workers`,
+    );
+  }
+  let crash: (message: string) => void = () => {};
+  const crashed = new Promise<string>((resolve) => crash = resolve);
+  const workers: WorkerThread[] = [];
+  const reload = (reason: string, except?: number) => {
+    for (const worker of workers) {
+      if (worker.index !== except) worker.post({ type: "reload", reason });
+    }
+  };
+  const spawn = (index: number, listenPort?: number) => {
+    const worker = new WorkerThread(index, {
+      onReloadOthers: (reason) => reload(reason, index),
+      onCrash: crash,
+    });
+    workers.push(worker);
+    worker.post({
+      type: "start",
+      index,
+      count,
+      args: plan.args,
+      env: plan.env,
+      listenPort,
+      adminPort: adminPort !== undefined && adminPort > 0 && index > 0
+        ? adminPort + index
+        : undefined,
+      isTerminal: Deno.stdout.isTerminal(),
+    });
+    return worker;
+  };
+
+  let url: string;
+  try {
+    const first = await spawn(0).ready;
+    url = first.url;
+    const port = settings.listen.port === 0 ? first.port : undefined;
+    for (let i = 1; i < count; i++) spawn(i, port);
+    await Promise.all(workers.map((worker) => worker.ready));
+  } catch (error) {
+    for (const worker of workers) worker.terminate();
+    throw error;
+  }
+  log(`listening on ${url} with ${count} workers`);
+
+  const onHangup = () => reload("SIGHUP");
+  Deno.addSignalListener("SIGHUP", onHangup);
+  const configPath = plan.configPath;
+  const watch = configPath === undefined
+    ? undefined
+    : watchFile(configPath, () => reload(`${configPath} (changed)`));
+  const stopAll = async (signal: string) => {
+    for (const worker of workers) worker.post({ type: "stop", signal });
+    await Promise.all(workers.map((worker) => worker.stopped));
+  };
+  const status = await Promise.race([
+    untilStopped(async (signal) => {
+      log(`${signal}: stopping ${count} workers`);
+      await stopAll(signal);
+      log("every worker stopped");
+    }).then(() => 0),
+    crashed.then(async (message) => {
+      // The other workers may be fine and busy: let their requests finish, then exit
+      // non-zero, since the process no longer serves what it was told to.
+      console.error(`roundabout: ${message}; stopping the other workers`);
+      await stopAll("worker crash");
+      return 1;
+    }),
+  ]);
+  Deno.removeSignalListener("SIGHUP", onHangup);
+  watch?.close();
+  for (const worker of workers) worker.terminate();
+  return status;
+}
+
+/** One worker, seen from the main thread. */
+class WorkerThread {
+  readonly #worker: Worker;
+  #started = false;
+  /** Settles once the worker serves, or with why it could not start. */
+  readonly ready: Promise<{ url: string; port: number }>;
+  /** Resolves once the worker has stopped (or crashed). */
+  readonly stopped: Promise<void>;
+
+  constructor(
+    readonly index: number,
+    events: { onReloadOthers(reason: string): void; onCrash(message: string): void },
+  ) {
+    // A static URL, so that `deno compile --include cli/worker.ts` puts it in the binary.
+    this.#worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
+    let ready!: (value: { url: string; port: number }) => void;
+    let refused!: (error: Error) => void;
+    let stopped!: () => void;
+    this.ready = new Promise((resolve, reject) => [ready, refused] = [resolve, reject]);
+    this.ready.catch(() => {}); // awaited by runWorkers; never an unhandled rejection
+    this.stopped = new Promise((resolve) => stopped = resolve);
+    this.#worker.onmessage = (event: MessageEvent<FromWorker>) => {
+      const message = event.data;
+      switch (message.type) {
+        case "ready":
+          this.#started = true;
+          ready({ url: message.url, port: message.port });
+          break;
+        case "refused":
+          refused(
+            message.problems.length === 1
+              ? new UsageError(message.problems[0])
+              : new ConfigError(message.problems),
+          );
+          break;
+        case "reload-others":
+          events.onReloadOthers(message.reason);
+          break;
+        case "stopped":
+          stopped();
+          break;
+      }
+    };
+    this.#worker.onerror = (event: ErrorEvent) => {
+      // Handled here: the default would rethrow it in the main thread with a stack trace.
+      event.preventDefault();
+      const what = `worker ${index} ${
+        this.#started ? "crashed" : "failed to start"
+      }: ${event.message}`;
+      stopped();
+      if (this.#started) events.onCrash(what);
+      else refused(new Error(what));
+    };
+  }
+
+  post(message: ToWorker): void {
+    this.#worker.postMessage(message);
+  }
+
+  terminate(): void {
+    this.#worker.terminate();
+  }
+}
