@@ -10,16 +10,29 @@ import { type FailureKind, UpstreamError } from "./transport.ts";
 
 /**
  * A per-try timeout counts as the balancer's own overload, not the backend's slowness, when
- * the balancer's event loop ran at least this fraction of the per-try timeout late during the
- * last one to two timeouts (`LagMonitor.lagMs`): 100 ms with the default 2 s. A loop that
- * keeps up is a few ms late (tens in a major garbage collection); 100 ms means every turn
- * of the loop takes that long, and the work queued behind it (reading answers, making
- * connections) waits much longer. Measured with 1,000 client connections on one core:
- * timer lag of 160-250 ms while tries waited over 2 s for their upstream connection to be
- * made, on a backend that answers in 1 ms. Lower than the lag that alone would explain a
- * timeout, on purpose: the loop's lag is a symptom of the queueing, not its whole size.
+ * the balancer's event loop ran late by at least this fraction of the per-try timeout, and
+ * by at least {@linkcode OVERLOAD_MIN_LAG_MS}, during the last few seconds
+ * (`LagMonitor.lagMs`): 100 ms with the default 2 s timeout. A loop that keeps up is a few
+ * ms late (tens in a major garbage collection); 100 ms means every turn of the loop takes
+ * that long, and the work queued behind it (reading answers, making connections) waits much
+ * longer. Measured with 1,000 client connections on one core: timer lag of 160-470 ms while
+ * tries waited over 2 s for their upstream connection, to a backend that answers in 1 ms.
+ * Lower than the lag that alone would explain a timeout, on purpose: the loop's lag is a
+ * symptom of the queueing, not its whole size.
  */
 export const OVERLOAD_LAG_FRACTION = 0.05;
+
+/**
+ * The least lag that makes a timeout the balancer's overload, in milliseconds, whatever the
+ * timeout: with a short per-try timeout (say 300 ms) a few tens of ms of lag are ordinary
+ * jitter on a busy machine, not overload, and must not excuse a slow backend.
+ */
+export const OVERLOAD_MIN_LAG_MS = 100;
+
+/** The lag, in milliseconds, from which a per-try timeout of `timeoutMs` is overload. */
+export function overloadLagMs(timeoutMs: number): number {
+  return Math.max(OVERLOAD_MIN_LAG_MS, OVERLOAD_LAG_FRACTION * timeoutMs);
+}
 
 /** `Retry-After` of the 503 that answers a try lost to the balancer's own overload, in s. */
 export const OVERLOAD_RETRY_AFTER_S = 1;
@@ -63,7 +76,7 @@ export function classifyFailure(
   if (error instanceof DOMException) {
     if (error.name === "TimeoutError") {
       const within = `no response within ${formatDuration(timeoutMs)}`;
-      if (lagMs >= OVERLOAD_LAG_FRACTION * timeoutMs) {
+      if (lagMs >= overloadLagMs(timeoutMs)) {
         return {
           kind: "overload",
           detail: `${within} while the balancer's event loop ran ${

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { Balancer } from "../balancer/balancer.ts";
 import { FakeClock } from "../balancer/clock.ts";
-import { classifyFailure, failureStatus, OVERLOAD_LAG_FRACTION } from "../balancer/failure.ts";
+import { classifyFailure, failureStatus, overloadLagMs } from "../balancer/failure.ts";
 import { DEFAULT_OPTIONS } from "../balancer/options.ts";
 import { LagMonitor, type LagTimers } from "../balancer/overload.ts";
 import { RoundRobin } from "../balancer/policies/round_robin.ts";
@@ -101,8 +101,10 @@ Deno.test("a per-try timeout during lag of the documented fraction is overload, 
   const signal = new AbortController().signal;
   const error = new DOMException("Signal timed out.", "TimeoutError");
   const timeoutMs = 2_000;
-  const limitMs = OVERLOAD_LAG_FRACTION * timeoutMs;
+  const limitMs = overloadLagMs(timeoutMs);
   assert.equal(limitMs, 100);
+  assert.equal(overloadLagMs(300), 100); // a floor: tens of ms are jitter, not overload
+  assert.equal(overloadLagMs(10_000), 500);
   assert.equal(classifyFailure(error, signal, timeoutMs).kind, "timeout");
   assert.equal(classifyFailure(error, signal, timeoutMs, limitMs - 1).kind, "timeout");
   const overload = classifyFailure(error, signal, timeoutMs, limitMs);
