@@ -90,7 +90,7 @@ export function adminApp(parts: AdminParts): Hono {
     },
     "/metrics": {
       GET: (c) =>
-        c.body(metrics.render(everyBackend(), clock()), 200, {
+        c.body(metrics.render(everyBackend(), clock(), running.lag), 200, {
           "content-type": "text/plain; version=0.0.4; charset=utf-8",
         }),
     },
@@ -221,7 +221,17 @@ export function adminApp(parts: AdminParts): Hono {
   function status() {
     const nowMs = clock();
     const document = statusSnapshot(running.balancer, nowMs);
-    return { ...document, draining: running.draining.map((b) => backendStatus(b, nowMs)) };
+    const lag = running.lag;
+    return {
+      ...document,
+      draining: running.draining.map((b) => backendStatus(b, nowMs)),
+      // The balancer's own load (see balancer/overload.ts): whether timeouts are its fault.
+      overload: {
+        overloaded: lag.overloaded,
+        eventLoopLagMs: Math.round(lag.lagMs()),
+        episodes: lag.episodes,
+      },
+    };
   }
 
   function find(test: (backend: Backend) => boolean): Backend | undefined {
