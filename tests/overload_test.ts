@@ -4,6 +4,7 @@
  * ejection, no retry, a 503 with `Retry-After`). No sleeps, no sockets.
  */
 import assert from "node:assert/strict";
+import { Metrics } from "../admin/metrics.ts";
 import { Balancer } from "../balancer/balancer.ts";
 import { FakeClock } from "../balancer/clock.ts";
 import { classifyFailure, failureStatus, overloadLagMs } from "../balancer/failure.ts";
@@ -168,4 +169,21 @@ Deno.test("a timeout on a loop that keeps up still ejects the backend and moves 
   await response.body?.cancel();
   assert.equal(transport.sent, 3);
   for (const backend of pool) assert.equal(backend.available(clock.nowMs), false);
+});
+
+Deno.test("metrics count overload rejections and show the lag, the state and the episodes", () => {
+  const metrics = new Metrics();
+  metrics.onRequest({
+    startMs: 0,
+    method: "POST",
+    path: "/",
+    status: 503,
+    tries: [{ backend: "http://a.test", outcome: "overload", durationMs: 2_000 }],
+    durationMs: 2_000,
+  });
+  const text = metrics.render([], 0, { lagMs: () => 250, overloaded: true, episodes: 2 });
+  assert.match(text, /^roundabout_overload_rejections_total 1$/m);
+  assert.match(text, /^roundabout_event_loop_lag_seconds 0\.25$/m);
+  assert.match(text, /^roundabout_overloaded 1$/m);
+  assert.match(text, /^roundabout_overload_episodes_total 2$/m);
 });
