@@ -108,7 +108,7 @@ export function adminApp(parts: AdminParts): Hono {
     },
     "/metrics": {
       GET: (c) =>
-        c.body(metrics.render(everyBackend(), clock()), 200, {
+        c.body(metrics.render(everyBackend(), clock(), running.lag), 200, {
           "content-type": "text/plain; version=0.0.4; charset=utf-8",
         }),
     },
@@ -261,10 +261,17 @@ export function adminApp(parts: AdminParts): Hono {
     const nowMs = clock();
     const document = statusSnapshot(running.balancer, nowMs);
     const worker = parts.worker && { index: parts.worker.index, count: parts.worker.count };
+    const lag = running.lag;
     return {
       ...document,
       ...(worker ? { worker } : {}),
       draining: running.draining.map((b) => backendStatus(b, nowMs)),
+      // The balancer's own load (see balancer/overload.ts): whether timeouts are its fault.
+      overload: {
+        overloaded: lag.overloaded,
+        eventLoopLagMs: Math.round(lag.lagMs()),
+        episodes: lag.episodes,
+      },
     };
   }
 

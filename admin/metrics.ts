@@ -14,6 +14,11 @@
  * - `roundabout_ejections_total{backend}`: times a failed try took a backend out.
  * - `roundabout_backend_state{backend,state}`: 1 for the backend's current state, else 0.
  * - `roundabout_backend_in_flight{backend}`: tries waiting on the backend now.
+ * - `roundabout_overload_rejections_total`: requests answered 503 because a try timed out
+ *   while the balancer itself lagged (see `balancer/failure.ts`); no backend was blamed.
+ * - `roundabout_event_loop_lag_seconds`: the worst event-loop lag of the last few seconds.
+ * - `roundabout_overloaded`: 1 while the balancer counts itself overloaded, else 0.
+ * - `roundabout_overload_episodes_total`: times overload started.
  *
  * @module
  */
@@ -21,6 +26,7 @@
 import type { Backend } from "../balancer/backend.ts";
 import type { RequestRecord } from "../balancer/balancer.ts";
 import type { HealthState } from "../balancer/health.ts";
+import type { LagMonitor } from "../balancer/overload.ts";
 
 /** The `method_class` label values; anything else is `other`. */
 export const METHOD_CLASSES = [
@@ -98,6 +104,7 @@ class Figures {
 export class Metrics {
   readonly #figures = new Map<string, Figures>();
   #retries = 0;
+  #overloadRejections = 0;
 
   /** The per-request hook: cheap, allocation-free for known backends. */
   readonly onRequest = (record: RequestRecord): void => {
@@ -117,6 +124,7 @@ export class Metrics {
     if (tries.length > 1) this.#retries += tries.length - 1;
     for (let i = 0; i < tries.length; i++) {
       const t = tries[i];
+      if (t.outcome === "overload") this.#overloadRejections++;
       const f = this.#of(t.backend);
       let bucket = 0;
       while (bucket < LATENCY_BUCKETS_MS.length && t.durationMs > LATENCY_BUCKETS_MS[bucket]) {
@@ -143,9 +151,14 @@ export class Metrics {
 
   /**
    * The exposition text for `backends` (those configured and those still draining) at
-   * `nowMs`. Figures of backends that are in neither are dropped.
+   * `nowMs`, with the event-loop figures of `lag` when given. Figures of backends that are
+   * in neither are dropped.
    */
-  render(backends: readonly Backend[], nowMs: number): string {
+  render(
+    backends: readonly Backend[],
+    nowMs: number,
+    lag?: Pick<LagMonitor, "lagMs" | "overloaded" | "episodes">,
+  ): string {
     const urls = new Set(backends.map((b) => b.url));
     for (const url of this.#figures.keys()) {
       if (url !== NO_BACKEND && !urls.has(url)) this.#figures.delete(url);
@@ -232,6 +245,26 @@ export class Metrics {
     );
     for (const backend of backends) {
       out.push(`roundabout_backend_in_flight{backend="${label(backend.url)}"} ${backend.inFlight}`);
+    }
+
+    out.push(
+      "# HELP roundabout_overload_rejections_total Requests answered 503 because a try timed " +
+        "out while the balancer itself lagged (no backend blamed).",
+      "# TYPE roundabout_overload_rejections_total counter",
+      `roundabout_overload_rejections_total ${this.#overloadRejections}`,
+    );
+    if (lag !== undefined) {
+      out.push(
+        "# HELP roundabout_event_loop_lag_seconds Worst event-loop lag of the last few seconds.",
+        "# TYPE roundabout_event_loop_lag_seconds gauge",
+        `roundabout_event_loop_lag_seconds ${lag.lagMs() / 1000}`,
+        "# HELP roundabout_overloaded 1 while the balancer counts itself overloaded.",
+        "# TYPE roundabout_overloaded gauge",
+        `roundabout_overloaded ${lag.overloaded ? 1 : 0}`,
+        "# HELP roundabout_overload_episodes_total Times the balancer became overloaded.",
+        "# TYPE roundabout_overload_episodes_total counter",
+        `roundabout_overload_episodes_total ${lag.episodes}`,
+      );
     }
     return out.join("\n") + "\n";
   }

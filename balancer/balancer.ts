@@ -14,10 +14,17 @@ import {
   TOO_LARGE,
 } from "./body.ts";
 import type { Clock } from "./clock.ts";
-import { classifyFailure, type Failure, failureStatus, maybeSent } from "./failure.ts";
+import {
+  classifyFailure,
+  type Failure,
+  failureStatus,
+  maybeSent,
+  OVERLOAD_RETRY_AFTER_S,
+} from "./failure.ts";
 import { type FieldList, upstreamHeaders } from "./headers.ts";
 import type { BalancerOptions } from "./options.ts";
 import type { TryFailure } from "./health.ts";
+import type { LagMonitor } from "./overload.ts";
 import { leastRecentlyFailed, type Policy } from "./policy.ts";
 import type { Transport, UpstreamError } from "./transport.ts";
 
@@ -54,6 +61,8 @@ export interface BalancerParts {
   readonly onRequest?: (record: RequestRecord) => void;
   /** Called when a failed try takes a backend out of rotation (an ejection). */
   readonly onEject?: (backend: Backend) => void;
+  /** The process's event-loop lag; unset, no timeout is ever taken for overload. */
+  readonly lag?: Pick<LagMonitor, "lagMs">;
 }
 
 /** Methods whose repetition has no further effect (RFC 9110 §9.2.2). */
@@ -71,6 +80,7 @@ export class Balancer {
   readonly #onRequest?: (record: RequestRecord) => void;
   readonly #onEject?: (backend: Backend) => void;
   readonly #trusted: ReadonlySet<string>;
+  readonly #lag?: Pick<LagMonitor, "lagMs">;
 
   constructor(parts: BalancerParts) {
     this.options = parts.options;
@@ -81,6 +91,7 @@ export class Balancer {
     this.#onRequest = parts.onRequest;
     this.#onEject = parts.onEject;
     this.#trusted = new Set(parts.options.trustedProxies);
+    this.#lag = parts.lag;
   }
 
   /** The selection policy's name, for the status document. */
@@ -174,8 +185,18 @@ export class Balancer {
             ? bodyTimeout(this.options.bodyIdleTimeoutMs)
             : tooLarge(413, "request body", this.options.maxBodyBytes);
         }
-        const failure = classifyFailure(error, request.signal, this.options.timeoutMs);
+        const failure = classifyFailure(
+          error,
+          request.signal,
+          this.options.timeoutMs,
+          this.#lag?.lagMs(),
+        );
         if (failure.kind === "client-gone") return clientGone();
+        if (failure.kind === "overload") {
+          // The balancer's own lag, not the backend's: not counted, not retried (failure.ts).
+          tries.push(this.#tried(backend, failure.kind, undefined, failure.detail, tryStart));
+          return overloaded(failure, tries);
+        }
         this.#markFailed(backend, failure.kind, failure.detail, tryStart);
         tries.push(this.#tried(backend, failure.kind, undefined, failure.detail, tryStart));
         lastFailure = failure;
@@ -350,6 +371,14 @@ function failureResponse(failure: Failure, tries: readonly TryRecord[]): Respons
   const status = failureStatus(failure.kind);
   const error = status === 504 ? "upstream timed out" : "upstream unreachable";
   return Response.json({ error, tried: tries }, { status });
+}
+
+/** 503: the balancer itself is too busy; `Retry-After` asks the client to back off. */
+function overloaded(failure: Failure, tries: readonly TryRecord[]): Response {
+  return Response.json(
+    { error: "balancer overloaded", detail: failure.detail, tried: tries },
+    { status: 503, headers: { "retry-after": String(OVERLOAD_RETRY_AFTER_S) } },
+  );
 }
 
 /** 413 or 431: the request is over one of the size limits; no backend saw it. */

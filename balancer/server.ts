@@ -19,6 +19,7 @@ import { Balancer, type RequestRecord } from "./balancer.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { formatDuration } from "./duration.ts";
 import { healthSettings } from "./health.ts";
+import { LagMonitor } from "./overload.ts";
 import { type BalancerOptions, DEFAULT_OPTIONS } from "./options.ts";
 import { createPolicy } from "./policies/mod.ts";
 import type { Random } from "./policy.ts";
@@ -62,6 +63,11 @@ export interface BalancerConfig {
    * Default false.
    */
   readonly reusePort?: boolean;
+  /**
+   * The event-loop lag monitor (see `overload.ts`). Default a new one on `clock`, started
+   * here and stopped on shutdown; a given one is left for its owner to stop.
+   */
+  readonly lag?: LagMonitor;
 }
 
 /** A new configuration for a running balancer. */
@@ -92,6 +98,8 @@ export interface RunningBalancer {
   readonly prober?: Prober;
   /** Backends removed by a reconfiguration that still have tries in flight. */
   readonly draining: readonly Backend[];
+  /** The balancer's own event-loop lag, shared by every configuration. */
+  readonly lag: LagMonitor;
   /**
    * Puts a new configuration in force at once; requests already started finish on the old
    * one. Resolves when the active health checks follow the new backends too.
@@ -111,6 +119,11 @@ export function startBalancer(config: BalancerConfig): RunningBalancer {
   const transport = config.transport ?? new AutoTransport();
   const clock = config.clock ?? systemClock;
   const log = config.log;
+  // Lag is a property of the real event loop: it is measured on the real (monotonic) clock
+  // even when the balancer's model of time is a test's fake clock.
+  const lag = config.lag ?? new LagMonitor(monotonicClock, {
+    onChange: log && ((overloaded, lagMs) => log(overloadLine(overloaded, lagMs))),
+  });
   const onEject = (backend: Backend) => {
     log?.(ejectionLine(backend));
     config.onEject?.(backend);
@@ -128,6 +141,7 @@ export function startBalancer(config: BalancerConfig): RunningBalancer {
       clock,
       onRequest,
       onEject: log || config.onEject ? onEject : undefined,
+      lag,
     });
   const startProber = (balancer: Balancer): Prober | undefined => {
     if (!balancer.options.active.path) return undefined;
@@ -174,6 +188,7 @@ export function startBalancer(config: BalancerConfig): RunningBalancer {
     transport.close();
     throw error;
   }
+  if (config.lag === undefined) lag.start();
   let prober = startProber(current);
   // Prober changes run one after another, in the order of the reconfigurations.
   let probers: Promise<unknown> = Promise.resolve();
@@ -194,6 +209,7 @@ export function startBalancer(config: BalancerConfig): RunningBalancer {
     get prober() {
       return prober;
     },
+    lag,
     get draining() {
       removed = removed.filter((backend) => backend.inFlight > 0);
       return removed;
@@ -261,10 +277,24 @@ export function startBalancer(config: BalancerConfig): RunningBalancer {
       clearTimeout(timer);
       await probers;
       await prober?.stop();
+      if (config.lag === undefined) lag.stop();
       transport.close();
       return drained;
     },
   };
+}
+
+const monotonicClock = () => performance.now();
+
+/**
+ * e.g. `overloaded: event loop 740ms late; timeouts are not held against backends`. Written
+ * at most once per start and once per end: overload ends only after a calm window.
+ */
+function overloadLine(overloaded: boolean, lagMs: number): string {
+  return overloaded
+    ? `overloaded: event loop ${Math.round(lagMs)}ms late; per-try timeouts meanwhile are ` +
+      "answered 503 and not held against backends"
+    : "no longer overloaded: event loop on time again";
 }
 
 /** e.g. `backend http://127.0.0.1:8002 marked failed for 10s: status 500` */

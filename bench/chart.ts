@@ -23,7 +23,8 @@ export interface ChartInput {
   readonly title: string;
   /** Lines of small print under the title (settings, caveats). */
   readonly subtitle: readonly string[];
-  readonly scenarios: ReadonlyArray<{ name: string; description: string }>;
+  /** `kind: "idle"` scenarios get a memory panel instead of requests/s and p99. */
+  readonly scenarios: ReadonlyArray<{ name: string; description: string; kind?: string }>;
   /** Subjects in bar order. */
   readonly subjects: readonly string[];
   readonly summaries: readonly Summary[];
@@ -31,6 +32,57 @@ export interface ChartInput {
 
 function esc(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/**
+ * An idle scenario's panel: peak RSS while the connections were open and idle, one bar per
+ * subject, with the RSS before them in grey. Returns the next free y.
+ */
+function idlePanel(
+  rows: readonly Summary[],
+  top: number,
+  x: number,
+  barW: number,
+  colour: ReadonlyMap<string, string>,
+  text: (x: number, y: number, s: string, attrs?: string) => void,
+  out: string[],
+): number {
+  const barH = 16;
+  const rowH = 21;
+  let y = top;
+  text(
+    x,
+    y,
+    "peak RSS with the connections idle, MiB (shorter is better)",
+    'font-size="12" fill="#555"',
+  );
+  y += 8;
+  const maxRss = Math.max(1, ...rows.map((r) => r.peakRssMiB ?? 0));
+  for (const row of rows) {
+    text(x - 8, y + barH - 3, row.subject, 'font-size="13" text-anchor="end"');
+    if (row.peakRssMiB === undefined) {
+      const why = row.failures.length ? "failed to run" : "no data";
+      text(x + 4, y + barH - 3, why, 'font-size="12" fill="#b00020"');
+    } else {
+      const w = Math.max(1, (row.peakRssMiB / maxRss) * barW);
+      out.push(
+        `<rect x="${x}" y="${y}" width="${w.toFixed(1)}" height="${barH}" ` +
+          `fill="${colour.get(row.subject)}"/>`,
+      );
+      const before = row.rssBeforeMiB !== undefined
+        ? `<tspan fill="#888" dx="8">${row.rssBeforeMiB.toFixed(1)} MiB before</tspan>`
+        : "";
+      const errors = row.errors
+        ? `<tspan fill="#b00020" dx="8">${row.errors.toLocaleString("en-US")} errors</tspan>`
+        : "";
+      out.push(
+        `<text x="${(x + w + 5).toFixed(1)}" y="${y + barH - 3}" font-size="12">` +
+          `<tspan>${row.peakRssMiB.toFixed(1)} MiB</tspan>${before}${errors}</text>`,
+      );
+    }
+    y += rowH;
+  }
+  return y + 10;
 }
 
 /** Renders the chart as a standalone SVG document. */
@@ -92,6 +144,10 @@ export function renderChart(input: ChartInput): string {
       'font-size="13" fill="#444"',
     );
     y += 18;
+    if (scenario.kind === "idle") {
+      y = idlePanel(rows, y, rpsX, rpsW, colour, text, out);
+      continue;
+    }
     text(rpsX, y, "requests/s (longer is better)", 'font-size="12" fill="#555"');
     text(
       p99X,

@@ -31,6 +31,8 @@ export interface Measurement {
   readonly cpuSPer1k?: number;
   /** Peak resident memory of the subject's process tree during the measured run, MiB. */
   readonly peakRssMiB?: number;
+  /** Resident memory before the run (idle scenarios: before any connection), MiB. */
+  readonly rssBeforeMiB?: number;
   /** The wrk command line, for reproducing by hand. */
   readonly wrk?: string;
   /** The subject's command line (absent for `direct`). */
@@ -53,6 +55,7 @@ export interface Summary {
   readonly errors?: number;
   readonly cpuSPer1k?: number;
   readonly peakRssMiB?: number;
+  readonly rssBeforeMiB?: number;
   /** Median over rounds of rps ÷ nginx's rps in the same round and scenario. */
   readonly vsNginx?: number;
   /** Median over rounds of rps ÷ direct's rps in the same round and scenario. */
@@ -119,6 +122,7 @@ export function summarise(
           : undefined,
         cpuSPer1k: median(defined(runs.map((m) => m.cpuSPer1k))),
         peakRssMiB: median(defined(runs.map((m) => m.peakRssMiB))),
+        rssBeforeMiB: median(defined(runs.map((m) => m.rssBeforeMiB))),
         vsNginx: subject === "nginx"
           ? undefined
           : ratios(runs, (m) => find(m.round, m.scenario, "nginx"), rps),
@@ -198,6 +202,38 @@ export function mainTable(summaries: readonly Summary[]): string {
     fmtRatio(s.vsDirect),
   ]);
   return table(header, rows);
+}
+
+/**
+ * The idle-connections table: memory before the connections and at its peak while they
+ * were open and idle, and the difference per connection.
+ */
+export function idleTable(
+  summaries: readonly Summary[],
+  scenarios: ReadonlyArray<{ name: string; kind?: string; connections: number }>,
+): string | undefined {
+  const rows: string[][] = [];
+  for (const s of summaries) {
+    const scenario = scenarios.find((x) => x.name === s.scenario);
+    if (scenario?.kind !== "idle") continue;
+    const perConn = s.peakRssMiB !== undefined && s.rssBeforeMiB !== undefined
+      ? ((s.peakRssMiB - s.rssBeforeMiB) * 1024) / scenario.connections
+      : undefined;
+    rows.push([
+      s.scenario,
+      s.subject,
+      s.rounds ? String(scenario.connections) : "FAILED",
+      fmtFixed(s.rssBeforeMiB, 1),
+      fmtFixed(s.peakRssMiB, 1),
+      fmtFixed(perConn, 1),
+      s.errors === undefined ? "–" : s.errors.toLocaleString("en-US"),
+    ]);
+  }
+  if (rows.length === 0) return undefined;
+  return table(
+    ["scenario", "subject", "conns", "rss before MiB", "peak rss MiB", "KiB/conn", "errors"],
+    rows,
+  );
 }
 
 /** The resilience table: scenarios with a baseline, compared with it. */

@@ -17,11 +17,20 @@
 import { assertPortsFree, Backends, PORT_OFFSETS } from "./backends.ts";
 import { renderChart } from "./chart.ts";
 import { type BenchOptions, parseOptions, USAGE } from "./options.ts";
-import { cpuSeconds, RssSampler } from "./procfs.ts";
+import { holdIdleConnections } from "./idle.ts";
+import { cpuSeconds, rssKiB, RssSampler } from "./procfs.ts";
 import { isShuttingDown, stopAll, stopAllOnSignals } from "./processes.ts";
 import { formatSummary, readProfiles, summariseProfiles } from "./profile_summary.ts";
-import { baselineTable, fmtMs, fmtRps, mainTable, type Measurement, summarise } from "./report.ts";
-import { type Scenario, scenarioByName } from "./scenarios.ts";
+import {
+  baselineTable,
+  fmtMs,
+  fmtRps,
+  idleTable,
+  mainTable,
+  type Measurement,
+  summarise,
+} from "./report.ts";
+import { IDLE_HOLD_S, type Scenario, scenarioByName } from "./scenarios.ts";
 import {
   BENCH_DIR,
   installed,
@@ -102,6 +111,15 @@ async function measure(
   } catch (error) {
     return { ...id, error: `could not start: ${message(error)}` };
   }
+  if (scenario.kind === "idle") {
+    try {
+      return { ...id, ...await measureIdle(scenario, running.url, running.proc?.pid) };
+    } catch (error) {
+      return { ...id, error: message(error) };
+    } finally {
+      await running.proc?.stop();
+    }
+  }
   let sampler: RssSampler | undefined;
   try {
     if (ctx.options.warmupS > 0 && scenario.warmup !== false) {
@@ -144,10 +162,41 @@ async function measure(
   }
 }
 
+/**
+ * An idle scenario: RSS once the subject is up, then its peak while `scenario.connections`
+ * keep-alive connections that each served one GET stay open and idle for `IDLE_HOLD_S`.
+ */
+async function measureIdle(
+  scenario: Scenario,
+  url: string,
+  pid: number | undefined,
+): Promise<Partial<Measurement>> {
+  const rssBeforeKiB = pid ? rssKiB(pid) : undefined;
+  let sampler: RssSampler | undefined;
+  const result = await holdIdleConnections(url, scenario.path, scenario.connections, async () => {
+    sampler = pid ? new RssSampler(pid) : undefined;
+    await new Promise((resolve) => setTimeout(resolve, IDLE_HOLD_S * 1000));
+  });
+  const peakKiB = sampler?.stop();
+  return {
+    requests: result.served + result.failed,
+    socketErrors: result.failed,
+    peakRssMiB: peakKiB !== undefined ? peakKiB / 1024 : undefined,
+    rssBeforeMiB: rssBeforeKiB !== undefined ? rssBeforeKiB / 1024 : undefined,
+    wrk: `(no wrk) ${scenario.connections} idle keep-alive connections, one GET ` +
+      `${scenario.path} each, held ${IDLE_HOLD_S} s` +
+      (result.firstError ? `; first failure: ${result.firstError}` : ""),
+  };
+}
+
 function progressLine(m: Measurement): string {
   if (m.error) {
     const lines = m.error.split("\n").map((l) => l.trim()).filter(Boolean);
     return `FAILED: ${lines[0]}${lines.length > 1 ? ` … ${lines.at(-1)}` : ""}`;
+  }
+  if (m.rps === undefined && m.rssBeforeMiB !== undefined) {
+    return `rss before ${m.rssBeforeMiB.toFixed(1)} MiB, peak while idle ` +
+      `${m.peakRssMiB?.toFixed(1)} MiB, errors ${m.socketErrors ?? 0}`;
   }
   const errors = (m.statusErrors ?? 0) + (m.socketErrors ?? 0);
   return [
@@ -156,6 +205,7 @@ function progressLine(m: Measurement): string {
     `p99 ${fmtMs(m.p99Ms)} ms`,
     `errors ${errors}`,
     m.cpuSPer1k !== undefined ? `cpu ${m.cpuSPer1k.toFixed(3)} s/1k` : undefined,
+    m.rssBeforeMiB !== undefined ? `rss before ${m.rssBeforeMiB.toFixed(1)} MiB` : undefined,
     m.peakRssMiB !== undefined ? `rss ${m.peakRssMiB.toFixed(1)} MiB` : undefined,
   ].filter(Boolean).join(", ");
 }
@@ -374,7 +424,11 @@ async function main(): Promise<number> {
       `${navigator.hardwareConcurrency} CPUs, loopback; backends: ${backends.kind}`;
 
     console.log(`\n${settings}\n`);
-    console.log(mainTable(summaries));
+    // Idle scenarios have no req/s or latency: they have a table of their own.
+    const loaded = summaries.filter((s) => scenarioByName(s.scenario)?.kind !== "idle");
+    if (loaded.length > 0) console.log(mainTable(loaded));
+    const idle = idleTable(summaries, scenarios);
+    if (idle) console.log(`\nidle keep-alive connections (memory)\n\n${idle}`);
     const resilience = baselineTable(summaries, scenarios);
     if (resilience) {
       console.log(`\nagainst the all-healthy run\n\n${resilience}`);

@@ -29,7 +29,17 @@ export interface Scenario {
    * measurement starts, hiding the cost of finding out.
    */
   readonly warmup?: boolean;
+  /**
+   * `wrk` (default): load from wrk. `idle`: no load; the bench itself opens `connections`
+   * keep-alive connections, sends one GET `path` on each, reads the whole answer, then keeps
+   * them open and idle for {@linkcode IDLE_HOLD_S} seconds while the subject's RSS is
+   * sampled (memory per idle connection; req/s means nothing there).
+   */
+  readonly kind?: "wrk" | "idle";
 }
+
+/** Seconds an `idle` scenario keeps its connections open and idle. */
+export const IDLE_HOLD_S = 5;
 
 /** Every scenario, in the order they run and are reported. */
 export const SCENARIOS: readonly Scenario[] = [
@@ -72,6 +82,16 @@ export const SCENARIOS: readonly Scenario[] = [
     path: "/echo",
     connections: 1000,
     backends: "healthy",
+  },
+  {
+    name: "idle-1000",
+    description: "1,000 keep-alive connections, one GET each, then idle 5 s (watch RSS)",
+    script: "get.lua",
+    path: "/small",
+    connections: 1000,
+    backends: "healthy",
+    warmup: false,
+    kind: "idle",
   },
   {
     name: "healthy",

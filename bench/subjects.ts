@@ -169,8 +169,9 @@ const direct: Subject = {
   description: "straight to one nginx backend, no proxy (the ceiling)",
   deno: false,
   unavailable: () => Promise.resolve(undefined),
-  // One backend only: a slow or failing third backend does not exist for it.
-  handles: (scenario) => scenario.backends === "healthy",
+  // One backend only: a slow or failing third backend does not exist for it. No process of
+  // its own either, so nothing to measure the memory of in an idle scenario.
+  handles: (scenario) => scenario.backends === "healthy" && scenario.kind !== "idle",
   start: (ctx) => Promise.resolve({ url: ctx.backends[0] }),
 };
 
