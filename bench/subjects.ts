@@ -1,7 +1,8 @@
 /**
  * What is measured: the balancer and what it is compared with. Subjects are data; the
  * balancer's variants are one line each in {@linkcode BALANCER_VARIANTS}, and its command line
- * is built in one place, {@linkcode balancerCommand}.
+ * is built in one place, {@linkcode balancerCommand}. Upstream client candidates (not shipped)
+ * are one line each in {@linkcode CANDIDATE_VARIANTS}, started by {@linkcode candidateCommand}.
  *
  * @module
  */
@@ -86,6 +87,45 @@ export function balancerCommand(ctx: StartContext, variantArgs: readonly string[
     "--access-log",
     "off",
     ...variantArgs,
+  ];
+}
+
+/**
+ * Benchmark candidates for the upstream client (issue 3): the real balancer with a transport
+ * that is not shipped, run by bench/candidates/balance.ts. One line each.
+ */
+export const CANDIDATE_VARIANTS: ReadonlyArray<{ name: string; transport: string }> = [
+  { name: "roundabout-node-http", transport: "node-http" },
+  { name: "roundabout-undici", transport: "undici" },
+];
+
+/** The candidates' entry point. */
+export const CANDIDATE_MAIN = `${BENCH_DIR}/candidates/balance.ts`;
+
+/**
+ * A candidate's command line: the balancer's settings as {@linkcode balancerCommand} gives
+ * them to `main.ts balance` (2 s per-try timeout, 10 s retry downtime, no access log).
+ */
+export function candidateCommand(ctx: StartContext, transport: string): string[] {
+  return [
+    Deno.execPath(),
+    "run",
+    ...(ctx.denoFlags ?? []),
+    "--allow-net",
+    "--allow-read",
+    "--allow-env",
+    CANDIDATE_MAIN,
+    "--transport",
+    transport,
+    "--port",
+    String(ctx.port),
+    "--hostname",
+    "127.0.0.1",
+    ...ctx.backends.flatMap((url) => ["--backend", url]),
+    "--timeout",
+    "2s",
+    "--retry-downtime",
+    "10s",
   ];
 }
 
@@ -274,8 +314,24 @@ const balancers: Subject[] = BALANCER_VARIANTS.map(({ name, args }) => ({
   start: (ctx) => startDeno(ctx, name, balancerCommand(ctx, args)),
 }));
 
+const candidates: Subject[] = CANDIDATE_VARIANTS.map(({ name, transport }) => ({
+  name,
+  description: `Roundabout with the ${transport} candidate transport (bench/candidates/balance.ts)`,
+  deno: true,
+  unavailable: () => Promise.resolve(undefined),
+  handles: always,
+  start: (ctx) => startDeno(ctx, name, candidateCommand(ctx, transport)),
+}));
+
 /** Every subject, in report order. */
-export const SUBJECTS: readonly Subject[] = [direct, nginx, haproxy, naive, ...balancers];
+export const SUBJECTS: readonly Subject[] = [
+  direct,
+  nginx,
+  haproxy,
+  naive,
+  ...balancers,
+  ...candidates,
+];
 
 /** Looks up a subject by name. */
 export function subjectByName(name: string): Subject | undefined {
