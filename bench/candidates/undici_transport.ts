@@ -7,15 +7,16 @@
  *
  * What it does: method, path, the header field list (as undici's flat `[name, value, …]`
  * array), buffered and streamed request bodies (a stream is handed to undici as an async
- * iterable in a `Readable`, chunked unless the fields carry a length), the response streamed into a
- * `Response` with mutable, end-to-end-only headers (a small declared body is read whole
- * first, as `FetchTransport` does), keep-alive pooling (`connections` per backend,
+ * iterable in a `Readable`, chunked unless the fields carry a length), the response streamed
+ * into a `Response` with mutable, end-to-end-only headers (a small declared body is read
+ * whole first, as `FetchTransport` does), keep-alive pooling (`connections` per backend,
  * `pipelining: 1`, keep-alive timeouts), the per-try timeout (`TimeoutError`, counted from the
- * end of a stream body), the client's signal (`AbortError`), the response body idle timeout
- * (undici's own `bodyTimeout`, which does not count while the consumer holds the body back),
- * a response body cut or gone idle reported through `onBodyError`, and Node / undici error
- * codes mapped to `connect` / `reset` / `protocol`. Bytes pass through: nothing is
- * decompressed (undici's `request` never decompresses).
+ * end of a stream body; it also bounds connecting, undici's own connect timeout is off), the
+ * client's signal (`AbortError`), the response body idle timeout (undici's own `bodyTimeout`,
+ * which does not count while the consumer holds the body back), a response body cut or gone
+ * idle reported through `onBodyError`, and Node / undici error codes mapped to `connect` /
+ * `reset` / `protocol`. Bytes pass through: nothing is decompressed (undici's `request` never
+ * decompresses).
  *
  * What it does not do:
  * - the idle timeout for a stream request body that the backend stops taking;
