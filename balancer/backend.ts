@@ -54,6 +54,8 @@ export class Backend {
   readonly health: Health;
   /** Response times: a peak-sensitive moving average and recent percentiles. */
   readonly latency: Latency = new Latency();
+  /** When the newest try answered below 500 started, on the balancer's clock. */
+  #newestAnswerStartMs = -Infinity;
   /**
    * Ends one in-flight try. Bound once per backend, so handing it to a promise costs no
    * closure per request.
@@ -109,6 +111,25 @@ export class Backend {
   recordSuccess(nowMs: number, latencyMs: number): void {
     this.health.recordSuccess(nowMs);
     this.latency.record(nowMs, latencyMs, latencyMs);
+    const startMs = nowMs - latencyMs;
+    if (startMs > this.#newestAnswerStartMs) this.#newestAnswerStartMs = startMs;
+  }
+
+  /**
+   * Whether a try that started after `startMs` has been answered (below 500): the backend
+   * was answering while a try of that age waited (see `timeoutExcuse` in `failure.ts`).
+   */
+  answeredSince(startMs: number): boolean {
+    return this.#newestAnswerStartMs > startMs;
+  }
+
+  /**
+   * A failed try that is not held against the backend (see `timeoutExcuse`): counted among
+   * its failures and shown as its last error, but no ejection and no latency penalty.
+   */
+  recordExcusedFailure(detail: string, nowMs: number): void {
+    this.failures++;
+    this.lastError = { detail, atMs: nowMs };
   }
 
   /**

@@ -20,6 +20,7 @@ import {
   failureStatus,
   maybeSent,
   OVERLOAD_RETRY_AFTER_S,
+  timeoutExcuse,
 } from "./failure.ts";
 import { type FieldList, upstreamHeaders } from "./headers.ts";
 import type { BalancerOptions } from "./options.ts";
@@ -197,8 +198,11 @@ export class Balancer {
           tries.push(this.#tried(backend, failure.kind, undefined, failure.detail, tryStart));
           return overloaded(failure, tries);
         }
-        this.#markFailed(backend, failure.kind, failure.detail, tryStart);
-        tries.push(this.#tried(backend, failure.kind, undefined, failure.detail, tryStart));
+        const excuse = timeoutExcuse(failure.kind, backend.answeredSince(tryStart));
+        const detail = excuse ? `${failure.detail} (${excuse})` : failure.detail;
+        if (excuse) backend.recordExcusedFailure(detail, this.#clock());
+        else this.#markFailed(backend, failure.kind, failure.detail, tryStart);
+        tries.push(this.#tried(backend, failure.kind, undefined, detail, tryStart));
         lastFailure = failure;
         backend = maybeSent(failure.kind) && !replayAfterSend ? undefined : this.#next(tried, body);
         continue;

@@ -185,3 +185,53 @@ Deno.test("a body over the replay limit streams through and is never sent twice"
   assert.equal(transport.sent.length, 1);
   assert.equal(transport.sent[0].body, null, "the body went as a stream, not buffered");
 });
+
+Deno.test("a timeout is not held against a backend that answered a newer request meanwhile", async () => {
+  // Backend a keeps its first try waiting; meanwhile a newer request to a is answered.
+  let expireFirst!: () => void;
+  let triesToA = 0;
+  const slowThenFast: Behaviour = () => {
+    triesToA++;
+    if (triesToA > 1) return Response.json({ ok: true });
+    return new Promise<Response>((_resolve, reject) => {
+      expireFirst = () => reject(new DOMException("no response within 2s", "TimeoutError"));
+    });
+  };
+  const { send, pool, clock } = setup([slowThenFast, ok]);
+  const first = send("GET"); // a, waiting
+  clock.advance(10);
+  const second = await send("GET"); // b
+  clock.advance(10);
+  const third = await send("GET"); // a again, answered at once
+  assert.equal(third.headers.get("x-app-url"), "http://a.test");
+  clock.advance(2_000);
+  expireFirst();
+  const answered = await first;
+  assert.equal(answered.status, 200, "the request moves on, as for any timeout");
+  assert.equal(answered.headers.get("x-app-url"), "http://b.test");
+  assert.equal(pool[0].available(clock.now()), true, "a answered newer requests: not ejected");
+  assert.equal(pool[0].failures, 1);
+  assert.match(pool[0].lastError?.detail ?? "", /answered a newer request/);
+  for (const response of [answered, second, third]) await response.body?.cancel();
+});
+
+Deno.test("a timeout still ejects a backend that answered nothing newer", async () => {
+  let expireFirst!: () => void;
+  let reached!: () => void;
+  const tried = new Promise<void>((resolve) => reached = resolve);
+  const waitsThenTimesOut: Behaviour = () =>
+    new Promise<Response>((_resolve, reject) => {
+      expireFirst = () => reject(new DOMException("no response within 2s", "TimeoutError"));
+      reached();
+    });
+  const { send, pool, clock } = setup([waitsThenTimesOut, ok]);
+  const first = send("GET");
+  await tried;
+  clock.advance(2_000);
+  expireFirst();
+  const answered = await first;
+  assert.equal(answered.headers.get("x-app-url"), "http://b.test");
+  assert.equal(pool[0].available(clock.now()), false);
+  assert.equal(pool[0].health.cause?.detail, "no response within 2s");
+  await answered.body?.cancel();
+});
