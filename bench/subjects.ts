@@ -56,6 +56,8 @@ export const BALANCER_VARIANTS: ReadonlyArray<{ name: string; args: readonly str
   { name: "roundabout-fetch", args: ["--transport", "fetch"] },
   { name: "roundabout-http1", args: ["--transport", "http1"] },
   { name: "roundabout-http1-w2", args: ["--transport", "http1", "--workers", "2"] },
+  // Latency-aware balancing: what it changes when a backend turns slow (one-slow).
+  { name: "roundabout-peak-ewma", args: ["--transport", "http1", "--policy", "peak-ewma"] },
 ];
 
 /** The balancer's entry point. */
