@@ -212,7 +212,10 @@ function parseHead(text: string, status: number, headRequest: boolean): Response
   }
   // Fields the Connection header names are hop-by-hop too (RFC 9110 §7.6.1); `close` and
   // `keep-alive`, the usual values, name no field that is still in the list.
-  if (connection !== "") dropNamedFields(headers, connection);
+  // The values nearly every backend sends name no field: no set to build for them.
+  if (connection !== "" && connection !== ",keep-alive" && connection !== ",close") {
+    dropNamedFields(headers, connection);
+  }
   const http10 = text.charCodeAt(7) === 48;
   let keepAlive = http10 ? hasToken(connection, "keep-alive") : !hasToken(connection, "close");
   let framing: Framing;
