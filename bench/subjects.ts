@@ -68,15 +68,18 @@ export const BALANCER_MAIN = `${REPO_DIR}/main.ts`;
  * retry downtime match nginx.conf's and haproxy.cfg's.
  */
 export function balancerCommand(ctx: StartContext, variantArgs: readonly string[]): string[] {
-  return [
-    Deno.execPath(),
-    "run",
-    ...(ctx.denoFlags ?? []),
-    "--allow-net",
-    "--allow-read",
-    "--allow-env",
-    BALANCER_MAIN,
+  return denoRun(ctx, BALANCER_MAIN, [
     "balance",
+    ...sharedSettings(ctx),
+    "--access-log",
+    "off",
+    ...variantArgs,
+  ]);
+}
+
+/** Address, backends, per-try timeout and retry downtime, as the balancer's CLI takes them. */
+function sharedSettings(ctx: StartContext): string[] {
+  return [
     "--port",
     String(ctx.port),
     "--hostname",
@@ -86,9 +89,20 @@ export function balancerCommand(ctx: StartContext, variantArgs: readonly string[
     "2s",
     "--retry-downtime",
     "10s",
-    "--access-log",
-    "off",
-    ...variantArgs,
+  ];
+}
+
+/** `deno run` of a Deno subject's entry point with the permissions every one needs. */
+function denoRun(ctx: StartContext, entry: string, args: readonly string[]): string[] {
+  return [
+    Deno.execPath(),
+    "run",
+    ...(ctx.denoFlags ?? []),
+    "--allow-net",
+    "--allow-read",
+    "--allow-env",
+    entry,
+    ...args,
   ];
 }
 
@@ -109,26 +123,7 @@ export const CANDIDATE_MAIN = `${BENCH_DIR}/candidates/balance.ts`;
  * them to `main.ts balance` (2 s per-try timeout, 10 s retry downtime, no access log).
  */
 export function candidateCommand(ctx: StartContext, transport: string): string[] {
-  return [
-    Deno.execPath(),
-    "run",
-    ...(ctx.denoFlags ?? []),
-    "--allow-net",
-    "--allow-read",
-    "--allow-env",
-    CANDIDATE_MAIN,
-    "--transport",
-    transport,
-    "--port",
-    String(ctx.port),
-    "--hostname",
-    "127.0.0.1",
-    ...ctx.backends.flatMap((url) => ["--backend", url]),
-    "--timeout",
-    "2s",
-    "--retry-downtime",
-    "10s",
-  ];
+  return denoRun(ctx, CANDIDATE_MAIN, ["--transport", transport, ...sharedSettings(ctx)]);
 }
 
 /** How long a subject may take to be ready. */

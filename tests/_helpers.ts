@@ -83,3 +83,36 @@ export function rawBackend(
     },
   };
 }
+
+/**
+ * Reads a child's stream line by line until `match` appears; returns the line, and `rest`,
+ * which collects the following lines into `seen` until the stream ends.
+ */
+export async function waitForLine(
+  stream: ReadableStream<Uint8Array>,
+  match: RegExp,
+  seen: string[],
+): Promise<{ line: string; rest: Promise<void> }> {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`stream ended before ${match}:\n${seen.join("\n")}`);
+    buffer += value;
+    const lines = buffer.split("\n");
+    buffer = lines.pop()!;
+    for (const line of lines) {
+      seen.push(line);
+      if (match.test(line)) {
+        const rest = (async () => {
+          while (true) {
+            const next = await reader.read();
+            if (next.done) return;
+            seen.push(...next.value.split("\n").filter((l) => l));
+          }
+        })();
+        return { line, rest };
+      }
+    }
+  }
+}

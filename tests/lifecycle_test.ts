@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { startMock } from "../mocks/mod.ts";
+import { waitForLine } from "./_helpers.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const decoder = new TextDecoder();
@@ -86,36 +87,6 @@ Deno.test("check-config prints the configuration in force and where each value c
     await Deno.remove(path.replace(/\/[^/]+$/, ""), { recursive: true });
   }
 });
-
-/** Reads a child's stream line by line until `match` appears; returns the line. */
-async function waitForLine(
-  stream: ReadableStream<Uint8Array>,
-  match: RegExp,
-  seen: string[],
-): Promise<{ line: string; rest: Promise<void> }> {
-  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
-  while (true) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`stream ended before ${match}:\n${seen.join("\n")}`);
-    buffer += value;
-    const lines = buffer.split("\n");
-    buffer = lines.pop()!;
-    for (const line of lines) {
-      seen.push(line);
-      if (match.test(line)) {
-        const rest = (async () => {
-          while (true) {
-            const next = await reader.read();
-            if (next.done) return;
-            seen.push(...next.value.split("\n").filter((l) => l));
-          }
-        })();
-        return { line, rest };
-      }
-    }
-  }
-}
 
 Deno.test("SIGTERM under load: requests in flight on a slow backend finish with 200 and the process exits 0", async () => {
   const slow = await startMock("delayed", { delayMs: 700 });

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { startMock } from "../mocks/mod.ts";
-import { serve } from "./_helpers.ts";
+import { serve, waitForLine } from "./_helpers.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
@@ -35,34 +35,6 @@ function freePortPair(): number {
     } finally {
       first.close();
     }
-  }
-}
-
-/** Reads the child's stderr until `match`; the rest is collected into `seen` until it ends. */
-async function waitForLine(
-  child: Deno.ChildProcess,
-  match: RegExp,
-  seen: string[],
-): Promise<{ line: string; rest: Promise<void> }> {
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
-  while (true) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`stderr ended before ${match}:\n${seen.join("\n")}`);
-    buffer += value;
-    const lines = buffer.split("\n");
-    buffer = lines.pop()!;
-    seen.push(...lines);
-    const line = lines.find((l) => match.test(l));
-    if (line === undefined) continue;
-    const rest = (async () => {
-      while (true) {
-        const next = await reader.read();
-        if (next.done) return;
-        seen.push(...next.value.split("\n").filter((l) => l));
-      }
-    })();
-    return { line, rest };
   }
 }
 
@@ -109,7 +81,7 @@ Deno.test("two workers share the port: both answer, and their per-worker counts 
   const seen: string[] = [];
   let rest: Promise<void> | undefined;
   try {
-    const ready = await waitForLine(child, /listening on http:\/\/\S+ with 2 workers/, seen);
+    const ready = await waitForLine(child.stderr, /listening on http:\/\/\S+ with 2 workers/, seen);
     rest = ready.rest;
     const url = /listening on (http:\/\/\S+) with/.exec(ready.line)![1];
     // Fresh connections, so that the kernel spreads them; 40 all on one worker by chance
@@ -154,7 +126,7 @@ Deno.test("with workers, a change to one worker's backends or config is refused 
   const seen: string[] = [];
   let rest: Promise<void> | undefined;
   try {
-    rest = (await waitForLine(child, /with 2 workers/, seen)).rest;
+    rest = (await waitForLine(child.stderr, /with 2 workers/, seen)).rest;
     const admin = `http://127.0.0.1:${adminPort + 1}`;
     const id = encodeURIComponent(new URL(app.url).host);
     const calls: [string, string, string?][] = [
@@ -204,7 +176,7 @@ Deno.test("SIGTERM with workers: requests in flight finish with 200 and the proc
   const seen: string[] = [];
   let rest: Promise<void> | undefined;
   try {
-    const ready = await waitForLine(child, /with 2 workers/, seen);
+    const ready = await waitForLine(child.stderr, /with 2 workers/, seen);
     rest = ready.rest;
     const url = /listening on (http:\/\/\S+) with/.exec(ready.line)![1];
     const requests = Array.from({ length: 6 }, (_, i) => postOnNewConnection(url, `{"i":${i}}`));
