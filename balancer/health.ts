@@ -15,9 +15,10 @@
  *
  * How passive (traffic) and active (probe) evidence combine, chosen to match what HAProxy
  * and Envoy users expect:
- * - `failuresToEject` consecutive counted failures eject for `retryDowntimeMs`, doubling with
- *   each ejection that follows another without a healthy spell, up to `maxEjectionMs`
- *   (Envoy's outlier detection). The ejection ends by time, no probe needed.
+ * - `failuresToEject` consecutive counted failures eject for `retryDowntimeMs`, every time by
+ *   default (`backoff: none`). With `backoff: exponential` the length doubles with each
+ *   ejection that follows another without a healthy spell, up to `maxEjectionMs` (Envoy's
+ *   outlier detection). The ejection ends by time, no probe needed.
  * - `fall` consecutive failing probes take a backend out with no end time; only `rise`
  *   consecutive passing probes bring it back, even when a passive ejection has expired
  *   meanwhile (HAProxy's check state). Until the first probe result a backend is believed up,
@@ -25,8 +26,8 @@
  *   so a backend that is down at start-up is out after one probe round, not `fall` rounds.
  * - A passively ejected backend whose probes then pass `rise` times in a row returns before
  *   its ejection time (Envoy's `successful_active_health_check_uneject_host`, on by
- *   default): the probe is fresher evidence that it answers again. Its back-off is not
- *   forgiven, so if real traffic keeps failing the next ejection is longer.
+ *   default): the probe is fresher evidence that it answers again. Its back-off (if
+ *   exponential) is not forgiven, so if real traffic keeps failing the next ejection is longer.
  * - An operator's `drain`/`disable` overrides both; `enable` lifts the operator's hold and
  *   any passive ejection (the operator vouches for it) but not a failing probe verdict:
  *   HAProxy too returns a server leaving maintenance to the state its checks say.
@@ -64,15 +65,18 @@ export type TryFailure = Exclude<FailureKind, "client-gone"> | "5xx";
 
 /** What {@linkcode Health} needs from the balancer's options, resolved once. */
 export interface HealthSettings {
-  /** The first ejection's length, in milliseconds. */
+  /** Every ejection's length, or with exponential back-off the first one's, in milliseconds. */
   readonly retryDowntimeMs: number;
+  /** Whether repeated ejections double in length (`backoff: exponential`). */
+  readonly exponential: boolean;
   /** Consecutive counted failures that eject. */
   readonly failuresToEject: number;
   /** Which failures count towards ejection. */
   readonly countedFailures: ReadonlySet<CountedFailure>;
-  /** Longest ejection, in milliseconds. */
+  /** Longest ejection, in milliseconds (exponential back-off only). */
   readonly maxEjectionMs: number;
-  /** Time without a counted failure after which past ejections are forgiven, in ms. */
+  /** Time without a counted failure after which past ejections are forgiven, in ms
+   * (exponential back-off only). */
   readonly healthySpellMs: number;
   /** Slow start window, in milliseconds; 0 is off. */
   readonly slowStartMs: number;
@@ -96,6 +100,7 @@ export function healthSettings(
   }
   return {
     retryDowntimeMs: options.retryDowntimeMs,
+    exponential: options.passive.backoff === "exponential",
     failuresToEject: Math.max(1, options.passive.failuresToEject),
     countedFailures: new Set(options.passive.countedFailures),
     maxEjectionMs: Math.max(options.retryDowntimeMs, options.passive.maxEjectionMs),
@@ -253,11 +258,10 @@ export class Health {
     this.#consecutiveFailures = 0;
     this.#consecutiveEjections++;
     this.#ejections++;
-    const { retryDowntimeMs, maxEjectionMs } = this.#settings;
-    const lengthMs = Math.min(
-      maxEjectionMs,
-      retryDowntimeMs * 2 ** (this.#consecutiveEjections - 1),
-    );
+    const { retryDowntimeMs, maxEjectionMs, exponential } = this.#settings;
+    const lengthMs = exponential
+      ? Math.min(maxEjectionMs, retryDowntimeMs * 2 ** (this.#consecutiveEjections - 1))
+      : retryDowntimeMs;
     this.#ejectedUntilMs = nowMs + lengthMs;
     this.#returnedAtMs = this.#ejectedUntilMs;
     this.#probePasses = 0;

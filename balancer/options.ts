@@ -96,7 +96,10 @@ export interface BalancerOptions {
 /** Kinds of failed try that passive health counts against a backend. */
 export type CountedFailure = "connect" | "timeout" | "reset" | "5xx";
 
-/** Passive health settings. The first ejection lasts `retryDowntimeMs`. */
+/**
+ * Passive health settings. Every ejection lasts `retryDowntimeMs`, unless `backoff` is
+ * `exponential`.
+ */
 export interface PassiveHealthOptions {
   /** Consecutive failed tries that eject a backend. Default 1 (the original's behaviour). */
   readonly failuresToEject: number;
@@ -107,14 +110,23 @@ export interface PassiveHealthOptions {
    */
   readonly countedFailures: readonly CountedFailure[];
   /**
-   * Longest ejection in milliseconds. Each ejection that follows another without a healthy
-   * spell in between lasts twice as long as the one before, up to this cap. Default 300000
-   * (5 min).
+   * How long repeated ejections last. `none`: every ejection lasts exactly `retryDowntimeMs`
+   * (the original's contract: a failed backend is skipped for the retry downtime, then used
+   * again). `exponential`: each ejection that follows another without a healthy spell
+   * (`healthySpellMs`) lasts twice as long as the one before, up to `maxEjectionMs` (Envoy's
+   * outlier detection). Default `none`.
+   */
+  readonly backoff: "none" | "exponential";
+  /**
+   * Longest ejection in milliseconds, with `backoff: exponential` only (ignored otherwise).
+   * Each ejection that follows another without a healthy spell in between lasts twice as
+   * long as the one before, up to this cap. Default 300000 (5 min).
    */
   readonly maxEjectionMs: number;
   /**
-   * A backend that has served without failure for this long, in milliseconds, is forgiven
-   * its past ejections: the next one lasts `retryDowntimeMs` again. Default 60000 (1 min).
+   * With `backoff: exponential` only (ignored otherwise): a backend that has served without
+   * failure for this long, in milliseconds, is forgiven its past ejections: the next one
+   * lasts `retryDowntimeMs` again. Default 60000 (1 min).
    */
   readonly healthySpellMs: number;
 }
@@ -151,6 +163,7 @@ export const DEFAULT_OPTIONS: BalancerOptions = {
   passive: {
     failuresToEject: 1,
     countedFailures: ["connect", "timeout", "reset", "5xx"],
+    backoff: "none",
     maxEjectionMs: 300_000,
     healthySpellMs: 60_000,
   },

@@ -150,6 +150,7 @@ const SPECS: readonly FieldSpec[] = [
   { path: "slowStart", kind: "duration" },
   { path: "passive.failuresToEject", kind: "integer", min: 1, max: 1_000 },
   { path: "passive.countedFailures", kind: "counted" },
+  { path: "passive.backoff", kind: "enum", values: ["none", "exponential"] },
   { path: "passive.maxEjection", kind: "duration" },
   { path: "passive.healthySpell", kind: "duration" },
   { path: "active.path", kind: "probePath" },
@@ -546,6 +547,16 @@ const CLI_CASES: readonly CliCase[] = [
   { label: "--probe-path health", args: ["--probe-path", "health"], names: "--probe-path" },
   { label: "--admin-token short", args: ["--admin-token", "short"], names: "--admin-token" },
   { label: "--counted-failures boom", args: ["--counted-failures", "boom"], names: "--counted" },
+  {
+    label: "--ejection-backoff doubling",
+    args: ["--ejection-backoff", "doubling"],
+    names: '--ejection-backoff "doubling"',
+  },
+  {
+    label: "ROUNDABOUT_PASSIVE_BACKOFF=Exponential",
+    env: { ROUNDABOUT_PASSIVE_BACKOFF: "Exponential" },
+    names: 'ROUNDABOUT_PASSIVE_BACKOFF "Exponential"',
+  },
   {
     label: "ROUNDABOUT_TIMEOUT=-1s",
     env: { ROUNDABOUT_TIMEOUT: "-1s" },

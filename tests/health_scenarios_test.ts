@@ -124,13 +124,15 @@ Deno.test("a flapping app is not ejected by a single failure when failuresToEjec
   }
 });
 
-Deno.test("an app that keeps failing is ejected for longer each time, up to the cap", async () => {
+Deno.test("with exponential back-off an app that keeps failing is ejected for longer each time, up to the cap", async () => {
   const apps = [app(), app()];
   apps[1].status = 500;
   const clock = new FakeClock();
   let balancer: RunningBalancer | undefined;
   try {
-    balancer = balance(apps.map((a) => a.url), { passive: { maxEjectionMs: 40_000 } }, clock.now);
+    balancer = balance(apps.map((a) => a.url), {
+      passive: { backoff: "exponential", maxEjectionMs: 40_000 },
+    }, clock.now);
     const failing = balancer.balancer.backends[1];
     const lengths: number[] = [];
     for (let round = 0; round < 5; round++) {

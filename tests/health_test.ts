@@ -82,8 +82,26 @@ Deno.test("only the failure kinds in countedFailures count; protocol errors coun
   assert.equal(health.counts("5xx"), false);
 });
 
-Deno.test("a backend that keeps failing is ejected for twice as long each time, up to the cap", () => {
-  const { clock, health, fail } = setup({ passive: { maxEjectionMs: 50_000 } });
+Deno.test("with the defaults, ejections in a row each last exactly the retry downtime", () => {
+  const { clock, health, fail, now } = setup({ retryDowntimeMs: 2_000 });
+  const lengths: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    assert.equal(fail(), true);
+    lengths.push(health.ejectedUntilMs - now());
+    clock.advance(1_999);
+    assert.equal(health.available(now()), false, `ejection ${i + 1}: still out at 1999ms`);
+    clock.advance(1);
+    assert.equal(health.available(now()), true, `ejection ${i + 1}: back at 2000ms`);
+    // It is back, and fails at once again: no healthy spell in between.
+  }
+  assert.deepEqual(lengths, [2_000, 2_000, 2_000]);
+  assert.equal(health.ejections, 3);
+});
+
+Deno.test("with exponential back-off a backend that keeps failing is ejected for twice as long each time, up to the cap", () => {
+  const { clock, health, fail } = setup({
+    passive: { backoff: "exponential", maxEjectionMs: 50_000 },
+  });
   const lengths: number[] = [];
   for (let i = 0; i < 6; i++) {
     assert.equal(fail(), true);
@@ -94,8 +112,10 @@ Deno.test("a backend that keeps failing is ejected for twice as long each time, 
   assert.equal(health.ejections, 6);
 });
 
-Deno.test("a healthy spell without failure forgives past ejections", () => {
-  const { clock, health, fail, now } = setup({ passive: { healthySpellMs: 60_000 } });
+Deno.test("with exponential back-off a healthy spell without failure forgives past ejections", () => {
+  const { clock, health, fail, now } = setup({
+    passive: { backoff: "exponential", healthySpellMs: 60_000 },
+  });
   fail();
   clock.nowMs = health.ejectedUntilMs;
   fail();
@@ -156,7 +176,10 @@ Deno.test("a backend failing its probes stays out after its passive ejection has
 });
 
 Deno.test("a passively ejected backend returns early after rise passing probes, keeping its back-off", () => {
-  const { clock, health, fail, probe, now } = setup({ active: { rise: 2 } });
+  const { clock, health, fail, probe, now } = setup({
+    passive: { backoff: "exponential" },
+    active: { rise: 2 },
+  });
   probe(true);
   probe(true);
   fail();
@@ -257,17 +280,26 @@ Deno.test("the history keeps the last transitions only", () => {
 });
 
 Deno.test("a reload changes a kept backend's thresholds from now on, not its state", () => {
-  const { clock, health, fail, now } = setup();
+  const { clock, health, fail, now } = setup({ passive: { backoff: "exponential" } });
   fail();
   const until = health.ejectedUntilMs;
   health.reconfigure(healthSettings({
     ...DEFAULT_OPTIONS,
     retryDowntimeMs: 1_000,
-    passive: { ...DEFAULT_OPTIONS.passive, failuresToEject: 2 },
+    passive: { ...DEFAULT_OPTIONS.passive, backoff: "exponential", failuresToEject: 2 },
   }));
   assert.equal(health.ejectedUntilMs, until, "the current ejection keeps its end");
   clock.nowMs = until;
   assert.equal(fail(), false, "now two failures in a row are needed");
   assert.equal(fail(), true);
   assert.equal(health.ejectedUntilMs - now(), 2_000, "second ejection: twice the new length");
+});
+
+Deno.test("a reload that shortens the retry downtime applies to the next ejection, without back-off by default", () => {
+  const { clock, health, fail, now } = setup();
+  fail();
+  health.reconfigure(healthSettings({ ...DEFAULT_OPTIONS, retryDowntimeMs: 60_000 }));
+  clock.nowMs = health.ejectedUntilMs;
+  assert.equal(fail(), true);
+  assert.equal(health.ejectedUntilMs - now(), 60_000);
 });

@@ -175,7 +175,12 @@ async function main(): Promise<number> {
       retryDowntime: "2s",
       // Five failures in a row eject, and 5 s of health forgives: the flaky backend stays
       // in rotation most of the time, so its failures keep being retried.
-      passive: { failuresToEject: 5, maxEjection: "4s", healthySpell: "5s" },
+      passive: {
+        failuresToEject: 5,
+        backoff: "exponential",
+        maxEjection: "4s",
+        healthySpell: "5s",
+      },
       retryAfterSend: "all",
       transport: opts.transport,
       admin: { hostname: "127.0.0.1", port: pAdmin },

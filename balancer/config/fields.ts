@@ -180,12 +180,21 @@ export const FIELDS: readonly Field[] = [
     help: "which failures count: connect, timeout, reset, 5xx (comma-separated)",
   },
   {
+    path: "passive.backoff",
+    flag: "ejection-backoff",
+    kind: "text",
+    placeholder: "none|exponential",
+    group: "Health",
+    help: "none: every ejection lasts the retry downtime; exponential: repeated ejections " +
+      "double, up to --max-ejection",
+  },
+  {
     path: "passive.maxEjection",
     flag: "max-ejection",
     kind: "text",
     placeholder: "DURATION",
     group: "Health",
-    help: "longest ejection (repeated ejections double up to this)",
+    help: "longest ejection (exponential back-off only: repeated ejections double up to this)",
   },
   {
     path: "passive.healthySpell",
@@ -193,7 +202,8 @@ export const FIELDS: readonly Field[] = [
     kind: "text",
     placeholder: "DURATION",
     group: "Health",
-    help: "failure-free time after which past ejections are forgiven",
+    help: "failure-free time after which past ejections are forgiven (exponential back-off " +
+      "only)",
   },
   {
     path: "active.path",

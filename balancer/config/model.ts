@@ -177,13 +177,20 @@ const PASSIVE = z.strictObject({
       "reset (connection broken or invalid HTTP), 5xx (a 5xx status). " +
       `Default ${O.passive.countedFailures.join(", ")}.`,
   ).optional(),
+  backoff: oneOf(
+    ["none", "exponential"],
+    "How long repeated ejections last: none (every ejection lasts the retry downtime) or " +
+      "exponential (each ejection that follows another without a healthy spell lasts twice " +
+      `as long, up to maxEjection). Default ${O.passive.backoff}.`,
+  ),
   maxEjection: duration(
-    "Longest ejection; each ejection that follows another without a healthy spell lasts " +
-      `twice as long, up to this. Default ${formatDuration(O.passive.maxEjectionMs)}.`,
+    "With backoff exponential only: the longest ejection; each ejection that follows " +
+      "another without a healthy spell lasts twice as long, up to this. " +
+      `Default ${formatDuration(O.passive.maxEjectionMs)}.`,
   ),
   healthySpell: duration(
-    "A backend that served this long without failure is forgiven its past ejections. " +
-      `Default ${formatDuration(O.passive.healthySpellMs)}.`,
+    "With backoff exponential only: a backend that served this long without failure is " +
+      `forgiven its past ejections. Default ${formatDuration(O.passive.healthySpellMs)}.`,
   ),
 }, { error: "expected an object" }).describe("Passive health: what real traffic teaches.")
   .optional();
@@ -395,6 +402,7 @@ export function toSettings(file: ConfigFile, defaults: Settings = DEFAULT_SETTIN
     passive: {
       failuresToEject: file.passive?.failuresToEject ?? o.passive.failuresToEject,
       countedFailures: file.passive?.countedFailures ?? o.passive.countedFailures,
+      backoff: file.passive?.backoff ?? o.passive.backoff,
       maxEjectionMs: ms(file.passive?.maxEjection, o.passive.maxEjectionMs),
       healthySpellMs: ms(file.passive?.healthySpell, o.passive.healthySpellMs),
     },
@@ -450,6 +458,7 @@ export function toFile(settings: Settings): ConfigFile {
     passive: {
       failuresToEject: o.passive.failuresToEject,
       countedFailures: [...o.passive.countedFailures],
+      backoff: o.passive.backoff,
       maxEjection: formatDuration(o.passive.maxEjectionMs),
       healthySpell: formatDuration(o.passive.healthySpellMs),
     },
