@@ -6,7 +6,8 @@
  * policy). The server's handler reads the current one once per request, so a request runs
  * start to end on the settings it started with; {@linkcode RunningBalancer.reconfigure}
  * builds the next `Balancer` and swaps it in one assignment. Backends kept across the change
- * (same URL) are the same `Backend` objects, with their health state and figures. Removed
+ * (same URL) are the same `Backend` objects, with their health state and figures, and take
+ * the new weight and health settings (`Backend.reconfigure`). Removed
  * backends are drained: no new try goes to them (their health says `draining`, which every
  * generation's policy respects), tries in flight finish, and they are forgotten once empty.
  *
@@ -235,12 +236,10 @@ export function startBalancer(config: BalancerConfig): RunningBalancer {
         if (kept.health.state(nowMs) === "draining" && removed.includes(kept)) {
           kept.health.enable({ source: "admin", detail: "back in the configuration", atMs: nowMs });
         }
-        if (kept.config.weight !== config.weight) {
-          reweighted.push(config.url);
-          // Backend has no setter for its configuration yet; `config` is readonly by type
-          // only, and a kept backend must keep its health state and figures.
-          (kept as { config: BackendConfig }).config = config;
-        }
+        if (kept.config.weight !== config.weight) reweighted.push(config.url);
+        // New weight and health settings (retry downtime, thresholds, back-off, slow start)
+        // from now on; its health state, figures and a current ejection's end stay.
+        kept.reconfigure(config, settings);
         return kept;
       });
       const gone = current.backends.filter((backend) => known.has(backend.url));

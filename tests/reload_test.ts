@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { type RunningMock, startMock } from "../mocks/mod.ts";
+import { deadPort } from "./_helpers.ts";
 import { eventually, withInstance } from "./_instance.ts";
 
 async function withApps(count: number, test: (apps: RunningMock[]) => Promise<void>) {
@@ -146,6 +147,37 @@ Deno.test("a backend kept across a reload keeps its health state and figures; a 
       const response = await fetch(instance.running.url);
       await response.body?.cancel();
       assert.equal(response.headers.get("x-app-url"), c, "B is disabled, A is gone: C answers");
+    });
+  });
+});
+
+Deno.test("a reload that changes the retry downtime reaches kept backends: a failure afterwards ejects for the new downtime", async () => {
+  await withApps(1, async ([app]) => {
+    const dead = `http://127.0.0.1:${deadPort()}`;
+    const config = { backends: [app.url, dead], accessLog: "off", retryDowntime: "10s" };
+    await withInstance(config, async ({ instance, path, logs }) => {
+      const before = instance.running.balancer.backends[1];
+      await Deno.writeTextFile(path, JSON.stringify({ ...config, retryDowntime: "60s" }));
+      const outcome = await instance.live.reload("a test");
+      assert.ok(outcome.ok);
+      assert.ok(
+        outcome.changes.includes('retryDowntime: "10s" → "1m"'),
+        outcome.changes.join("\n"),
+      );
+      const kept = instance.running.balancer.backends[1];
+      assert.equal(kept, before, "the dead backend is kept, the same object");
+      for (let i = 0; i < 2; i++) {
+        const response = await fetch(instance.running.url);
+        await response.body?.cancel();
+        assert.equal(response.status, 200, "the request moves on to the app");
+      }
+      assert.equal(kept.health.ejections, 1);
+      const lengthMs = kept.health.ejectedUntilMs - kept.health.cause!.atMs;
+      assert.equal(lengthMs, 60_000, "ejected for the new downtime, not the old 10s");
+      assert.ok(
+        logs.some((line) => line.includes(`backend ${dead} marked failed for 1m`)),
+        logs.join("\n"),
+      );
     });
   });
 });
