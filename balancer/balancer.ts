@@ -71,6 +71,11 @@ const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"])
 
 const NO_TRIES: readonly Backend[] = [];
 
+/** Which backend's answer the client got, for the request record (only when one is kept). */
+interface Answered {
+  backend?: string;
+}
+
 /** Routes requests to backends. */
 export class Balancer {
   readonly options: BalancerOptions;
@@ -82,6 +87,11 @@ export class Balancer {
   readonly #onEject?: (backend: Backend) => void;
   readonly #trusted: ReadonlySet<string>;
   readonly #lag?: Pick<LagMonitor, "lagMs">;
+  /** The switches of `options`, read once per request each. */
+  readonly #clientHost: boolean;
+  readonly #rewriteLocation: boolean;
+  readonly #exposeBackend: boolean;
+  readonly #errorDetails: boolean;
 
   constructor(parts: BalancerParts) {
     this.options = parts.options;
@@ -93,6 +103,10 @@ export class Balancer {
     this.#onEject = parts.onEject;
     this.#trusted = new Set(parts.options.trustedProxies);
     this.#lag = parts.lag;
+    this.#clientHost = parts.options.upstreamHost === "client";
+    this.#rewriteLocation = parts.options.rewriteLocation;
+    this.#exposeBackend = parts.options.exposeBackend;
+    this.#errorDetails = parts.options.errorDetails;
   }
 
   /** The selection policy's name, for the status document. */
@@ -110,6 +124,8 @@ export class Balancer {
     // Refusals come first: a request over a limit reaches no backend, nor the policy.
     const headers = upstreamHeaders(request.headers, client, options.maxHeaderBytes);
     const length = request.headers.get("content-length");
+    // The answering backend is written here only when an observer will read it.
+    const answered: Answered | undefined = this.#onRequest ? {} : undefined;
     let response: Response;
     if (headers === undefined) {
       response = tooLarge(431, "request header fields", options.maxHeaderBytes);
@@ -119,7 +135,7 @@ export class Balancer {
       const first = this.#pick(startMs, NO_TRIES);
       response = first === undefined
         ? this.#allEjected(startMs)
-        : await this.#forward(request, info, headers, length, first, tries);
+        : await this.#forward(request, info, headers, length, first, tries, answered);
     }
     if (this.#onRequest) {
       this.#onRequest({
@@ -127,7 +143,7 @@ export class Balancer {
         method: request.method,
         path: pathAndQuery(request.url),
         status: response.status,
-        backend: response.headers.get("x-app-url") ?? undefined,
+        backend: answered!.backend,
         tries,
         durationMs: this.#clock() - startMs,
       });
@@ -142,6 +158,7 @@ export class Balancer {
     length: string | null,
     first: Backend,
     tries: TryRecord[],
+    answered: Answered | undefined,
   ): Promise<Response> {
     const body = await prepareBody(request, length, this.options);
     if (body === TOO_LARGE) return tooLarge(413, "request body", this.options.maxBodyBytes);
@@ -150,7 +167,10 @@ export class Balancer {
     const tried: Backend[] = [];
     let lastFailure: Failure | undefined;
     let lastAnswer: Response | undefined;
+    let lastAnswerFrom: Backend = first;
     let backend: Backend | undefined = first;
+    // The client's Host, sent upstream in place of the backend's (`upstreamHost: client`).
+    const host = this.#clientHost ? request.headers.get("host") ?? undefined : undefined;
 
     while (backend !== undefined) {
       tried.push(backend);
@@ -165,6 +185,7 @@ export class Balancer {
         response = await this.#transport.send({
           url: backend.url + path,
           method: request.method,
+          host,
           headers,
           body,
           signal: request.signal,
@@ -196,7 +217,7 @@ export class Balancer {
         if (failure.kind === "overload") {
           // The balancer's own lag, not the backend's: not counted, not retried (failure.ts).
           tries.push(this.#tried(backend, failure.kind, undefined, failure.detail, tryStart));
-          return overloaded(failure, tries);
+          return overloaded(failure, tries, this.#errorDetails);
         }
         const excuse = timeoutExcuse(failure.kind, backend.answeredSince(tryStart));
         const detail = excuse ? `${failure.detail} (${excuse})` : failure.detail;
@@ -215,26 +236,52 @@ export class Balancer {
         if (this.#onRequest) {
           tries.push(this.#tried(backend, "ok", response.status, undefined, tryStart));
         }
-        return releaseWhenSent(answer(response, backend), backend, info);
+        return releaseWhenSent(this.#answer(response, backend, request, answered), backend, info);
       }
       counted = true;
       this.#markFailed(backend, "5xx", `status ${response.status}`, tryStart);
       tries.push(this.#tried(backend, "status", response.status, undefined, tryStart));
       const next = replayAfterSend ? this.#next(tried, body) : undefined;
-      if (next === undefined) return releaseWhenSent(answer(response, backend), backend, info);
+      if (next === undefined) {
+        return releaseWhenSent(this.#answer(response, backend, request, answered), backend, info);
+      }
       // Keep this answer in case every later try fails without one: a real 5xx beats a
       // made-up 502. Its body is small in practice; it is read under the same timeout.
+      lastAnswerFrom = backend;
       lastAnswer = await keepAnswer(
         response,
-        backend,
         this.options.replayLimitBytes,
         AbortSignal.any([request.signal, AbortSignal.timeout(this.options.timeoutMs)]),
       );
       backend.inFlight--;
       backend = next;
     }
-    if (lastAnswer) return lastAnswer;
-    return failureResponse(lastFailure!, tries);
+    if (lastAnswer) return this.#answer(lastAnswer, lastAnswerFrom, request, answered);
+    return failureResponse(lastFailure!, tries, this.#errorDetails);
+  }
+
+  /**
+   * A backend's response as the client gets it: the same object, its headers changed in
+   * place (the transport has already dropped hop-by-hop fields): `x-app-url` naming the
+   * backend (`exposeBackend`), and `Location`/`Content-Location` that point at the
+   * backend's own URL rewritten to the client's (`rewriteLocation`).
+   */
+  #answer(
+    response: Response,
+    backend: Backend,
+    request: Request,
+    answered: Answered | undefined,
+  ): Response {
+    if (answered !== undefined) answered.backend = backend.url;
+    const headers = response.headers;
+    if (this.#exposeBackend) headers.set("x-app-url", backend.url);
+    if (this.#rewriteLocation) {
+      const location = headers.get("location");
+      if (location !== null) rewriteToClient(headers, "location", location, backend, request);
+      const content = headers.get("content-location");
+      if (content !== null) rewriteToClient(headers, "content-location", content, backend, request);
+    }
+    return response;
   }
 
   #next(tried: readonly Backend[], body: PreparedBody): Backend | undefined {
@@ -321,17 +368,33 @@ function releaseWhenSent(
 }
 
 /**
- * The backend's response as the client gets it: the same object, `x-app-url` naming the
- * backend (the transport has already dropped hop-by-hop fields).
+ * Rewrites the field `name`, whose value is `value`, when it points at `backend`'s own base
+ * URL: that prefix becomes the scheme and host the client used (from the request URL, which
+ * `Deno.serve` builds from the client's `Host`), as nginx's `proxy_redirect default`. One
+ * string comparison with a prefix kept per backend; nothing is parsed unless it matches.
  */
-function answer(response: Response, backend: Backend): Response {
-  response.headers.set("x-app-url", backend.url);
-  return response;
+function rewriteToClient(
+  headers: Headers,
+  name: string,
+  value: string,
+  backend: Backend,
+  request: Request,
+): void {
+  const base = backend.url;
+  if (!value.startsWith(base)) return;
+  // Only the whole base: `http://b:8001` must not match `http://b:80012/...`.
+  const next = value.charCodeAt(base.length);
+  // end, "/", "?", "#"
+  if (!(Number.isNaN(next) || next === 47 || next === 63 || next === 35)) return;
+  const url = request.url;
+  const slash = url.indexOf("/", url.indexOf("//") + 2);
+  const origin = slash === -1 ? url : url.slice(0, slash);
+  const rest = value.slice(base.length);
+  headers.set(name, origin + (rest === "" || rest.charCodeAt(0) !== 47 ? `/${rest}` : rest));
 }
 
 async function keepAnswer(
   response: Response,
-  backend: Backend,
   limit: number,
   signal: AbortSignal,
 ): Promise<Response | undefined> {
@@ -358,7 +421,6 @@ async function keepAnswer(
       chunks.push(value);
     }
     if (signal.aborted) return undefined;
-    response.headers.set("x-app-url", backend.url);
     return new Response(new Blob(chunks as BlobPart[]), {
       status: response.status,
       statusText: response.statusText,
@@ -371,16 +433,29 @@ async function keepAnswer(
   }
 }
 
-function failureResponse(failure: Failure, tries: readonly TryRecord[]): Response {
+/**
+ * 502 or 504: no backend answered. With `details`, the body lists every try (backend
+ * addresses and errors); without, it says what happened in words only.
+ */
+function failureResponse(
+  failure: Failure,
+  tries: readonly TryRecord[],
+  details: boolean,
+): Response {
   const status = failureStatus(failure.kind);
   const error = status === 504 ? "upstream timed out" : "upstream unreachable";
-  return Response.json({ error, tried: tries }, { status });
+  return Response.json(details ? { error, tried: tries } : { error }, { status });
 }
 
-/** 503: the balancer itself is too busy; `Retry-After` asks the client to back off. */
-function overloaded(failure: Failure, tries: readonly TryRecord[]): Response {
+/**
+ * 503: the balancer itself is too busy; `Retry-After` asks the client to back off. The
+ * detail is about the balancer's event loop; the tries name backends, so only with `details`.
+ */
+function overloaded(failure: Failure, tries: readonly TryRecord[], details: boolean): Response {
   return Response.json(
-    { error: "balancer overloaded", detail: failure.detail, tried: tries },
+    details
+      ? { error: "balancer overloaded", detail: failure.detail, tried: tries }
+      : { error: "balancer overloaded", detail: failure.detail },
     { status: 503, headers: { "retry-after": String(OVERLOAD_RETRY_AFTER_S) } },
   );
 }

@@ -69,7 +69,8 @@ export type FieldList = [string, string][];
 /**
  * Fields for the upstream request, in one pass over the client's: its end-to-end fields plus
  * `x-forwarded-for`, `-proto` and `-host`. The client's `Host` is left out (the transport
- * sends the backend's, as nginx's default `proxy_set_header Host $proxy_host`) and kept in
+ * writes `host` from `UpstreamRequest.host`: the client's by default, or with `upstreamHost:
+ * backend` the backend's, as nginx's default `proxy_set_header Host $proxy_host`) and kept in
  * `x-forwarded-host`. `x-forwarded-*` fields the client sent are kept (extended, for `-for`)
  * only from a trusted proxy. With `maxFieldBytes` above 0: `undefined` when the client's field
  * names and values total more than that many bytes.

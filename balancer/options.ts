@@ -86,6 +86,34 @@ export interface BalancerOptions {
    */
   readonly panic: "fail-fast" | "least-recently-failed";
   /**
+   * Which `Host` the backend gets. `client`: the `Host` the client sent, as Caddy, Traefik
+   * and HAProxy do, so a backend that builds absolute URLs or picks a virtual host from it
+   * sees the public name. `backend`: the host and port of the backend's own URL, as nginx's
+   * default `proxy_set_header Host $proxy_host`. Either way the client's `Host` is also in
+   * `x-forwarded-host`. Default `client`.
+   */
+  readonly upstreamHost: "client" | "backend";
+  /**
+   * Whether a `Location` or `Content-Location` response header that points at the answering
+   * backend's own base URL (its configured scheme, host and port) is rewritten to the
+   * address the client used (the scheme and `Host` of its request), as nginx's
+   * `proxy_redirect default`. Applies with either `upstreamHost`. Default true.
+   */
+  readonly rewriteLocation: boolean;
+  /**
+   * Whether responses carry `x-app-url`, naming the backend that answered. Off, clients
+   * cannot learn internal addresses from it (access logs still name the backend).
+   * Default true (the original's contract).
+   */
+  readonly exposeBackend: boolean;
+  /**
+   * Whether the 502/504/503-overload bodies the balancer makes up list each try (`tried`:
+   * backend address, outcome, error such as `connection refused (10.0.0.5:8001)`). Off,
+   * the body says what happened in words only (`upstream timed out`, `upstream
+   * unreachable`); the event and access logs keep the details. Default true.
+   */
+  readonly errorDetails: boolean;
+  /**
    * Slow start window in milliseconds: a backend that returns to rotation gets a share of
    * traffic that grows linearly from ~0 to its full share over this window. 0 turns it off.
    * Default 0.
@@ -177,5 +205,9 @@ export const DEFAULT_OPTIONS: BalancerOptions = {
     fall: 3,
   },
   panic: "fail-fast",
+  upstreamHost: "client",
+  rewriteLocation: true,
+  exposeBackend: true,
+  errorDetails: true,
   slowStartMs: 0,
 };

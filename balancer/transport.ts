@@ -13,8 +13,13 @@ export interface UpstreamRequest {
   readonly url: string;
   readonly method: string;
   /**
+   * The `Host` to send (the client's, with `upstreamHost: client`); unset, the transport
+   * sends the host and port of `url`. Not re-validated: it comes from `Deno.serve`.
+   */
+  readonly host?: string;
+  /**
    * Header fields, already cleaned of hop-by-hop fields and extended with `x-forwarded-*`,
-   * without `host` (the transport sends the backend's). Not re-validated: they come from
+   * without `host` (see {@linkcode UpstreamRequest.host}). Not re-validated: they come from
    * `Deno.serve`, which checked them.
    */
   readonly headers: FieldList;

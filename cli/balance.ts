@@ -29,7 +29,9 @@ export const BALANCE_FLAGS: FlagSpec = {
   ...Object.fromEntries(
     FIELDS.map((field) => [
       field.flag,
-      { type: "string", multiple: field.kind === "list" || field.kind === "backends" },
+      field.kind === "boolean"
+        ? { type: "boolean" }
+        : { type: "string", multiple: field.kind === "list" || field.kind === "backends" },
     ]),
   ),
 };
@@ -59,7 +61,7 @@ export function settingsHelp(skip: readonly string[] = []): string {
     const fallback = shown === undefined || field.path === "backends" ? "" : ` (default ${shown})`;
     lines.push(
       ...wrap(
-        `--${field.flag} ${field.placeholder}`,
+        field.kind === "boolean" ? `--[no-]${field.flag}` : `--${field.flag} ${field.placeholder}`,
         field.help + choices + fallback + ` [${envName(field.path)}]`,
       ),
     );

@@ -35,6 +35,8 @@ export function parseFlags(
       options: { ...spec, help: { type: "boolean", short: "h" } },
       strict: true,
       allowPositionals: true,
+      // `--no-NAME` sets a boolean flag to false (the config's boolean settings).
+      allowNegative: true,
     });
     return { flags: values as Flags, positionals };
   } catch (error) {

@@ -121,7 +121,8 @@ interface FieldSpec {
     | "ips"
     | "counted"
     | "probePath"
-    | "backends";
+    | "backends"
+    | "boolean";
   readonly min?: number;
   readonly max?: number;
   readonly values?: readonly string[];
@@ -147,6 +148,10 @@ const SPECS: readonly FieldSpec[] = [
   { path: "trustedProxies", kind: "ips" },
   { path: "transport", kind: "enum", values: ["auto", "fetch", "http1"] },
   { path: "panic", kind: "enum", values: ["fail-fast", "least-recently-failed"] },
+  { path: "upstreamHost", kind: "enum", values: ["client", "backend"] },
+  { path: "rewriteLocation", kind: "boolean" },
+  { path: "exposeBackend", kind: "boolean" },
+  { path: "errorDetails", kind: "boolean" },
   { path: "slowStart", kind: "duration" },
   { path: "passive.failuresToEject", kind: "integer", min: 1, max: 1_000 },
   { path: "passive.countedFailures", kind: "counted" },
@@ -282,6 +287,11 @@ function valuesFor(spec: FieldSpec): { category: string; value: unknown }[] {
         "failure kinds: unknown",
         ["boom", "5XX", "", "connect,timeout", 5, null].map((entry) => [entry]),
       );
+      break;
+    case "boolean":
+      add("boolean: near misses", ["true", "false", "TRUE", "yes", "off", 1, 0, [true]]);
+      add("wrong type", notType("boolean"));
+      add("odd text", ODD_TEXT);
       break;
     case "probePath":
       add("probe path: not a path", ["health", "", " /health", "http://x/health", "🙂"]);
@@ -551,6 +561,36 @@ const CLI_CASES: readonly CliCase[] = [
     label: "--ejection-backoff doubling",
     args: ["--ejection-backoff", "doubling"],
     names: '--ejection-backoff "doubling"',
+  },
+  {
+    label: "--upstream-host proxy",
+    args: ["--upstream-host", "proxy"],
+    names: '--upstream-host "proxy"',
+  },
+  {
+    label: "--no-expose-backend=yes",
+    args: ["--no-expose-backend=yes"],
+    names: "--expose-backend takes no value",
+  },
+  {
+    label: "ROUNDABOUT_EXPOSE_BACKEND=no",
+    env: { ROUNDABOUT_EXPOSE_BACKEND: "no" },
+    names: 'ROUNDABOUT_EXPOSE_BACKEND "no": expected true or false',
+  },
+  {
+    label: "ROUNDABOUT_ERROR_DETAILS=0",
+    env: { ROUNDABOUT_ERROR_DETAILS: "0" },
+    names: 'ROUNDABOUT_ERROR_DETAILS "0": expected true or false',
+  },
+  {
+    label: "ROUNDABOUT_UPSTREAM_HOST=Client",
+    env: { ROUNDABOUT_UPSTREAM_HOST: "Client" },
+    names: 'ROUNDABOUT_UPSTREAM_HOST "Client"',
+  },
+  {
+    label: 'file: exposeBackend "false"',
+    file: `{ "exposeBackend": "false" }`,
+    names: "exposeBackend",
   },
   {
     label: "ROUNDABOUT_PASSIVE_BACKOFF=Exponential",

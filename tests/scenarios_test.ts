@@ -242,7 +242,7 @@ for (const transportName of Object.keys(TRANSPORTS)) {
       assert.equal(seen["x-forwarded-for"], "127.0.0.1", "an untrusted client cannot forge it");
       assert.equal(seen["x-forwarded-proto"], "http");
       assert.equal(seen["x-forwarded-host"], new URL(balancer.url).host);
-      assert.equal(seen["host"], new URL(backend.url).host);
+      assert.equal(seen["host"], new URL(balancer.url).host, "the client's Host, by default");
       assert.equal(response.headers.get("x-resp-hop"), null);
       assert.equal(response.headers.get("keep-alive"), null);
       assert.equal(response.headers.get("x-app-url"), backend.url);

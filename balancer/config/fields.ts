@@ -19,7 +19,13 @@ export type FieldKind =
   /** comma-separated (and, for flags, repeatable) list of texts */
   | "list"
   /** the `--backend` syntax: comma-separated URLs, each optionally followed by `weight=N` */
-  | "backends";
+  | "backends"
+  /**
+   * true or false: the flag takes no value (`--NAME` is true, `--no-NAME` false, the last
+   * one given wins); the variable is `true` or `false`, anything else is kept as text for
+   * the schema to reject
+   */
+  | "boolean";
 
 /** One setting. */
 export interface Field {
@@ -28,7 +34,7 @@ export interface Field {
   /** Command-line flag without the dashes. */
   readonly flag: string;
   readonly kind: FieldKind;
-  /** Placeholder for the value in `--help`. */
+  /** Placeholder for the value in `--help` (empty for a boolean). */
   readonly placeholder: string;
   /** Section of `--help`. */
   readonly group: "Backends" | "Listening" | "Behaviour" | "Health" | "Operations";
@@ -154,6 +160,42 @@ export const FIELDS: readonly Field[] = [
     placeholder: "MODE",
     group: "Behaviour",
     help: "when every backend is ejected: fail-fast or least-recently-failed",
+  },
+  {
+    path: "upstreamHost",
+    flag: "upstream-host",
+    kind: "text",
+    placeholder: "client|backend",
+    group: "Behaviour",
+    help: "the Host the backend gets: the client's (as Caddy, Traefik, HAProxy) or the " +
+      "backend URL's own host and port (as nginx)",
+  },
+  {
+    path: "rewriteLocation",
+    flag: "rewrite-location",
+    kind: "boolean",
+    placeholder: "",
+    group: "Behaviour",
+    help: "rewrite Location and Content-Location headers pointing at the backend's own URL to " +
+      "the address the client used (--no-rewrite-location: off)",
+  },
+  {
+    path: "exposeBackend",
+    flag: "expose-backend",
+    kind: "boolean",
+    placeholder: "",
+    group: "Behaviour",
+    help: "name the backend that answered in an x-app-url response header " +
+      "(--no-expose-backend: off)",
+  },
+  {
+    path: "errorDetails",
+    flag: "error-details",
+    kind: "boolean",
+    placeholder: "",
+    group: "Behaviour",
+    help: "list each try (backend address, outcome, error) in 502/504 bodies " +
+      "(--no-error-details: words only)",
   },
   {
     path: "slowStart",

@@ -119,6 +119,11 @@ function oneOf<const T extends readonly [string, ...string[]]>(values: T, descri
     .optional();
 }
 
+/** A true-or-false field. */
+export function flag(description: string) {
+  return z.boolean({ error: "expected true or false" }).describe(description).optional();
+}
+
 /** A TCP port field, 0 to 65535. */
 export const port = (description: string) => integer(0, 65_535, "a port number", description);
 
@@ -301,6 +306,26 @@ export const CONFIG_FILE = z.strictObject({
     "When every backend is ejected: fail-fast (503 at once) or least-recently-failed " +
       `(send to the backend whose failure is oldest). Default ${O.panic}.`,
   ),
+  upstreamHost: oneOf(
+    ["client", "backend"],
+    "The Host the backend gets: client (the Host the client sent, as Caddy, Traefik and " +
+      "HAProxy) or backend (the host and port of the backend's URL, as nginx). " +
+      `Default ${O.upstreamHost}.`,
+  ),
+  rewriteLocation: flag(
+    "Rewrite Location and Content-Location response headers that point at the answering " +
+      "backend's own URL to the scheme and Host the client used (nginx's proxy_redirect " +
+      `default). Default ${O.rewriteLocation}.`,
+  ),
+  exposeBackend: flag(
+    "Name the backend that answered in an x-app-url response header. false keeps internal " +
+      `addresses from clients. Default ${O.exposeBackend}.`,
+  ),
+  errorDetails: flag(
+    "List each try (backend address, outcome, error) in the 502/504 bodies the balancer " +
+      "makes up; false says what happened in words only. " +
+      `Default ${O.errorDetails}.`,
+  ),
   slowStart: duration(
     "A backend back in rotation gets a share of traffic growing from ~0 to full over this " +
       `window; 0 turns it off. Default ${formatDuration(O.slowStartMs)}.`,
@@ -416,6 +441,10 @@ export function toSettings(file: ConfigFile, defaults: Settings = DEFAULT_SETTIN
       fall: file.active?.fall ?? o.active.fall,
     },
     panic: file.panic ?? o.panic,
+    upstreamHost: file.upstreamHost ?? o.upstreamHost,
+    rewriteLocation: file.rewriteLocation ?? o.rewriteLocation,
+    exposeBackend: file.exposeBackend ?? o.exposeBackend,
+    errorDetails: file.errorDetails ?? o.errorDetails,
     slowStartMs: ms(file.slowStart, o.slowStartMs),
   };
   return {
@@ -472,6 +501,10 @@ export function toFile(settings: Settings): ConfigFile {
       fall: o.active.fall,
     },
     panic: o.panic,
+    upstreamHost: o.upstreamHost,
+    rewriteLocation: o.rewriteLocation,
+    exposeBackend: o.exposeBackend,
+    errorDetails: o.errorDetails,
     slowStart: formatDuration(o.slowStartMs),
     transport: settings.transport,
     // The token is a secret: never written back (it cannot change while running anyway).

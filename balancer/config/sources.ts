@@ -161,6 +161,11 @@ function textLayer(
       case "backends":
         value = parseBackendList(texts, label, problems);
         break;
+      case "boolean": {
+        const text = texts.at(-1)!;
+        value = text === "true" ? true : text === "false" ? false : text;
+        break;
+      }
     }
     setPath(values, field.path.split("."), value);
   }

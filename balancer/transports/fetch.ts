@@ -55,6 +55,8 @@ export class FetchTransport implements Transport {
     this.#client = Deno.createHttpClient({
       http1: true,
       http2: false,
+      // A `host` header of ours (the client's Host, `upstreamHost: client`) is sent as it is.
+      allowHost: true,
       poolMaxIdlePerHost: options.poolMaxIdlePerHost ?? 256,
       poolIdleTimeout: options.poolIdleTimeoutMs ?? 90_000,
     });
@@ -69,6 +71,8 @@ export class FetchTransport implements Transport {
     // it sends (PLATFORM.md, "gzip trap").
     const headers = new Headers(request.headers);
     headers.set("accept-encoding", "identity");
+    // Sent as given only because the client is made with `allowHost`; else fetch replaces it.
+    if (request.host !== undefined) headers.set("host", request.host);
     const attempt = new Attempt(clientSignal, request.timeoutMs, this.#deadlines);
     // Until the head (and a whole small body) is back; a streamed body that the client
     // leaves is cancelled by Deno.serve instead.

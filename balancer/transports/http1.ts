@@ -160,7 +160,7 @@ export class Http1Transport implements Transport {
     const toWrite: RequestToWrite = {
       method: request.method,
       path,
-      host: origin.host,
+      host: request.host ?? origin.host,
       headers: request.headers,
       body: request.body,
     };
