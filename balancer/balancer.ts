@@ -12,6 +12,7 @@ import {
   type PreparedBody,
   StreamedBody,
   TOO_LARGE,
+  UNREADABLE,
 } from "./body.ts";
 import type { Clock } from "./clock.ts";
 import {
@@ -162,6 +163,7 @@ export class Balancer {
   ): Promise<Response> {
     const body = await prepareBody(request, length, this.options);
     if (body === TOO_LARGE) return tooLarge(413, "request body", this.options.maxBodyBytes);
+    if (body === UNREADABLE) return unreadableBody(request.signal);
     const path = pathAndQuery(request.url);
     const replayAfterSend = canReplayAfterSend(request, body, this.options);
     const tried: Backend[] = [];
@@ -203,7 +205,9 @@ export class Balancer {
         // The client's body was refused on its way (too large, or its client went quiet):
         // the client's doing, not the backend's.
         if (body instanceof StreamedBody && body.refusal !== undefined) {
-          return body.refusal === "idle"
+          const refusal = body.refusal;
+          if (refusal === "unreadable") return unreadableBody(request.signal);
+          return refusal === "idle"
             ? bodyTimeout(this.options.bodyIdleTimeoutMs)
             : tooLarge(413, "request body", this.options.maxBodyBytes);
         }
@@ -471,6 +475,23 @@ function tooLarge(status: 413 | 431, what: string, limitBytes: number): Response
 /** 408: the client stopped sending its (streamed) body. */
 function bodyTimeout(idleMs: number): Response {
   return Response.json({ error: `request body idle for ${idleMs}ms` }, { status: 408 });
+}
+
+/**
+ * 400: the client's body could not be read (malformed chunked coding, or the connection
+ * ended before the declared length); 499 when the client is known to be gone. Deno.serve
+ * usually closes the connection at the malformed bytes, so the client rarely gets to read
+ * this answer; it is what the access log records.
+ */
+function unreadableBody(signal: AbortSignal): Response {
+  if (signal.aborted) return clientGone();
+  return Response.json(
+    {
+      error: "request body could not be read: malformed chunked coding or cut short; " +
+        "send a well-formed body",
+    },
+    { status: 400 },
+  );
 }
 
 function clientGone(): Response {

@@ -17,6 +17,13 @@ export type PreparedBody = Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> 
 /** What {@linkcode prepareBody} returns for a body over the size limit (answer 413). */
 export const TOO_LARGE: unique symbol = Symbol("request body too large");
 
+/**
+ * What {@linkcode prepareBody} returns for a body that could not be read from the client:
+ * malformed chunked coding, or a connection that ended before the declared length (answer
+ * 400, or 499 when the client is gone). Deno.serve reports both as a `BadResource` error.
+ */
+export const UNREADABLE: unique symbol = Symbol("request body unreadable");
+
 /** The limits a body is prepared with; `BalancerOptions` has them. */
 export interface BodyLimits {
   /** Bodies up to this many bytes are buffered. */
@@ -45,6 +52,19 @@ export function declaredTooLarge(length: string | null, limits: BodyLimits): boo
  * {@linkcode StreamedBody}.
  */
 export async function prepareBody(
+  request: Request,
+  length: string | null,
+  limits: BodyLimits,
+): Promise<PreparedBody | typeof TOO_LARGE | typeof UNREADABLE> {
+  try {
+    return await prepare(request, length, limits);
+  } catch {
+    // Only the client's bytes are read here, so any error is the client's body.
+    return UNREADABLE;
+  }
+}
+
+async function prepare(
   request: Request,
   length: string | null,
   limits: BodyLimits,
@@ -84,16 +104,19 @@ async function readUpTo(
   return new StreamedBody(new GuardedSource(reader, chunks, size, maxBytes, limits));
 }
 
-/** Why a streamed body was refused on its way: too large (413), or its client idle (408). */
-export type Refusal = "too-large" | "idle";
+/**
+ * Why a streamed body was refused on its way: too large (413), its client idle (408), or
+ * unreadable (400: malformed chunked coding, or the client's connection ended).
+ */
+export type Refusal = "too-large" | "idle" | "unreadable";
 
 /**
  * A body streamed past the replay limit, read from the client one piece per pull (so only
  * as fast as the backend takes it), counted against the size limit and timed while the
  * client is being waited for. Once it passes the limit, or its client sends nothing for
- * the idle timeout, it stops reading from the client and errors, which makes the transport
- * abandon the try; {@linkcode refusal} tells the proxy why, so that it answers 413 or 408
- * instead of blaming the backend.
+ * the idle timeout, or its client's bytes cannot be read, it stops reading from the client
+ * and errors, which makes the transport abandon the try; {@linkcode refusal} tells the proxy
+ * why, so that it answers 413, 408 or 400 instead of blaming the backend.
  */
 export class StreamedBody extends ReadableStream<Uint8Array> {
   readonly #source: GuardedSource;
@@ -137,6 +160,11 @@ class GuardedSource implements UnderlyingDefaultSource<Uint8Array> {
     let result: ReadableStreamReadResult<Uint8Array>;
     try {
       result = await this.reader.read();
+    } catch (error) {
+      // The client's body broke (Deno.serve says BadResource): its fault, not the backend's.
+      this.refusal ??= "unreadable";
+      controller.error(error);
+      return;
     } finally {
       clearTimeout(timer);
     }

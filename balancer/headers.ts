@@ -55,7 +55,7 @@ export function endToEnd(source: Headers): Headers {
 export interface ClientInfo {
   /** The peer address of the TCP connection. */
   readonly peer: string;
-  /** Whether that peer is a trusted proxy whose `x-forwarded-*` fields may be kept. */
+  /** Whether that peer is a trusted proxy whose `x-forwarded-*` and `forwarded` fields may be kept. */
   readonly trusted: boolean;
 }
 
@@ -72,7 +72,10 @@ export type FieldList = [string, string][];
  * writes `host` from `UpstreamRequest.host`: the client's by default, or with `upstreamHost:
  * backend` the backend's, as nginx's default `proxy_set_header Host $proxy_host`) and kept in
  * `x-forwarded-host`. `x-forwarded-*` fields the client sent are kept (extended, for `-for`)
- * only from a trusted proxy. With `maxFieldBytes` above 0: `undefined` when the client's field
+ * only from a trusted proxy. `Forwarded` (RFC 7239) is treated the same way: from an untrusted
+ * peer it is dropped (it would let any client claim an address); from a trusted proxy it is
+ * kept with this hop appended (see {@linkcode forwardedElement}). None is added when the
+ * client sent none: `x-forwarded-*` already carry the same facts. With `maxFieldBytes` above 0: `undefined` when the client's field
  * names and values total more than that many bytes.
  */
 export function upstreamHeaders(request: Headers, client: ClientInfo): FieldList;
@@ -93,6 +96,7 @@ export function upstreamHeaders(
   let priorFor: string | undefined;
   let priorProto: string | undefined;
   let priorHost: string | undefined;
+  let priorForwarded: string | undefined;
   // forEach, not for…of: Deno's Headers iterator sorts and copies the list on every call
   // (~16× slower, bench/headers_bench.ts). It yields set-cookie fields one by one.
   request.forEach((value, name) => {
@@ -103,7 +107,10 @@ export function upstreamHeaders(
     else if (name === "x-forwarded-for") priorFor = value;
     else if (name === "x-forwarded-proto") priorProto = value;
     else if (name === "x-forwarded-host") priorHost = value;
-    else fields.push([name, value]);
+    else if (name === "forwarded") {
+      // Several Forwarded fields are one comma-separated list (RFC 7239 §4).
+      priorForwarded = priorForwarded === undefined ? value : `${priorForwarded}, ${value}`;
+    } else fields.push([name, value]);
   });
   if (maxFieldBytes > 0 && size > maxFieldBytes) return undefined;
   const trusted = client.trusted;
@@ -114,7 +121,25 @@ export function upstreamHeaders(
   fields.push(["x-forwarded-proto", trusted && priorProto !== undefined ? priorProto : "http"]);
   const forwardedHost = trusted && priorHost !== undefined ? priorHost : host;
   if (forwardedHost !== undefined) fields.push(["x-forwarded-host", forwardedHost]);
+  if (trusted && priorForwarded !== undefined) {
+    fields.push(["forwarded", `${priorForwarded}, ${forwardedElement(client.peer, host)}`]);
+  }
   return fields;
+}
+
+/** RFC 7239 `token` characters (RFC 9110 tchar): a value of only these needs no quotes. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * This hop as a `Forwarded` element (RFC 7239 §4): `for=<peer>;proto=http;host=<host>`, an
+ * IPv6 peer in brackets and quotes (§6), a value with characters outside `token` (a host
+ * with a port) quoted. The Host value has passed `edge.ts`, so it holds no `"` or `\`.
+ */
+export function forwardedElement(peer: string, host: string | undefined): string {
+  const node = peer.includes(":") ? `"[${peer}]"` : peer;
+  const element = `for=${node};proto=http`;
+  if (host === undefined) return element;
+  return `${element};host=${TOKEN.test(host) ? host : `"${host}"`}`;
 }
 
 /** Whether `fields` has a field called `name` (lower case). */

@@ -59,6 +59,14 @@ export interface BalancerOptions {
    */
   readonly maxHeaderBytes: number;
   /**
+   * Longest request target accepted (path and query as sent), in bytes; a longer one is
+   * answered 414 without contacting a backend. 0 turns the check off. `Deno.serve` itself
+   * answers 400 and closes the connection for a whole head over 65,540 bytes (measured with
+   * Deno 2.9.6), target included, before the balancer sees it, so limits above about 64 KiB
+   * change nothing. Default 8192 (8 KiB), as one of nginx's `large_client_header_buffers`.
+   */
+  readonly maxTargetBytes: number;
+  /**
    * Whether a request that reached a backend (and failed there) may be replayed on the next
    * backend even when its method is not idempotent. `true` follows the original balancer, so
    * the alternating-failure scenario is invisible to clients for POST too. With `false`, only
@@ -185,6 +193,7 @@ export const DEFAULT_OPTIONS: BalancerOptions = {
   replayLimitBytes: 1_048_576,
   maxBodyBytes: 104_857_600,
   maxHeaderBytes: 32_768,
+  maxTargetBytes: 8_192,
   retryNonIdempotent: true,
   trustedProxies: [],
   policy: "round-robin",

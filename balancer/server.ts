@@ -14,7 +14,7 @@
  * @module
  */
 
-import { refuseAtEdge } from "./edge.ts";
+import { type EdgeContext, hostlessOrigin, refuseAtEdge } from "./edge.ts";
 import { Backend, type BackendConfig } from "./backend.ts";
 import { Balancer, type RequestRecord } from "./balancer.ts";
 import { type Clock, systemClock } from "./clock.ts";
@@ -167,6 +167,9 @@ export function startBalancer(config: BalancerConfig): RunningBalancer {
   let onRequest = config.onRequest;
   let current = build(options, config.backends.map((b) => new Backend(b, settings)), onRequest);
   let removed: Backend[] = [];
+  // What the edge checks need: the listener's fallback origin (set once listening) and the
+  // limit in force (replaced on reconfiguration), one object for every request.
+  let edge: EdgeContext = { hostlessOrigin: "", maxTargetBytes: options.maxTargetBytes };
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
     server = Deno.serve({
@@ -184,11 +187,12 @@ export function startBalancer(config: BalancerConfig): RunningBalancer {
         return Response.json({ error: "internal error in the balancer" }, { status: 500 });
       },
       // One read of `current` per request: the request keeps that configuration.
-    }, (request, info) => refuseAtEdge(request) ?? current.handle(request, info));
+    }, (request, info) => refuseAtEdge(request, edge) ?? current.handle(request, info));
   } catch (error) {
     transport.close();
     throw error;
   }
+  edge = { ...edge, hostlessOrigin: hostlessOrigin(server.addr) };
   if (config.lag === undefined) lag.start();
   let prober = startProber(current);
   // Prober changes run one after another, in the order of the reconfigurations.
@@ -254,6 +258,7 @@ export function startBalancer(config: BalancerConfig): RunningBalancer {
       if ("onRequest" in next) onRequest = next.onRequest;
       const previous = current;
       current = build(next.options, backends, onRequest);
+      edge = { ...edge, maxTargetBytes: next.options.maxTargetBytes };
       const before = prober;
       const changed = gone.length > 0 || added.length > 0 ||
         JSON.stringify(previous.options.active) !== JSON.stringify(next.options.active);

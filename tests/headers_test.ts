@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { endToEnd, upstreamHeaders } from "../balancer/headers.ts";
+import { endToEnd, forwardedElement, upstreamHeaders } from "../balancer/headers.ts";
 
 Deno.test("hop-by-hop headers and those named in Connection do not reach the backend", () => {
   const request = new Headers({
@@ -59,4 +59,16 @@ Deno.test("a fetch response copied end to end loses hop-by-hop headers and keeps
   assert.deepEqual(headers.getSetCookie(), ["a=1", "b=2"]);
   assert.equal(headers.get("content-encoding"), "gzip");
   assert.equal(headers.has("x-private"), false, "named by Connection");
+});
+
+Deno.test("this hop as a Forwarded element: IPv6 in brackets and quotes, a host with a port quoted", () => {
+  assert.equal(
+    forwardedElement("10.0.0.7", "lb.example"),
+    "for=10.0.0.7;proto=http;host=lb.example",
+  );
+  assert.equal(
+    forwardedElement("2001:db8::7", "lb.example:8080"),
+    'for="[2001:db8::7]";proto=http;host="lb.example:8080"',
+  );
+  assert.equal(forwardedElement("10.0.0.7", undefined), "for=10.0.0.7;proto=http");
 });

@@ -10,6 +10,7 @@ import type { BalancerOptions } from "../balancer/options.ts";
 import { type RunningBalancer, startBalancer } from "../balancer/server.ts";
 import { type RunningMock, startMock } from "../mocks/mod.ts";
 import { eventually, withInstance } from "./_instance.ts";
+import http2 from "node:http2";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -157,7 +158,9 @@ for (const transport of Object.keys(TRANSPORTS)) {
   Deno.test(`x-forwarded-for gets the client's address; incoming values are kept only from a trusted proxy (${transport})`, async () => {
     const forged = "GET /echo HTTP/1.1\r\nHost: lb.example\r\n" +
       "X-Forwarded-For: 6.6.6.6\r\nx-forwarded-for: 7.7.7.7\r\n" +
-      "X-Forwarded-Proto: https\r\nX-Forwarded-Host: forged.example\r\nConnection: close\r\n\r\n";
+      "X-Forwarded-Proto: https\r\nX-Forwarded-Host: forged.example\r\n" +
+      'Forwarded: for=6.6.6.6;proto=https\r\nForwarded: for="[2001:db8::7]"\r\n' +
+      "Connection: close\r\n\r\n";
     const plain = "GET /echo HTTP/1.1\r\nHost: lb.example\r\nConnection: close\r\n\r\n";
     const seen = async (port: number, head: string) => {
       const { status, body } = await raw(port, head);
@@ -170,6 +173,7 @@ for (const transport of Object.keys(TRANSPORTS)) {
       assert.equal(untrusted["x-forwarded-for"], "127.0.0.1", "forged values are replaced");
       assert.equal(untrusted["x-forwarded-proto"], "http");
       assert.equal(untrusted["x-forwarded-host"], "lb.example");
+      assert.equal(untrusted.forwarded, undefined, "an untrusted Forwarded is dropped");
       assert.equal((await seen(balancer.port, plain))["x-forwarded-for"], "127.0.0.1");
     });
 
@@ -182,6 +186,11 @@ for (const transport of Object.keys(TRANSPORTS)) {
       );
       assert.equal(trusted["x-forwarded-proto"], "https");
       assert.equal(trusted["x-forwarded-host"], "forged.example");
+      assert.equal(
+        trusted.forwarded,
+        'for=6.6.6.6;proto=https, for="[2001:db8::7]", for=127.0.0.1;proto=http;host=lb.example',
+        "a trusted proxy's Forwarded fields are kept, in order, and this hop appended",
+      );
       assert.equal((await seen(balancer.port, plain))["x-forwarded-for"], "127.0.0.1");
     });
 
@@ -251,6 +260,196 @@ Deno.test({
       assert.equal(status, 400, body);
     });
   },
+});
+
+// ---------------------------------------------------------------------------------------
+// Requests refused or answered at the edge (balancer/edge.ts).
+
+Deno.test("a GET or HEAD whose headers announce a body is refused with 400 JSON; DELETE and OPTIONS bodies are forwarded", async () => {
+  // Deno.serve hands the handler `body === null` for GET and HEAD even when the bytes came:
+  // forwarding would send a different request (the body silently dropped).
+  await withBalancer(1, {}, async (balancer, [app]) => {
+    const refused = [
+      'GET /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 7\r\nConnection: close\r\n\r\n{"a":1}',
+      "GET /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
+      '7\r\n{"a":1}\r\n0\r\n\r\n',
+      "HEAD /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+    ];
+    for (const head of refused) {
+      const { status, body } = await raw(balancer.port, head);
+      const label = head.split("\r\n").slice(0, 3).join(" ");
+      assert.equal(status, 400, label);
+      if (!head.startsWith("HEAD")) {
+        assert.match(String(json(body).error), /^GET with a request body cannot be forwarded/);
+        assert.match(String(json(body).error), /POST/);
+      }
+    }
+    assert.equal(app.arrivals, 0, "no refused request reached the backend");
+    const empty = await raw(
+      balancer.port,
+      "GET /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    assert.equal(empty.status, 200, "content-length: 0 is no body");
+    for (const method of ["DELETE", "OPTIONS"]) {
+      for (
+        const framing of [
+          "Content-Length: 5\r\n\r\nhello",
+          "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        ]
+      ) {
+        const { status, body } = await raw(
+          balancer.port,
+          `${method} /echo HTTP/1.1\r\nHost: h\r\nConnection: close\r\n${framing}`,
+        );
+        assert.equal(status, 200, `${method} ${framing.split("\r\n")[0]}`);
+        assert.equal(json(body).bodyLength, 5, `${method}: Deno.serve keeps its body`);
+      }
+    }
+    assert.equal(app.arrivals, 5);
+  });
+});
+
+Deno.test("Host: HTTP/1.1 without it is refused with 400; HTTP/1.0 with it and HTTP/2 (:authority) are served", async () => {
+  await withBalancer(1, {}, async (balancer, [app]) => {
+    const noHost = await raw(balancer.port, "GET /echo HTTP/1.1\r\nConnection: close\r\n\r\n");
+    assert.equal(noHost.status, 400);
+    assert.match(String(json(noHost.body).error), /missing Host header/);
+    // The handler is not told the version: a Host-less HTTP/1.0 request looks the same.
+    assert.equal((await raw(balancer.port, "GET /echo HTTP/1.0\r\n\r\n")).status, 400);
+    assert.equal(app.arrivals, 0, "no Host-less request reached the backend");
+    const old = await raw(balancer.port, "GET /echo HTTP/1.0\r\nHost: lb.example\r\n\r\n");
+    assert.equal(old.status, 200, "HTTP/1.0 with Host");
+    // Absolute form names the authority: Host is not needed to know it.
+    const absolute = await raw(
+      balancer.port,
+      "GET http://lb.example/echo HTTP/1.1\r\nConnection: close\r\n\r\n",
+    );
+    assert.equal(absolute.status, 200);
+    // h2c with prior knowledge: no Host field, the authority in `:authority`.
+    const h2 = await new Promise<number>((resolve, reject) => {
+      const session = http2.connect(balancer.url);
+      const stream = session.request({ ":method": "GET", ":path": "/echo" });
+      let status = 0;
+      stream.on("response", (headers) => status = Number(headers[":status"]));
+      stream.on("data", () => {});
+      stream.on("end", () => session.close(() => resolve(status)));
+      stream.on("error", (error) => session.close(() => reject(error)));
+      stream.end();
+    });
+    assert.equal(h2, 200, "HTTP/2 without Host");
+    assert.equal(app.arrivals, 3);
+  });
+});
+
+Deno.test("OPTIONS * is answered by the balancer itself: 204 with Allow, no backend contacted", async () => {
+  await withBalancer(1, {}, async (balancer, [app]) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: balancer.port });
+    let text = "";
+    try {
+      await conn.write(
+        encoder.encode("OPTIONS * HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"),
+      );
+      const buffer = new Uint8Array(4096);
+      for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
+        text += decoder.decode(buffer.subarray(0, n));
+      }
+    } finally {
+      conn.close();
+    }
+    assert.match(text, /^HTTP\/1\.1 204 /);
+    assert.match(text, /\r\nallow: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS\r\n/i);
+    assert.equal(app.arrivals, 0);
+    const path = await raw(
+      balancer.port,
+      "OPTIONS /echo HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    );
+    assert.equal(path.status, 200, "OPTIONS on a path is forwarded");
+    assert.equal(app.arrivals, 1);
+  });
+});
+
+Deno.test("a request target over maxTargetBytes is answered 414 JSON; Deno.serve's own limit is a 65,540-byte head", async () => {
+  const get = (port: number, target: string) =>
+    raw(port, `GET ${target} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n`);
+  await withBalancer(1, {}, async (balancer, [app]) => {
+    const at = `/echo?q=${"a".repeat(8_192 - 8)}`;
+    assert.equal(at.length, 8_192);
+    assert.equal((await get(balancer.port, at)).status, 200, "8192 bytes: the default limit");
+    for (const target of [`${at}b`, `/${"a".repeat(65_000)}`]) {
+      const { status, body } = await get(balancer.port, target);
+      assert.equal(status, 414, `${target.length} bytes`);
+      const error = json(body);
+      assert.equal(error.limitBytes, 8_192);
+      assert.match(
+        String(error.error),
+        new RegExp(`of ${target.length} bytes is longer than 8192`),
+      );
+    }
+    // Past Deno.serve's head limit the balancer never sees the request (measured: a head of
+    // 65,540 bytes passes, 65,541 is answered 400 with an empty body).
+    const head = (n: number) =>
+      `GET /${"a".repeat(n)} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n`;
+    const over = await raw(balancer.port, head(65_541 - head(0).length));
+    assert.equal(over.status, 400);
+    assert.equal(over.body, "");
+    assert.equal(app.arrivals, 1, "only the target within the limit was forwarded");
+  });
+  await withBalancer(1, { maxTargetBytes: 0 }, async (balancer, [app]) => {
+    assert.equal((await get(balancer.port, `/echo?q=${"a".repeat(30_000)}`)).status, 200);
+    assert.equal(app.arrivals, 1, "0 turns the check off");
+  });
+});
+
+Deno.test("a malformed chunked body is answered 400 JSON when the handler can answer, never logged as an internal error nor blamed on a backend", async () => {
+  // Reads and drops what comes, never answers: a streamed try that is abandoned is quiet.
+  const app = await startMock("blackhole");
+  const lines: string[] = [];
+  const balancer = startBalancer({
+    port: 0,
+    backends: [{ url: app.url, weight: 1 }],
+    // A small replay limit: the second case streams, so the try has started.
+    options: { replayLimitBytes: 10 },
+    log: (line) => lines.push(line),
+  });
+  const exchange = async (parts: string[]) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: balancer.port });
+    let text = "";
+    const reading = (async () => {
+      const buffer = new Uint8Array(16_384);
+      try {
+        for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
+          text += decoder.decode(buffer.subarray(0, n));
+        }
+      } catch {
+        // A reset: what arrived is the answer.
+      }
+    })();
+    for (const part of parts) {
+      await conn.write(encoder.encode(part)).catch(() => {});
+      await sleep(100); // separate reads for the server
+    }
+    await reading;
+    conn.close();
+    return text;
+  };
+  try {
+    const head = "POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (const parts of [[head, "zz\r\n"], [head, `14\r\n${"x".repeat(20)}\r\n`, "zz\r\n"]]) {
+      const text = await exchange(parts);
+      assert.match(text, /^HTTP\/1\.1 400 /, JSON.stringify(parts));
+      assert.match(text, /"error":"request body could not be read: malformed chunked coding/);
+    }
+    // Bad bytes in the same packet as the head: Deno.serve closes the connection before the
+    // handler runs; the client gets no answer at all.
+    assert.equal(await exchange([`${head}zz\r\nhello\r\n0\r\n\r\n`]), "");
+    const [backend] = balancer.balancer.backends;
+    assert.equal(backend.failures, 0, "the backend is not blamed");
+    assert.ok(app.arrivals <= 1, "only the streamed one may have started upstream");
+  } finally {
+    await balancer.shutdown();
+    await app.close();
+  }
+  assert.deepEqual(lines.filter((line) => /internal error|BadResource/.test(line)), []);
 });
 
 // ---------------------------------------------------------------------------------------

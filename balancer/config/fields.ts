@@ -121,6 +121,14 @@ export const FIELDS: readonly Field[] = [
     help: "request header names and values totalling more are answered 431 (0: no check)",
   },
   {
+    path: "maxTargetSize",
+    flag: "max-target-size",
+    kind: "integer",
+    placeholder: "BYTES",
+    group: "Behaviour",
+    help: "longer request targets (path and query) are answered 414 (0: no check)",
+  },
+  {
     path: "retryAfterSend",
     flag: "retry-after-send",
     kind: "text",

@@ -285,6 +285,14 @@ export const CONFIG_FILE = z.strictObject({
       "0 turns the check off (Deno's own limit of about 64 KiB remains). " +
       `Default ${O.maxHeaderBytes} (32 KiB).`,
   ),
+  maxTargetSize: integer(
+    0,
+    1 << 20,
+    "a whole number of bytes",
+    "Longest request target (path and query), in bytes; longer ones are answered 414. " +
+      "0 turns the check off (Deno's own limit of about 64 KiB for the whole head remains). " +
+      `Default ${O.maxTargetBytes} (8 KiB).`,
+  ),
   retryAfterSend: oneOf(
     ["all", "idempotent"],
     "Which requests move on after reaching a backend that failed: all, or only idempotent " +
@@ -419,6 +427,7 @@ export function toSettings(file: ConfigFile, defaults: Settings = DEFAULT_SETTIN
     replayLimitBytes: file.replayLimit ?? o.replayLimitBytes,
     maxBodyBytes: file.maxBodySize ?? o.maxBodyBytes,
     maxHeaderBytes: file.maxHeaderSize ?? o.maxHeaderBytes,
+    maxTargetBytes: file.maxTargetSize ?? o.maxTargetBytes,
     retryNonIdempotent: file.retryAfterSend === undefined
       ? o.retryNonIdempotent
       : file.retryAfterSend === "all",
@@ -481,6 +490,7 @@ export function toFile(settings: Settings): ConfigFile {
     replayLimit: o.replayLimitBytes,
     maxBodySize: o.maxBodyBytes,
     maxHeaderSize: o.maxHeaderBytes,
+    maxTargetSize: o.maxTargetBytes,
     retryAfterSend: o.retryNonIdempotent ? "all" : "idempotent",
     trustedProxies: [...o.trustedProxies],
     policy: o.policy,
