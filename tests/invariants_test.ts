@@ -153,7 +153,7 @@ for (const transportName of ["http1", "fetch"]) {
             JSON.stringify(Object.fromEntries([...statuses].sort()))
           }; deliveries per request ${
             JSON.stringify(Object.fromEntries([...perRequest].sort(([a], [b]) => a - b)))
-          }; received twice by one app: ${twice.length}`,
+          }; received twice by one app: ${twice.length}; POSTs at two apps though not allowed: ${notReplayable.length}; unanswered: ${unanswered.length}`,
       );
 
       assert.equal(outcomes.length, next);
