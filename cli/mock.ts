@@ -4,7 +4,15 @@
  * @module
  */
 
-import { MOCK_DEFAULTS, MOCK_HELP, MOCK_KINDS, type MockKind, startMock } from "../mocks/mod.ts";
+import {
+  CONTROL_PREFIX,
+  MOCK_DEFAULTS,
+  MOCK_HELP,
+  MOCK_KINDS,
+  MOCK_MODES,
+  type MockKind,
+  startMock,
+} from "../mocks/mod.ts";
 import { formatDuration } from "../balancer/duration.ts";
 import { explainListenError, untilStopped } from "./lifecycle.ts";
 import { durationFlag, parseFlags, portFlag, quote, stringFlag, UsageError } from "./usage.ts";
@@ -26,7 +34,11 @@ Options:
 })
 
 Kinds:
-${MOCK_KINDS.map((kind) => `  ${kind.padEnd(12)} ${MOCK_HELP[kind]}`).join("\n")}`;
+${MOCK_KINDS.map((kind) => `  ${kind.padEnd(12)} ${MOCK_HELP[kind]}`).join("\n")}
+
+While it runs (HTTP kinds: normal, alternating, delayed, flaky), on the mock's own port:
+  POST ${CONTROL_PREFIX}mode {"mode":"slow","delayMs":3000}   modes: ${MOCK_MODES.join(", ")}
+  GET  ${CONTROL_PREFIX}received?id=ID   how many requests with x-request-id (or ?id=) ID arrived`;
 
 const SPEC = {
   port: { type: "string" },

@@ -69,6 +69,8 @@ export function buildMockApp(config: MockAppConfig): Hono {
       headers: Object.fromEntries(c.req.raw.headers),
       bodyLength: body.byteLength,
       bodySha256: await sha256Hex(body),
+      // The client's port: two requests over one keep-alive connection share it.
+      remotePort: (c.env as { remoteAddr?: Deno.NetAddr } | undefined)?.remoteAddr?.port,
     });
   });
 

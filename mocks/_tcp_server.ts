@@ -8,6 +8,7 @@
 
 import { discard, readRequest, type RequestHead } from "./_tcp_request.ts";
 import type { MockKind, ResolvedMockOptions } from "./options.ts";
+import { requestId } from "./_mode.ts";
 import { Arrivals, listenUrl, type RunningMock, runningMock } from "./running.ts";
 
 /** One request on one connection, handed to a {@linkcode TcpAnswer}. */
@@ -107,7 +108,7 @@ async function serveConnection(conn: Deno.Conn, context: ConnectionContext): Pro
   try {
     const request = await readRequest(conn);
     if (request === null) return;
-    arrivals.record(request.method);
+    arrivals.record(request.method, requestId(undefined, request.target));
     // Read (and drop) whatever else comes, to learn when the client leaves.
     const clientGone = new AbortController();
     watching = discard(conn).finally(() => clientGone.abort());

@@ -15,6 +15,13 @@
  * }
  * ```
  *
+ * The HTTP mocks (normal, alternating, delayed, flaky) change behaviour while running,
+ * keeping their keep-alive connections: `mock.setMode("slow", { delayMs: 1000 })`, or over
+ * HTTP on the mock's own port `POST /_mock/mode {"mode":"slow","delayMs":3000}` (modes
+ * `as-started`, `normal`, `slow`, `failing`). Each counts deliveries per request id
+ * (`x-request-id`, or the query parameter `id`): `mock.received(id)`, or
+ * `GET /_mock/received?id=ID`. See `_mode.ts`.
+ *
  * @module
  */
 
@@ -29,6 +36,7 @@ import { resetMock } from "./reset.ts";
 import type { MockApp, RunningMock } from "./running.ts";
 import { slowBodyMock } from "./slow_body.ts";
 
+export { CONTROL_PREFIX, MOCK_MODES, type MockMode, type ModeSetting } from "./_mode.ts";
 export { MAX_PATTERN_BYTES, patternBytes } from "./bytes.ts";
 export {
   isMockKind,

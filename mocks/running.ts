@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { MockMode, ModeSetting, ModeSwitch } from "./_mode.ts";
 import type { MockKind, ResolvedMockOptions } from "./options.ts";
 
 /** A mock app that is listening. */
@@ -22,6 +23,26 @@ export interface RunningMock {
   readonly arrivals: number;
   /** Arrivals by method, such as `{ POST: 3, GET: 1 }`; a snapshot, not a live view. */
   readonly arrivalsByMethod: Readonly<Record<string, number>>;
+  /**
+   * How many requests with request id `id` arrived (header `x-request-id`, or the query
+   * parameter `id`; the fault mocks that speak raw TCP read only the query parameter),
+   * counted like {@linkcode arrivals}: what a test needs to assert "received exactly once".
+   */
+  received(id: string): number;
+  /** Every request id seen and its count; a snapshot. */
+  readonly receivedIds: Readonly<Record<string, number>>;
+  /** The mode in force (see `setMode`). */
+  readonly mode: ModeSetting;
+  /**
+   * Changes what the mock does from the next request on, keeping its connections open:
+   * `as-started` (its kind's behaviour), `normal`, `slow` (waits `delayMs`, default the
+   * `delayMs` option) or `failing` (500). `POST /_mock/mode` does the same over HTTP.
+   *
+   * @throws {RangeError} for an unknown mode or a bad delay.
+   * @throws {TypeError} for the fault mocks that speak raw TCP (reset, garbage, slow-body,
+   *   blackhole): they have one behaviour only.
+   */
+  setMode(mode: MockMode, options?: { delayMs?: number }): ModeSetting;
   /**
    * Stops listening, ends in-flight work (delays, trickles, held connections) and resolves
    * once every listener, connection and timer is released. Calling it again returns the
@@ -42,11 +63,23 @@ export interface MockApp {
 export class Arrivals {
   #total = 0;
   readonly #byMethod: Record<string, number> = {};
+  readonly #byId = new Map<string, number>();
 
-  /** Records one request whose headers were received. */
-  record(method: string): void {
+  /** Records one request whose headers were received, with its request id if it has one. */
+  record(method: string, id?: string): void {
     this.#total++;
     this.#byMethod[method] = (this.#byMethod[method] ?? 0) + 1;
+    if (id !== undefined) this.#byId.set(id, (this.#byId.get(id) ?? 0) + 1);
+  }
+
+  /** Requests recorded with request id `id`. */
+  received(id: string): number {
+    return this.#byId.get(id) ?? 0;
+  }
+
+  /** A frozen copy of the counts by request id. */
+  get receivedIds(): Readonly<Record<string, number>> {
+    return Object.freeze(Object.fromEntries(this.#byId));
   }
 
   /** All requests recorded so far. */
@@ -76,6 +109,8 @@ export interface RunningMockParts {
   readonly url: string;
   readonly port: number;
   readonly arrivals: Arrivals;
+  /** The mode switch of an HTTP mock; the raw TCP mocks have none. */
+  readonly modes?: ModeSwitch;
   /** Releases everything; called at most once. */
   readonly close: () => Promise<void>;
 }
@@ -92,6 +127,19 @@ export function runningMock(parts: RunningMockParts): RunningMock {
     },
     get arrivalsByMethod() {
       return parts.arrivals.byMethod;
+    },
+    received: (id) => parts.arrivals.received(id),
+    get receivedIds() {
+      return parts.arrivals.receivedIds;
+    },
+    get mode() {
+      return parts.modes?.setting ?? { mode: "as-started", delayMs: 0 };
+    },
+    setMode(mode, options = {}) {
+      if (parts.modes === undefined) {
+        throw new TypeError(`The ${parts.kind} mock speaks raw TCP and has no other mode`);
+      }
+      return parts.modes.set(mode, options.delayMs ?? parts.modes.defaultDelayMs);
     },
     close: () => closed ??= parts.close(),
   };

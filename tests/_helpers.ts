@@ -86,7 +86,8 @@ export function rawBackend(
 
 /**
  * Reads a child's stream line by line until `match` appears; returns the line, and `rest`,
- * which collects the following lines into `seen` until the stream ends.
+ * which collects the following lines into `seen` until the stream ends (whole lines only,
+ * however the stream is cut into chunks).
  */
 export async function waitForLine(
   stream: ReadableStream<Uint8Array>,
@@ -95,7 +96,8 @@ export async function waitForLine(
 ): Promise<{ line: string; rest: Promise<void> }> {
   const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
-  while (true) {
+  let found: string | undefined;
+  while (found === undefined) {
     const { value, done } = await reader.read();
     if (done) throw new Error(`stream ended before ${match}:\n${seen.join("\n")}`);
     buffer += value;
@@ -103,16 +105,19 @@ export async function waitForLine(
     buffer = lines.pop()!;
     for (const line of lines) {
       seen.push(line);
-      if (match.test(line)) {
-        const rest = (async () => {
-          while (true) {
-            const next = await reader.read();
-            if (next.done) return;
-            seen.push(...next.value.split("\n").filter((l) => l));
-          }
-        })();
-        return { line, rest };
-      }
+      found ??= match.test(line) ? line : undefined;
     }
   }
+  const rest = (async () => {
+    while (true) {
+      const next = await reader.read();
+      if (next.done) break;
+      buffer += next.value;
+      const lines = buffer.split("\n");
+      buffer = lines.pop()!;
+      seen.push(...lines.filter((l) => l));
+    }
+    if (buffer) seen.push(buffer);
+  })();
+  return { line: found, rest };
 }

@@ -351,3 +351,82 @@ Deno.test("MOCK_HELP has a paragraph for every kind, naming the options that app
   assert.match(MOCK_HELP["slow-body"], /trickleIntervalMs/);
   for (const help of Object.values(MOCK_HELP)) assert.match(help, /hostname.*port/);
 });
+
+Deno.test("a mock switched to slow, then failing, then back keeps the same keep-alive connection", async () => {
+  await withMock("normal", { delayMs: 200 }, async (mock) => {
+    const client = Deno.createHttpClient({ poolMaxIdlePerHost: 1 });
+    try {
+      const echo = async (id: string) => {
+        const started = performance.now();
+        const response = await fetch(`${mock.url}/echo`, {
+          client,
+          headers: { "x-request-id": id },
+        });
+        const body = await response.json();
+        return { status: response.status, port: body.remotePort, ms: performance.now() - started };
+      };
+      const first = await echo("a");
+      assert.equal(first.status, 200);
+      mock.setMode("slow");
+      const slow = await echo("b");
+      assert.ok(slow.ms >= 190, `slow answered in ${slow.ms} ms`);
+      assert.deepEqual(mock.mode, { mode: "slow", delayMs: 200 });
+      mock.setMode("failing");
+      const failed = await fetch(`${mock.url}/x`, { client, headers: { "x-request-id": "c" } });
+      assert.equal(failed.status, 500);
+      assert.deepEqual(await failed.json(), { error: "App failure" });
+      mock.setMode("as-started");
+      const last = await echo("d");
+      assert.equal(last.status, 200);
+      assert.equal(slow.port, first.port, "one connection across the switch to slow");
+      assert.equal(last.port, first.port, "and across failing and back");
+      assert.deepEqual(mock.receivedIds, { a: 1, b: 1, c: 1, d: 1 });
+      assert.equal(mock.received("b"), 1);
+      assert.equal(mock.received("never"), 0);
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("POST /_mock/mode switches a running mock over HTTP; /_mock/received counts ids, itself uncounted", async () => {
+  await withMock("delayed", { delayMs: 5_000 }, async (mock) => {
+    const control = async (method: string, path: string, body?: unknown) => {
+      const response = await fetch(`${mock.url}/_mock/${path}`, {
+        method,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: response.status, body: await response.json() };
+    };
+    assert.deepEqual(await control("GET", "mode"), {
+      status: 200,
+      body: { mode: "as-started", delayMs: 5_000 },
+    });
+    const set = await control("POST", "mode", { mode: "normal" });
+    assert.deepEqual(set.body, { mode: "normal", delayMs: 5_000 });
+    // The delayed app now answers at once.
+    assert.equal(await outcome(`${mock.url}/?id=q1`), 200);
+    assert.equal(await outcome(mock.url, { headers: { "x-request-id": "h1" } }), 200);
+    assert.equal(await outcome(mock.url, { headers: { "x-request-id": "h1" } }), 200);
+    assert.deepEqual(await control("GET", "received?id=h1"), {
+      status: 200,
+      body: { id: "h1", count: 2 },
+    });
+    assert.deepEqual((await control("GET", "received")).body, {
+      arrivals: 3,
+      received: { q1: 1, h1: 2 },
+    });
+    assert.equal((await control("POST", "mode", { mode: "reset" })).status, 400);
+    assert.equal((await control("POST", "mode", { mode: "slow", delayMs: -1 })).status, 400);
+    assert.equal((await control("GET", "nothing")).status, 404);
+    assert.equal(mock.arrivals, 3, "control requests are not arrivals");
+  });
+});
+
+Deno.test("the raw TCP mocks count ids from the query and refuse a mode switch", async () => {
+  await withMock("garbage", {}, async (mock) => {
+    assert.equal(typeof await outcome(`${mock.url}/?id=g1`), "string");
+    assert.equal(mock.received("g1"), 1);
+    assert.throws(() => mock.setMode("normal"), TypeError);
+  });
+});
