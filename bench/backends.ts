@@ -7,7 +7,7 @@
  * @module
  */
 
-import { portOpen, Proc } from "./processes.ts";
+import { portOpen, Proc } from "../harness/processes.ts";
 import type { BackendSet } from "./scenarios.ts";
 import { BENCH_DIR, renderFile, REPO_DIR } from "./subjects.ts";
 

@@ -18,8 +18,8 @@ import { assertPortsFree, Backends, PORT_OFFSETS } from "./backends.ts";
 import { renderChart } from "./chart.ts";
 import { type BenchOptions, parseOptions, USAGE } from "./options.ts";
 import { holdIdleConnections } from "./idle.ts";
-import { cpuSeconds, rssKiB, RssSampler } from "./procfs.ts";
-import { isShuttingDown, stopAll, stopAllOnSignals } from "./processes.ts";
+import { cpuSeconds, rssKiB, RssSampler } from "../harness/procfs.ts";
+import { isShuttingDown, stopAll, stopAllOnSignals } from "../harness/processes.ts";
 import { formatSummary, readProfiles, summariseProfiles } from "./profile_summary.ts";
 import {
   baselineTable,
@@ -31,15 +31,8 @@ import {
   summarise,
 } from "./report.ts";
 import { IDLE_HOLD_S, type Scenario, scenarioByName } from "./scenarios.ts";
-import {
-  BENCH_DIR,
-  installed,
-  REPO_DIR,
-  START_TIMEOUT_MS,
-  type Subject,
-  subjectByName,
-} from "./subjects.ts";
-import { runWrk, WRK_GRACE_S, wrkArgs, type WrkRun } from "./wrk.ts";
+import { installed, REPO_DIR, START_TIMEOUT_MS, type Subject, subjectByName } from "./subjects.ts";
+import { runWrk, WRK_GRACE_S, wrkArgs, type WrkRun, wrkScript } from "../harness/wrk.ts";
 
 /** wrk's per-request timeout: long enough that the 3 s slow backend is measured, not dropped. */
 const WRK_TIMEOUT_S = 10;
@@ -86,7 +79,7 @@ function wrkRun(ctx: RunContext, scenario: Scenario, url: string, durationS: num
     url: url + scenario.path,
     connections: scenario.connections,
     durationS,
-    script: `${BENCH_DIR}/${scenario.script}`,
+    script: wrkScript(scenario.script),
     timeoutS: WRK_TIMEOUT_S,
     logPath: `${ctx.dir}/wrk.log`,
   };

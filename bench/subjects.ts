@@ -7,7 +7,7 @@
  * @module
  */
 
-import { Proc } from "./processes.ts";
+import { Proc } from "../harness/processes.ts";
 import type { Scenario } from "./scenarios.ts";
 
 /** The repository root (bench/..). */

@@ -1,13 +1,13 @@
 /**
  * What the chaos and soak tools share: free loopback ports, the repository's entry point,
  * child processes started as `roundabout` would be, and the balancer's Prometheus counters.
- * Child processes come from `bench/processes.ts`, which logs them to files and stops every
+ * Child processes come from `harness/processes.ts`, which logs them to files and stops every
  * one of them from `finally` and on Ctrl-C.
  *
  * @module
  */
 
-import { Proc } from "../bench/processes.ts";
+import { Proc } from "../harness/processes.ts";
 
 /** The repository root (where main.ts and deno.json are). */
 export const REPO_DIR = new URL("..", import.meta.url).pathname.replace(/\/$/, "");

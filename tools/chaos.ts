@@ -30,7 +30,7 @@
 
 import { parseArgs } from "node:util";
 import { parseDuration } from "../balancer/duration.ts";
-import { type Proc, stopAll, stopAllOnSignals } from "../bench/processes.ts";
+import { type Proc, stopAll, stopAllOnSignals } from "../harness/processes.ts";
 import { count, freePorts, roundabout, type Samples, scrape, sleep, total } from "./_common.ts";
 
 const USAGE =

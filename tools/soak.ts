@@ -20,11 +20,11 @@
  */
 
 import { parseArgs } from "node:util";
-import { Proc, stopAll, stopAllOnSignals } from "../bench/processes.ts";
-import { cpuSeconds, rssKiB } from "../bench/procfs.ts";
+import { Proc, stopAll, stopAllOnSignals } from "../harness/processes.ts";
+import { cpuSeconds, rssKiB } from "../harness/procfs.ts";
 import { installed, renderFile } from "../bench/subjects.ts";
-import { parseWrkOutput, type WrkResult } from "../bench/wrk.ts";
-import { count, freePorts, REPO_DIR, roundabout, scrape, sleep, total } from "./_common.ts";
+import { parseWrkOutput, type WrkResult, wrkScript } from "../harness/wrk.ts";
+import { count, freePorts, roundabout, scrape, sleep, total } from "./_common.ts";
 
 const USAGE = `Usage: deno task soak [--requests 1000000] [--connections 64]
                       [--transport http1|fetch] [--backends auto|nginx|deno]`;
@@ -114,7 +114,7 @@ async function startBackends(
   return { urls, path: "/health", kind: "three roundabout mock normal processes" };
 }
 
-/** One wrk run of `durationS` against `url`; its exact numbers from bench/get.lua. */
+/** One wrk run of `durationS` against `url`; its exact numbers from harness/get.lua. */
 async function wrk(
   url: string,
   connections: number,
@@ -132,7 +132,7 @@ async function wrk(
       "10s",
       "--latency",
       "-s",
-      `${REPO_DIR}/bench/get.lua`,
+      wrkScript("get.lua"),
       url,
     ],
     logPath,

@@ -1,11 +1,20 @@
 /**
- * Runs wrk and reads the exact numbers its Lua `done()` hook prints (bench/post.lua,
- * bench/get.lua) instead of parsing wrk's rounded text.
+ * Runs wrk and reads the exact numbers its Lua `done()` hook prints (post.lua and get.lua
+ * beside this file) instead of parsing wrk's rounded text. Shared by the benchmark (bench/)
+ * and the soak tool (tools/).
  *
  * @module
  */
 
 import { Proc } from "./processes.ts";
+
+/** The wrk scripts beside this file: a small JSON POST, or a plain GET. */
+export type WrkScript = "post.lua" | "get.lua";
+
+/** Absolute path of a wrk script. */
+export function wrkScript(name: WrkScript): string {
+  return new URL(name, import.meta.url).pathname;
+}
 
 /** What one wrk run measured. */
 export interface WrkResult {
