@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { renderChart } from "./chart.ts";
 import { baselineTable, mainTable, type Measurement, median, summarise, table } from "./report.ts";
-import { render } from "./subjects.ts";
+import { render } from "../harness/templates.ts";
 import { parseWrkOutput } from "../harness/wrk.ts";
 
 const m = (

@@ -31,7 +31,9 @@ import {
   summarise,
 } from "./report.ts";
 import { IDLE_HOLD_S, type Scenario, scenarioByName } from "./scenarios.ts";
-import { installed, REPO_DIR, START_TIMEOUT_MS, type Subject, subjectByName } from "./subjects.ts";
+import { START_TIMEOUT_MS, type Subject, subjectByName } from "./subjects.ts";
+import { REPO_DIR } from "../harness/deno_run.ts";
+import { installed, versionOf } from "../harness/programs.ts";
 import { runWrk, WRK_GRACE_S, wrkArgs, type WrkRun, wrkScript } from "../harness/wrk.ts";
 
 /** wrk's per-request timeout: long enough that the 3 s slow backend is measured, not dropped. */
@@ -58,20 +60,6 @@ function timestamp(date: Date): string {
 function fmtDuration(seconds: number): string {
   const s = Math.round(seconds);
   return s < 120 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
-}
-
-/** First line a program prints about its version, or undefined when it is missing. */
-async function versionOf(command: string): Promise<string | undefined> {
-  try {
-    const out = await new Deno.Command("sh", {
-      args: ["-c", `${command} 2>&1 | head -1`],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    return new TextDecoder().decode(out.stdout).trim() || undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function wrkRun(ctx: RunContext, scenario: Scenario, url: string, durationS: number): WrkRun {

@@ -7,10 +7,8 @@
  * @module
  */
 
+import { denoRun, REPO_DIR } from "../harness/deno_run.ts";
 import { Proc } from "../harness/processes.ts";
-
-/** The repository root (where main.ts and deno.json are). */
-export const REPO_DIR = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
 /** `count` distinct ports that were free a moment ago on 127.0.0.1. */
 export function freePorts(count: number): number[] {
@@ -27,15 +25,7 @@ export function freePorts(count: number): number[] {
 export function roundabout(name: string, args: readonly string[], logPath: string): Proc {
   return new Proc({
     name,
-    cmd: [
-      Deno.execPath(),
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-env",
-      `${REPO_DIR}/main.ts`,
-      ...args,
-    ],
+    cmd: denoRun(`${REPO_DIR}/main.ts`, args),
     cwd: REPO_DIR,
     logPath,
   });

@@ -6,7 +6,7 @@
  * deno task soak --requests 5000000 --connections 128 --transport fetch
  * ```
  *
- * Backends are one nginx serving three ports (`bench/nginx_backend.conf`) when nginx is
+ * Backends are one nginx serving three ports (`harness/nginx_backend.conf`) when nginx is
  * installed, else three `roundabout mock normal` processes. The balancer runs as
  * `roundabout balance --access-log off --transport http1` (the faster client; `--transport
  * fetch` for the default one) with its admin API, so its own request counter can be checked
@@ -20,10 +20,11 @@
  */
 
 import { parseArgs } from "node:util";
-import { Proc, stopAll, stopAllOnSignals } from "../harness/processes.ts";
+import { startNginxBackends } from "../harness/nginx_backends.ts";
+import { stopAll, stopAllOnSignals } from "../harness/processes.ts";
 import { cpuSeconds, rssKiB } from "../harness/procfs.ts";
-import { installed, renderFile } from "../bench/subjects.ts";
-import { parseWrkOutput, type WrkResult, wrkScript } from "../harness/wrk.ts";
+import { installed } from "../harness/programs.ts";
+import { runWrk, type WrkResult, wrkScript } from "../harness/wrk.ts";
 import { count, freePorts, roundabout, scrape, sleep, total } from "./_common.ts";
 
 const USAGE = `Usage: deno task soak [--requests 1000000] [--connections 64]
@@ -90,17 +91,7 @@ async function startBackends(
   if (useNginx) {
     // nginx workers run as an unprivileged user when started by root: let them in.
     await Deno.chmod(dir, 0o755);
-    const conf = await renderFile("nginx_backend.conf", dir, {
-      PORT_A: ports[0],
-      PORT_B: ports[1],
-      PORT_C: ports[2],
-    });
-    const nginx = new Proc({
-      name: "nginx backends",
-      cmd: ["nginx", "-e", `${dir}/nginx-backend-error.log`, "-p", dir, "-c", conf],
-      logPath: `${dir}/nginx-backend.log`,
-    });
-    for (const port of ports) await nginx.waitForPort(port, 10_000);
+    await startNginxBackends(dir, [ports[0], ports[1], ports[2]]);
     return { urls, path: "/small", kind: "nginx (one process, three ports)" };
   }
   const mocks = ports.map((port) =>
@@ -115,32 +106,15 @@ async function startBackends(
 }
 
 /** One wrk run of `durationS` against `url`; its exact numbers from harness/get.lua. */
-async function wrk(
+function wrk(
   url: string,
   connections: number,
   durationS: number,
   logPath: string,
 ): Promise<WrkResult> {
-  const proc = new Proc({
-    name: "wrk",
-    cmd: [
-      "wrk",
-      "-t1",
-      `-c${connections}`,
-      `-d${durationS}s`,
-      "--timeout",
-      "10s",
-      "--latency",
-      "-s",
-      wrkScript("get.lua"),
-      url,
-    ],
-    logPath,
-    nofile: 65_536,
-  });
-  const status = await proc.wait((durationS + 30) * 1_000);
-  if (!status.success) throw new Error(`wrk failed (code ${status.code}):\n${proc.tail()}`);
-  return parseWrkOutput(proc.tail(200));
+  const run = { url, connections, durationS, script: wrkScript("get.lua"), timeoutS: 10, logPath };
+  // Killed 30 s after its planned end (the 10 s timeout and 20 s of grace).
+  return runWrk(run, 20);
 }
 
 function mib(kib: number): string {
