@@ -31,6 +31,15 @@ export function roundabout(name: string, args: readonly string[], logPath: strin
   });
 }
 
+/** Starts `roundabout mock KIND --port PORT EXTRA…`, named `KIND :PORT`, logging to `dir`. */
+export function mockApp(dir: string, kind: string, port: number, extra: string[] = []): Proc {
+  return roundabout(
+    `${kind} :${port}`,
+    ["mock", kind, "--port", String(port), ...extra],
+    `${dir}/${kind}-${port}.log`,
+  );
+}
+
 /** One sample of a Prometheus counter or gauge: its labels as written, and its value. */
 export type Samples = Map<string, number>;
 
