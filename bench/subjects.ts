@@ -8,7 +8,7 @@
  */
 
 import { denoRun, REPO_DIR } from "../harness/deno_run.ts";
-import { Proc } from "../harness/processes.ts";
+import { type Proc, startReady } from "../harness/processes.ts";
 import { installed } from "../harness/programs.ts";
 import { renderFile } from "../harness/templates.ts";
 import type { Scenario } from "./scenarios.ts";
@@ -127,25 +127,19 @@ function portOf(url: string): number {
 
 /** Starts a Deno subject and waits for its listening line. */
 async function startDeno(ctx: StartContext, name: string, cmd: string[]): Promise<Running> {
-  const proc = new Proc({ name, cmd, cwd: REPO_DIR, logPath: `${ctx.dir}/${name}.log` });
-  try {
-    await proc.waitForOutput(listeningLine(ctx.port), START_TIMEOUT_MS);
-  } catch (error) {
-    await proc.stop();
-    throw error;
-  }
+  const proc = await startReady(
+    { name, cmd, cwd: REPO_DIR, logPath: `${ctx.dir}/${name}.log` },
+    (proc) => proc.waitForOutput(listeningLine(ctx.port), START_TIMEOUT_MS),
+  );
   return { url: `http://127.0.0.1:${ctx.port}`, proc };
 }
 
 /** Starts a non-Deno server and waits until its port accepts connections. */
 async function startServer(ctx: StartContext, name: string, cmd: string[]): Promise<Running> {
-  const proc = new Proc({ name, cmd, logPath: `${ctx.dir}/${name}.log` });
-  try {
-    await proc.waitForPort(ctx.port, START_TIMEOUT_MS);
-  } catch (error) {
-    await proc.stop();
-    throw error;
-  }
+  const proc = await startReady(
+    { name, cmd, logPath: `${ctx.dir}/${name}.log` },
+    (proc) => proc.waitForPort(ctx.port, START_TIMEOUT_MS),
+  );
   return { url: `http://127.0.0.1:${ctx.port}`, proc };
 }
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Proc } from "./processes.ts";
+import { type Proc, startReady } from "./processes.ts";
 import { renderFile } from "./templates.ts";
 
 const TEMPLATE = new URL("nginx_backend.conf", import.meta.url).pathname;
@@ -23,16 +23,11 @@ export async function startNginxBackends(
     PORT_B: ports[1],
     PORT_C: ports[2],
   });
-  const nginx = new Proc({
+  return await startReady({
     name: "nginx backends",
     cmd: ["nginx", "-e", `${dir}/nginx-backend-error.log`, "-p", dir, "-c", conf],
     logPath: `${dir}/nginx-backend.log`,
-  });
-  try {
+  }, async (nginx) => {
     for (const port of ports) await nginx.waitForPort(port, 10_000);
-  } catch (error) {
-    await nginx.stop();
-    throw error;
-  }
-  return nginx;
+  });
 }

@@ -10,6 +10,25 @@
 import { denoRun, REPO_DIR } from "../harness/deno_run.ts";
 import { Proc } from "../harness/processes.ts";
 
+/**
+ * The end of a tool's flag parsing: `--help` prints `usage` and exits 0; problems are printed
+ * with `usage` and exit 2.
+ */
+export function exitOnHelpOrProblems(
+  usage: string,
+  help: boolean | undefined,
+  problems: readonly string[],
+): void {
+  if (help) {
+    console.log(usage);
+    Deno.exit(0);
+  }
+  if (problems.length > 0) {
+    console.error(`${problems.join("\n")}\n${usage}`);
+    Deno.exit(2);
+  }
+}
+
 /** `count` distinct ports that were free a moment ago on 127.0.0.1. */
 export function freePorts(count: number): number[] {
   const listeners = Array.from(

@@ -31,7 +31,14 @@
 import { parseArgs } from "node:util";
 import { parseDuration } from "../balancer/duration.ts";
 import { type Proc, stopAll, stopAllOnSignals } from "../harness/processes.ts";
-import { freePorts, mockApp, roundabout, type Samples, sleep } from "./_common.ts";
+import {
+  exitOnHelpOrProblems,
+  freePorts,
+  mockApp,
+  roundabout,
+  type Samples,
+  sleep,
+} from "./_common.ts";
 import { report } from "./chaos_report.ts";
 import { type ChaosConfig, type ChaosPorts, ChaosRun, url } from "./chaos_run.ts";
 import { client, Tally } from "./chaos_traffic.ts";
@@ -60,10 +67,6 @@ function options(args: string[]): ChaosOptions {
       help: { type: "boolean", short: "h" },
     },
   });
-  if (values.help) {
-    console.log(USAGE);
-    Deno.exit(0);
-  }
   const durationMs = parseDuration(values.duration);
   const concurrency = Number(values.concurrency);
   const failureRate = Number(values["failure-rate"]);
@@ -80,10 +83,7 @@ function options(args: string[]): ChaosOptions {
     !(failureRate >= 0 && failureRate <= 1) ? `--failure-rate: expected 0 to 1` : "",
     !/^\d{1,9}$/.test(values.seed) ? `--seed: expected a whole number` : "",
   ].filter((p) => p !== "");
-  if (problems.length > 0) {
-    console.error(`${problems.join("\n")}\n${USAGE}`);
-    Deno.exit(2);
-  }
+  exitOnHelpOrProblems(USAGE, values.help, problems);
   return {
     durationMs: durationMs!,
     concurrency,

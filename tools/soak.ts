@@ -25,7 +25,16 @@ import { type Proc, stopAll, stopAllOnSignals } from "../harness/processes.ts";
 import { cpuSeconds } from "../harness/procfs.ts";
 import { installed } from "../harness/programs.ts";
 import { runWrk, type WrkResult, wrkScript } from "../harness/wrk.ts";
-import { count, freePorts, mockApp, roundabout, scrape, sleep, total } from "./_common.ts";
+import {
+  count,
+  exitOnHelpOrProblems,
+  freePorts,
+  mockApp,
+  roundabout,
+  scrape,
+  sleep,
+  total,
+} from "./_common.ts";
 import { MemoryWatch, mib, signed } from "./soak_memory.ts";
 
 const USAGE = `Usage: deno task soak [--requests 1000000] [--connections 64]
@@ -49,10 +58,6 @@ function options(args: string[]): SoakOptions {
       help: { type: "boolean", short: "h" },
     },
   });
-  if (values.help) {
-    console.log(USAGE);
-    Deno.exit(0);
-  }
   const requests = Number(values.requests);
   const connections = Number(values.connections);
   const problems = [
@@ -69,10 +74,7 @@ function options(args: string[]): SoakOptions {
       ? "--backends: expected auto, nginx or deno"
       : "",
   ].filter((p) => p !== "");
-  if (problems.length > 0) {
-    console.error(`${problems.join("\n")}\n${USAGE}`);
-    Deno.exit(2);
-  }
+  exitOnHelpOrProblems(USAGE, values.help, problems);
   return {
     requests,
     connections,
