@@ -195,19 +195,15 @@ function loadedPanel(
   return y + 10;
 }
 
-/** Renders the chart as a standalone SVG document. */
-export function renderChart(input: ChartInput): string {
-  const colour = new Map<string, string>();
-  let fallback = 0;
-  for (const s of input.subjects) {
-    colour.set(s, COLOURS[s] ?? FALLBACK[fallback++ % FALLBACK.length]);
-  }
-
-  const out: string[] = [];
-  let y = margin;
-  const text = (x: number, ty: number, s: string, attrs = "") =>
-    out.push(`<text x="${x}" y="${ty}" ${attrs}>${esc(s)}</text>`);
-
+/** Title, small print and the legend of subject colours. Returns the next free y. */
+function heading(
+  input: ChartInput,
+  start: number,
+  colour: ReadonlyMap<string, string>,
+  text: (x: number, y: number, s: string, attrs?: string) => void,
+  out: string[],
+): number {
+  let y = start;
   text(margin, y + 16, input.title, 'font-size="20" font-weight="bold"');
   y += 28;
   for (const line of input.subtitle) {
@@ -223,6 +219,23 @@ export function renderChart(input: ChartInput): string {
     lx += 19 + s.length * 7.8 + 22;
   }
   y += 30;
+  return y;
+}
+
+/** Renders the chart as a standalone SVG document. */
+export function renderChart(input: ChartInput): string {
+  const colour = new Map<string, string>();
+  let fallback = 0;
+  for (const s of input.subjects) {
+    colour.set(s, COLOURS[s] ?? FALLBACK[fallback++ % FALLBACK.length]);
+  }
+
+  const out: string[] = [];
+  let y = margin;
+  const text = (x: number, ty: number, s: string, attrs = "") =>
+    out.push(`<text x="${x}" y="${ty}" ${attrs}>${esc(s)}</text>`);
+
+  y = heading(input, y, colour, text, out);
 
   for (const scenario of input.scenarios) {
     const rows = input.subjects
