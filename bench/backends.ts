@@ -7,9 +7,11 @@
  * @module
  */
 
-import { portOpen, Proc } from "./processes.ts";
+import { denoRun, REPO_DIR } from "../harness/deno_run.ts";
+import { startNginxBackends } from "../harness/nginx_backends.ts";
+import { portOpen, Proc } from "../harness/processes.ts";
 import type { BackendSet } from "./scenarios.ts";
-import { BENCH_DIR, renderFile, REPO_DIR } from "./subjects.ts";
+import { BENCH_DIR } from "./subjects.ts";
 
 /** Fixed offsets from `--base-port`, so every process is easy to find while a run is going. */
 export const PORT_OFFSETS = {
@@ -66,18 +68,11 @@ export class Backends {
     const startDeno = async (mode: "normal" | "slow" | "failing", p: number) => {
       const proc = new Proc({
         name: `${mode} backend :${p}`,
-        cmd: [
-          Deno.execPath(),
-          "run",
-          "--allow-net",
+        cmd: denoRun(
           `${BENCH_DIR}/deno_backend.ts`,
-          "--mode",
-          mode,
-          "--port",
-          String(p),
-          "--delay",
-          "3s",
-        ],
+          ["--mode", mode, "--port", String(p), "--delay", "3s"],
+          { allow: ["net"] },
+        ),
         cwd: REPO_DIR,
         logPath: `${dir}/${mode}-backend-${p}.log`,
       });
@@ -87,18 +82,9 @@ export class Backends {
     const healthy = [PORT_OFFSETS.backendA, PORT_OFFSETS.backendB, PORT_OFFSETS.backendC];
     try {
       if (useNginx) {
-        const conf = await renderFile("nginx_backend.conf", dir, {
-          PORT_A: port(PORT_OFFSETS.backendA),
-          PORT_B: port(PORT_OFFSETS.backendB),
-          PORT_C: port(PORT_OFFSETS.backendC),
-        });
-        const nginx = new Proc({
-          name: "nginx backends",
-          cmd: ["nginx", "-e", `${dir}/nginx-backend-error.log`, "-p", dir, "-c", conf],
-          logPath: `${dir}/nginx-backend.log`,
-        });
-        procs.push(nginx);
-        for (const offset of healthy) await nginx.waitForPort(port(offset), 10_000);
+        procs.push(
+          await startNginxBackends(dir, [port(healthy[0]), port(healthy[1]), port(healthy[2])]),
+        );
       } else {
         for (const offset of healthy) await startDeno("normal", port(offset));
       }

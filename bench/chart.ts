@@ -85,29 +85,125 @@ function idlePanel(
   return y + 10;
 }
 
-/** Renders the chart as a standalone SVG document. */
-export function renderChart(input: ChartInput): string {
-  const colour = new Map<string, string>();
-  let fallback = 0;
-  for (const s of input.subjects) {
-    colour.set(s, COLOURS[s] ?? FALLBACK[fallback++ % FALLBACK.length]);
+// The layout, in px.
+const margin = 24;
+const labelW = 150;
+const rpsW = 430;
+const gap = 250; // room for the rps value labels
+const p99W = 240;
+const p99Room = 330; // room for the p99 value, ratio and cost labels
+const width = margin + labelW + rpsW + gap + p99W + p99Room + margin;
+const barH = 16;
+const rowH = 21;
+const rpsX = margin + labelW;
+const p99X = rpsX + rpsW + gap;
+
+/** One subject's bars in a loaded scenario: requests/s with ratios, p99 with its cost. */
+function loadedRow(
+  row: Summary,
+  y: number,
+  max: { rps: number; p99Ms: number },
+  colour: ReadonlyMap<string, string>,
+  text: (x: number, y: number, s: string, attrs?: string) => void,
+  out: string[],
+): void {
+  const c = colour.get(row.subject)!;
+  text(rpsX - 8, y + barH - 3, row.subject, 'font-size="13" text-anchor="end"');
+  if (row.rps === undefined) {
+    const why = row.failures.length ? "failed to run" : "no data";
+    text(rpsX + 4, y + barH - 3, why, 'font-size="12" fill="#b00020"');
+  } else {
+    const w = Math.max(1, (row.rps / max.rps) * rpsW);
+    out.push(
+      `<rect x="${rpsX}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${c}"/>`,
+    );
+    // Value, then ratios and errors in smaller grey/red print.
+    const parts = [`<tspan>${esc(fmtRps(row.rps))}</tspan>`];
+    if (row.vsNginx !== undefined) {
+      parts.push(`<tspan fill="#555" dx="8">${esc(fmtRatio(row.vsNginx))} nginx</tspan>`);
+    }
+    if (row.vsBaselineRps !== undefined) {
+      parts.push(
+        `<tspan fill="#555" dx="8">${esc(fmtRatio(row.vsBaselineRps))} healthy</tspan>`,
+      );
+    }
+    if (row.errors) {
+      parts.push(
+        `<tspan fill="#b00020" dx="8">${row.errors.toLocaleString("en-US")} errors</tspan>`,
+      );
+    }
+    out.push(
+      `<text x="${(rpsX + w + 5).toFixed(1)}" y="${y + barH - 3}" font-size="12">` +
+        `${parts.join("")}</text>`,
+    );
+    const pw = Math.max(1, ((row.p99Ms ?? 0) / max.p99Ms) * p99W);
+    out.push(
+      `<rect x="${p99X}" y="${y}" width="${pw.toFixed(1)}" height="${barH}" fill="${c}" ` +
+        `fill-opacity="0.55"/>`,
+    );
+    let p99Label = `<tspan>${esc(fmtMs(row.p99Ms))}</tspan>`;
+    if (row.vsBaselineP99 !== undefined) {
+      p99Label += `<tspan fill="#555" dx="8">${esc(fmtRatio(row.vsBaselineP99))} healthy</tspan>`;
+    }
+    // What the subject cost, when it is a process of its own.
+    const cost = [
+      row.cpuSPer1k !== undefined ? `cpu ${row.cpuSPer1k.toFixed(3)} s/1k` : undefined,
+      row.peakRssMiB !== undefined ? `${row.peakRssMiB.toFixed(0)} MiB` : undefined,
+    ].filter(Boolean).join(" · ");
+    if (cost) p99Label += `<tspan fill="#888" dx="8">${esc(cost)}</tspan>`;
+    out.push(
+      `<text x="${(p99X + pw + 5).toFixed(1)}" y="${y + barH - 3}" font-size="12">` +
+        `${p99Label}</text>`,
+    );
   }
+}
 
-  const margin = 24;
-  const labelW = 150;
-  const rpsW = 430;
-  const gap = 250; // room for the rps value labels
-  const p99W = 240;
-  const p99Room = 330; // room for the p99 value, ratio and cost labels
-  const width = margin + labelW + rpsW + gap + p99W + p99Room + margin;
-  const barH = 16;
-  const rowH = 21;
+/**
+ * A loaded scenario's panel: requests/s on the left, p99 latency on the right, one row per
+ * subject. Returns the next free y.
+ */
+function loadedPanel(
+  rows: readonly Summary[],
+  start: number,
+  colour: ReadonlyMap<string, string>,
+  text: (x: number, y: number, s: string, attrs?: string) => void,
+  out: string[],
+): number {
+  let y = start;
+  text(rpsX, y, "requests/s (longer is better)", 'font-size="12" fill="#555"');
+  text(
+    p99X,
+    y,
+    "p99 latency, ms (shorter is better); CPU per 1,000 requests, peak RSS",
+    'font-size="12" fill="#555"',
+  );
+  y += 8;
 
-  const out: string[] = [];
-  let y = margin;
-  const text = (x: number, ty: number, s: string, attrs = "") =>
-    out.push(`<text x="${x}" y="${ty}" ${attrs}>${esc(s)}</text>`);
+  const maxRps = Math.max(1, ...rows.map((r) => r.rps ?? 0));
+  const maxP99 = Math.max(0.001, ...rows.map((r) => r.p99Ms ?? 0));
+  const top = y;
+  for (const row of rows) {
+    loadedRow(row, y, { rps: maxRps, p99Ms: maxP99 }, colour, text, out);
+    y += rowH;
+  }
+  // Zero lines.
+  for (const x of [rpsX, p99X]) {
+    out.push(
+      `<line x1="${x}" y1="${top - 2}" x2="${x}" y2="${y - rowH + barH + 2}" stroke="#333"/>`,
+    );
+  }
+  return y + 10;
+}
 
+/** Title, small print and the legend of subject colours. Returns the next free y. */
+function heading(
+  input: ChartInput,
+  start: number,
+  colour: ReadonlyMap<string, string>,
+  text: (x: number, y: number, s: string, attrs?: string) => void,
+  out: string[],
+): number {
+  let y = start;
   text(margin, y + 16, input.title, 'font-size="20" font-weight="bold"');
   y += 28;
   for (const line of input.subtitle) {
@@ -123,9 +219,24 @@ export function renderChart(input: ChartInput): string {
     lx += 19 + s.length * 7.8 + 22;
   }
   y += 30;
+  return y;
+}
 
-  const rpsX = margin + labelW;
-  const p99X = rpsX + rpsW + gap;
+/** Renders the chart as a standalone SVG document. */
+export function renderChart(input: ChartInput): string {
+  const colour = new Map<string, string>();
+  let fallback = 0;
+  for (const s of input.subjects) {
+    colour.set(s, COLOURS[s] ?? FALLBACK[fallback++ % FALLBACK.length]);
+  }
+
+  const out: string[] = [];
+  let y = margin;
+  const text = (x: number, ty: number, s: string, attrs = "") =>
+    out.push(`<text x="${x}" y="${ty}" ${attrs}>${esc(s)}</text>`);
+
+  y = heading(input, y, colour, text, out);
+
   for (const scenario of input.scenarios) {
     const rows = input.subjects
       .map((subject) =>
@@ -148,79 +259,7 @@ export function renderChart(input: ChartInput): string {
       y = idlePanel(rows, y, rpsX, rpsW, colour, text, out);
       continue;
     }
-    text(rpsX, y, "requests/s (longer is better)", 'font-size="12" fill="#555"');
-    text(
-      p99X,
-      y,
-      "p99 latency, ms (shorter is better); CPU per 1,000 requests, peak RSS",
-      'font-size="12" fill="#555"',
-    );
-    y += 8;
-
-    const maxRps = Math.max(1, ...rows.map((r) => r.rps ?? 0));
-    const maxP99 = Math.max(0.001, ...rows.map((r) => r.p99Ms ?? 0));
-    const top = y;
-    for (const row of rows) {
-      const c = colour.get(row.subject)!;
-      text(rpsX - 8, y + barH - 3, row.subject, 'font-size="13" text-anchor="end"');
-      if (row.rps === undefined) {
-        const why = row.failures.length ? "failed to run" : "no data";
-        text(rpsX + 4, y + barH - 3, why, 'font-size="12" fill="#b00020"');
-      } else {
-        const w = Math.max(1, (row.rps / maxRps) * rpsW);
-        out.push(
-          `<rect x="${rpsX}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${c}"/>`,
-        );
-        // Value, then ratios and errors in smaller grey/red print.
-        const parts = [`<tspan>${esc(fmtRps(row.rps))}</tspan>`];
-        if (row.vsNginx !== undefined) {
-          parts.push(`<tspan fill="#555" dx="8">${esc(fmtRatio(row.vsNginx))} nginx</tspan>`);
-        }
-        if (row.vsBaselineRps !== undefined) {
-          parts.push(
-            `<tspan fill="#555" dx="8">${esc(fmtRatio(row.vsBaselineRps))} healthy</tspan>`,
-          );
-        }
-        if (row.errors) {
-          parts.push(
-            `<tspan fill="#b00020" dx="8">${row.errors.toLocaleString("en-US")} errors</tspan>`,
-          );
-        }
-        out.push(
-          `<text x="${(rpsX + w + 5).toFixed(1)}" y="${y + barH - 3}" font-size="12">` +
-            `${parts.join("")}</text>`,
-        );
-        const pw = Math.max(1, ((row.p99Ms ?? 0) / maxP99) * p99W);
-        out.push(
-          `<rect x="${p99X}" y="${y}" width="${pw.toFixed(1)}" height="${barH}" fill="${c}" ` +
-            `fill-opacity="0.55"/>`,
-        );
-        let p99Label = `<tspan>${esc(fmtMs(row.p99Ms))}</tspan>`;
-        if (row.vsBaselineP99 !== undefined) {
-          p99Label += `<tspan fill="#555" dx="8">${
-            esc(fmtRatio(row.vsBaselineP99))
-          } healthy</tspan>`;
-        }
-        // What the subject cost, when it is a process of its own.
-        const cost = [
-          row.cpuSPer1k !== undefined ? `cpu ${row.cpuSPer1k.toFixed(3)} s/1k` : undefined,
-          row.peakRssMiB !== undefined ? `${row.peakRssMiB.toFixed(0)} MiB` : undefined,
-        ].filter(Boolean).join(" · ");
-        if (cost) p99Label += `<tspan fill="#888" dx="8">${esc(cost)}</tspan>`;
-        out.push(
-          `<text x="${(p99X + pw + 5).toFixed(1)}" y="${y + barH - 3}" font-size="12">` +
-            `${p99Label}</text>`,
-        );
-      }
-      y += rowH;
-    }
-    // Zero lines.
-    for (const x of [rpsX, p99X]) {
-      out.push(
-        `<line x1="${x}" y1="${top - 2}" x2="${x}" y2="${y - rowH + barH + 2}" stroke="#333"/>`,
-      );
-    }
-    y += 10;
+    y = loadedPanel(rows, y, colour, text, out);
   }
   y += margin - 10;
 

@@ -61,38 +61,60 @@ export function parseDurationS(text: string): number {
   return match[2] === "ms" ? n / 1000 : match[2] === "m" ? n * 60 : n;
 }
 
+const FLAGS = {
+  duration: { type: "string" },
+  warmup: { type: "string", default: "1s" },
+  rounds: { type: "string" },
+  scenarios: { type: "string" },
+  subjects: { type: "string" },
+  quick: { type: "boolean", default: false },
+  "base-port": { type: "string", default: "18100" },
+  out: { type: "string" },
+  profile: { type: "boolean", default: false },
+  top: { type: "string", default: "25" },
+  chart: { type: "string" },
+  help: { type: "boolean", default: false },
+} as const;
+
+/** The flags as given, before validation. */
+type Flags = ReturnType<typeof parseArgs<{ options: typeof FLAGS }>>["values"];
+
 /** Parsed options, `"help"`, or every problem found (each one line). */
 export function parseOptions(args: readonly string[]): BenchOptions | "help" | string[] {
-  let values;
+  let values: Flags;
   try {
     ({ values } = parseArgs({
       args: [...args],
       strict: true,
       allowPositionals: false,
-      options: {
-        duration: { type: "string" },
-        warmup: { type: "string", default: "1s" },
-        rounds: { type: "string" },
-        scenarios: { type: "string" },
-        subjects: { type: "string" },
-        quick: { type: "boolean", default: false },
-        "base-port": { type: "string", default: "18100" },
-        out: { type: "string" },
-        profile: { type: "boolean", default: false },
-        top: { type: "string", default: "25" },
-        chart: { type: "string" },
-        help: { type: "boolean", default: false },
-      },
+      options: FLAGS,
     }));
   } catch (error) {
     return [(error instanceof Error ? error.message : String(error)).split("\n")[0]];
   }
   if (values.help) return "help";
-
   const problems: string[] = [];
-  const quick = values.quick;
-  const profile = values.profile;
+  const numbers = numberFlags(values, problems);
+  const names = nameFlags(values, problems);
+  if (problems.length > 0) return problems;
+  // In this order: the results JSON lists the options as they are here.
+  return {
+    durationS: numbers.durationS,
+    warmupS: numbers.warmupS,
+    rounds: numbers.rounds,
+    scenarios: names.scenarios,
+    subjects: names.subjects,
+    basePort: numbers.basePort,
+    outDir: values.out ?? new URL("./results", import.meta.url).pathname,
+    profile: values.profile,
+    top: numbers.top,
+    chart: values.chart,
+  };
+}
 
+/** Durations, rounds, the base port and `--top`, with their defaults; problems are added. */
+function numberFlags(values: Flags, problems: string[]) {
+  const { quick, profile } = values;
   const durationS = parseDurationS(values.duration ?? (quick ? "3s" : "10s"));
   if (!Number.isInteger(durationS) || durationS < 1 || durationS > 600) {
     problems.push(
@@ -116,7 +138,12 @@ export function parseOptions(args: readonly string[]): BenchOptions | "help" | s
   if (!/^\d+$/.test(values.top) || top < 1) {
     problems.push(`--top must be a whole number ≥ 1: got "${values.top}"`);
   }
+  return { durationS, warmupS, rounds, basePort, top };
+}
 
+/** `--scenarios` and `--subjects` (defaults by mode), in their declared order. */
+function nameFlags(values: Flags, problems: string[]) {
+  const { quick, profile } = values;
   const list = (flag: string, text: string | undefined, known: string[], fallback: string[]) => {
     if (text === undefined) return fallback;
     const names = text.split(",").map((s) => s.trim()).filter(Boolean);
@@ -149,19 +176,9 @@ export function parseOptions(args: readonly string[]): BenchOptions | "help" | s
       problems.push(`--profile works on Deno subjects only: not ${notDeno.join(", ")}`);
     }
   }
-
-  if (problems.length > 0) return problems;
   return {
-    durationS,
-    warmupS,
-    rounds,
     // Keep the declared order, whatever order the flags named them in.
     scenarios: scenarioNames.filter((n) => scenarios.includes(n)),
     subjects: subjectNames.filter((n) => subjects.includes(n)),
-    basePort,
-    outDir: values.out ?? new URL("./results", import.meta.url).pathname,
-    profile,
-    top,
-    chart: values.chart,
   };
 }

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { renderChart } from "./chart.ts";
 import { baselineTable, mainTable, type Measurement, median, summarise, table } from "./report.ts";
-import { render } from "./subjects.ts";
-import { parseWrkOutput } from "./wrk.ts";
+import { render } from "../harness/templates.ts";
+import { parseWrkOutput } from "../harness/wrk.ts";
 
 const m = (
   round: number,

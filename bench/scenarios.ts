@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { WrkScript } from "../harness/wrk.ts";
+
 /** Which three backends a scenario's subject balances over. */
 export type BackendSet = "healthy" | "one-slow" | "one-failing";
 
@@ -13,8 +15,8 @@ export interface Scenario {
   readonly name: string;
   /** One line for people. */
   readonly description: string;
-  /** wrk script in bench/: `post.lua` (small JSON POST) or `get.lua`. */
-  readonly script: "post.lua" | "get.lua";
+  /** wrk script in harness/: `post.lua` (small JSON POST) or `get.lua`. */
+  readonly script: WrkScript;
   /** Request path on the backends (see nginx_backend.conf). */
   readonly path: string;
   /** wrk connections. */

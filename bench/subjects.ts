@@ -7,11 +7,12 @@
  * @module
  */
 
-import { Proc } from "./processes.ts";
+import { denoRun, REPO_DIR } from "../harness/deno_run.ts";
+import { type Proc, startReady } from "../harness/processes.ts";
+import { installed } from "../harness/programs.ts";
+import { renderFile } from "../harness/templates.ts";
 import type { Scenario } from "./scenarios.ts";
 
-/** The repository root (bench/..). */
-export const REPO_DIR: string = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 /** This folder. */
 export const BENCH_DIR: string = `${REPO_DIR}/bench`;
 
@@ -68,13 +69,11 @@ export const BALANCER_MAIN = `${REPO_DIR}/main.ts`;
  * retry downtime match nginx.conf's and haproxy.cfg's.
  */
 export function balancerCommand(ctx: StartContext, variantArgs: readonly string[]): string[] {
-  return denoRun(ctx, BALANCER_MAIN, [
-    "balance",
-    ...sharedSettings(ctx),
-    "--access-log",
-    "off",
-    ...variantArgs,
-  ]);
+  return denoRun(
+    BALANCER_MAIN,
+    ["balance", ...sharedSettings(ctx), "--access-log", "off", ...variantArgs],
+    { flags: ctx.denoFlags },
+  );
 }
 
 /** Address, backends, per-try timeout and retry downtime, as the balancer's CLI takes them. */
@@ -89,20 +88,6 @@ function sharedSettings(ctx: StartContext): string[] {
     "2s",
     "--retry-downtime",
     "10s",
-  ];
-}
-
-/** `deno run` of a Deno subject's entry point with the permissions every one needs. */
-function denoRun(ctx: StartContext, entry: string, args: readonly string[]): string[] {
-  return [
-    Deno.execPath(),
-    "run",
-    ...(ctx.denoFlags ?? []),
-    "--allow-net",
-    "--allow-read",
-    "--allow-env",
-    entry,
-    ...args,
   ];
 }
 
@@ -123,7 +108,9 @@ export const CANDIDATE_MAIN = `${BENCH_DIR}/candidates/balance.ts`;
  * them to `main.ts balance` (2 s per-try timeout, 10 s retry downtime, no access log).
  */
 export function candidateCommand(ctx: StartContext, transport: string): string[] {
-  return denoRun(ctx, CANDIDATE_MAIN, ["--transport", transport, ...sharedSettings(ctx)]);
+  return denoRun(CANDIDATE_MAIN, ["--transport", transport, ...sharedSettings(ctx)], {
+    flags: ctx.denoFlags,
+  });
 }
 
 /** How long a subject may take to be ready. */
@@ -134,68 +121,25 @@ function listeningLine(port: number): string {
   return `listening on http://127.0.0.1:${port}`;
 }
 
-/** Fills `{{NAME}}` placeholders; throws on any left unfilled. */
-export function render(template: string, values: Record<string, string | number>): string {
-  const out = template.replace(/\{\{([A-Z_]+)\}\}/g, (whole, key: string) => {
-    const value = values[key];
-    return value === undefined ? whole : String(value);
-  });
-  const left = out.match(/\{\{[A-Z_]+\}\}/);
-  if (left) throw new Error(`template placeholder ${left[0]} has no value`);
-  return out;
-}
-
-/** Reads a template from bench/ and writes it filled into `dir`; returns the written path. */
-export async function renderFile(
-  template: string,
-  dir: string,
-  values: Record<string, string | number>,
-): Promise<string> {
-  const text = render(await Deno.readTextFile(`${BENCH_DIR}/${template}`), { DIR: dir, ...values });
-  const path = `${dir}/${template}`;
-  await Deno.writeTextFile(path, text);
-  return path;
-}
-
-/** Whether `program` is on PATH. */
-export async function installed(program: string): Promise<boolean> {
-  try {
-    const out = await new Deno.Command("sh", {
-      args: ["-c", `command -v ${program}`],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return out.code === 0;
-  } catch {
-    return false;
-  }
-}
-
 function portOf(url: string): number {
   return Number(new URL(url).port);
 }
 
 /** Starts a Deno subject and waits for its listening line. */
 async function startDeno(ctx: StartContext, name: string, cmd: string[]): Promise<Running> {
-  const proc = new Proc({ name, cmd, cwd: REPO_DIR, logPath: `${ctx.dir}/${name}.log` });
-  try {
-    await proc.waitForOutput(listeningLine(ctx.port), START_TIMEOUT_MS);
-  } catch (error) {
-    await proc.stop();
-    throw error;
-  }
+  const proc = await startReady(
+    { name, cmd, cwd: REPO_DIR, logPath: `${ctx.dir}/${name}.log` },
+    (proc) => proc.waitForOutput(listeningLine(ctx.port), START_TIMEOUT_MS),
+  );
   return { url: `http://127.0.0.1:${ctx.port}`, proc };
 }
 
 /** Starts a non-Deno server and waits until its port accepts connections. */
 async function startServer(ctx: StartContext, name: string, cmd: string[]): Promise<Running> {
-  const proc = new Proc({ name, cmd, logPath: `${ctx.dir}/${name}.log` });
-  try {
-    await proc.waitForPort(ctx.port, START_TIMEOUT_MS);
-  } catch (error) {
-    await proc.stop();
-    throw error;
-  }
+  const proc = await startReady(
+    { name, cmd, logPath: `${ctx.dir}/${name}.log` },
+    (proc) => proc.waitForPort(ctx.port, START_TIMEOUT_MS),
+  );
   return { url: `http://127.0.0.1:${ctx.port}`, proc };
 }
 
@@ -223,7 +167,7 @@ const nginx: Subject = {
     const servers = ctx.backends
       .map((url) => `        server ${new URL(url).host} max_fails=1 fail_timeout=10s;`)
       .join("\n");
-    const conf = await renderFile("nginx_proxy.conf", ctx.dir, {
+    const conf = await renderFile(`${BENCH_DIR}/nginx_proxy.conf`, ctx.dir, {
       PORT: ctx.port,
       UPSTREAM_SERVERS: servers,
     });
@@ -250,7 +194,7 @@ const haproxy: Subject = {
     const servers = ctx.backends
       .map((url, i) => `    server b${i + 1} 127.0.0.1:${portOf(url)}`)
       .join("\n");
-    const conf = await renderFile("haproxy.cfg", ctx.dir, {
+    const conf = await renderFile(`${BENCH_DIR}/haproxy.cfg`, ctx.dir, {
       PORT: ctx.port,
       HAPROXY_SERVERS: servers,
     });
@@ -265,16 +209,15 @@ const naive: Subject = {
   unavailable: () => Promise.resolve(undefined),
   handles: always,
   start: (ctx) =>
-    startDeno(ctx, "naive", [
-      Deno.execPath(),
-      "run",
-      ...(ctx.denoFlags ?? []),
-      "--allow-net",
-      `${BENCH_DIR}/naive_proxy.ts`,
-      "--port",
-      String(ctx.port),
-      ...ctx.backends.flatMap((url) => ["--backend", url]),
-    ]),
+    startDeno(
+      ctx,
+      "naive",
+      denoRun(
+        `${BENCH_DIR}/naive_proxy.ts`,
+        ["--port", String(ctx.port), ...ctx.backends.flatMap((url) => ["--backend", url])],
+        { flags: ctx.denoFlags, allow: ["net"] },
+      ),
+    ),
 };
 
 let balancerCheck: Promise<string | undefined> | undefined;

@@ -1,16 +1,33 @@
 /**
  * What the chaos and soak tools share: free loopback ports, the repository's entry point,
  * child processes started as `roundabout` would be, and the balancer's Prometheus counters.
- * Child processes come from `bench/processes.ts`, which logs them to files and stops every
+ * Child processes come from `harness/processes.ts`, which logs them to files and stops every
  * one of them from `finally` and on Ctrl-C.
  *
  * @module
  */
 
-import { Proc } from "../bench/processes.ts";
+import { denoRun, REPO_DIR } from "../harness/deno_run.ts";
+import { Proc } from "../harness/processes.ts";
 
-/** The repository root (where main.ts and deno.json are). */
-export const REPO_DIR = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+/**
+ * The end of a tool's flag parsing: `--help` prints `usage` and exits 0; problems are printed
+ * with `usage` and exit 2.
+ */
+export function exitOnHelpOrProblems(
+  usage: string,
+  help: boolean | undefined,
+  problems: readonly string[],
+): void {
+  if (help) {
+    console.log(usage);
+    Deno.exit(0);
+  }
+  if (problems.length > 0) {
+    console.error(`${problems.join("\n")}\n${usage}`);
+    Deno.exit(2);
+  }
+}
 
 /** `count` distinct ports that were free a moment ago on 127.0.0.1. */
 export function freePorts(count: number): number[] {
@@ -27,18 +44,19 @@ export function freePorts(count: number): number[] {
 export function roundabout(name: string, args: readonly string[], logPath: string): Proc {
   return new Proc({
     name,
-    cmd: [
-      Deno.execPath(),
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-env",
-      `${REPO_DIR}/main.ts`,
-      ...args,
-    ],
+    cmd: denoRun(`${REPO_DIR}/main.ts`, args),
     cwd: REPO_DIR,
     logPath,
   });
+}
+
+/** Starts `roundabout mock KIND --port PORT EXTRA…`, named `KIND :PORT`, logging to `dir`. */
+export function mockApp(dir: string, kind: string, port: number, extra: string[] = []): Proc {
+  return roundabout(
+    `${kind} :${port}`,
+    ["mock", kind, "--port", String(port), ...extra],
+    `${dir}/${kind}-${port}.log`,
+  );
 }
 
 /** One sample of a Prometheus counter or gauge: its labels as written, and its value. */

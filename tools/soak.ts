@@ -6,7 +6,7 @@
  * deno task soak --requests 5000000 --connections 128 --transport fetch
  * ```
  *
- * Backends are one nginx serving three ports (`bench/nginx_backend.conf`) when nginx is
+ * Backends are one nginx serving three ports (`harness/nginx_backend.conf`) when nginx is
  * installed, else three `roundabout mock normal` processes. The balancer runs as
  * `roundabout balance --access-log off --transport http1` (the faster client; `--transport
  * fetch` for the default one) with its admin API, so its own request counter can be checked
@@ -20,11 +20,22 @@
  */
 
 import { parseArgs } from "node:util";
-import { Proc, stopAll, stopAllOnSignals } from "../bench/processes.ts";
-import { cpuSeconds, rssKiB } from "../bench/procfs.ts";
-import { installed, renderFile } from "../bench/subjects.ts";
-import { parseWrkOutput, type WrkResult } from "../bench/wrk.ts";
-import { count, freePorts, REPO_DIR, roundabout, scrape, sleep, total } from "./_common.ts";
+import { startNginxBackends } from "../harness/nginx_backends.ts";
+import { type Proc, stopAll, stopAllOnSignals } from "../harness/processes.ts";
+import { cpuSeconds } from "../harness/procfs.ts";
+import { installed } from "../harness/programs.ts";
+import { runWrk, type WrkResult, wrkScript } from "../harness/wrk.ts";
+import {
+  count,
+  exitOnHelpOrProblems,
+  freePorts,
+  mockApp,
+  roundabout,
+  scrape,
+  sleep,
+  total,
+} from "./_common.ts";
+import { MemoryWatch, mib, signed } from "./soak_memory.ts";
 
 const USAGE = `Usage: deno task soak [--requests 1000000] [--connections 64]
                       [--transport http1|fetch] [--backends auto|nginx|deno]`;
@@ -47,10 +58,6 @@ function options(args: string[]): SoakOptions {
       help: { type: "boolean", short: "h" },
     },
   });
-  if (values.help) {
-    console.log(USAGE);
-    Deno.exit(0);
-  }
   const requests = Number(values.requests);
   const connections = Number(values.connections);
   const problems = [
@@ -67,10 +74,7 @@ function options(args: string[]): SoakOptions {
       ? "--backends: expected auto, nginx or deno"
       : "",
   ].filter((p) => p !== "");
-  if (problems.length > 0) {
-    console.error(`${problems.join("\n")}\n${USAGE}`);
-    Deno.exit(2);
-  }
+  exitOnHelpOrProblems(USAGE, values.help, problems);
   return {
     requests,
     connections,
@@ -90,65 +94,129 @@ async function startBackends(
   if (useNginx) {
     // nginx workers run as an unprivileged user when started by root: let them in.
     await Deno.chmod(dir, 0o755);
-    const conf = await renderFile("nginx_backend.conf", dir, {
-      PORT_A: ports[0],
-      PORT_B: ports[1],
-      PORT_C: ports[2],
-    });
-    const nginx = new Proc({
-      name: "nginx backends",
-      cmd: ["nginx", "-e", `${dir}/nginx-backend-error.log`, "-p", dir, "-c", conf],
-      logPath: `${dir}/nginx-backend.log`,
-    });
-    for (const port of ports) await nginx.waitForPort(port, 10_000);
+    await startNginxBackends(dir, [ports[0], ports[1], ports[2]]);
     return { urls, path: "/small", kind: "nginx (one process, three ports)" };
   }
-  const mocks = ports.map((port) =>
-    roundabout(
-      `normal :${port}`,
-      ["mock", "normal", "--port", String(port)],
-      `${dir}/normal-${port}.log`,
-    )
-  );
+  const mocks = ports.map((port) => mockApp(dir, "normal", port));
   await Promise.all(mocks.map((proc, i) => proc.waitForPort(ports[i], 20_000)));
   return { urls, path: "/health", kind: "three roundabout mock normal processes" };
 }
 
-/** One wrk run of `durationS` against `url`; its exact numbers from bench/get.lua. */
-async function wrk(
+/** One wrk run of `durationS` against `url`; its exact numbers from harness/get.lua. */
+function wrk(
   url: string,
   connections: number,
   durationS: number,
   logPath: string,
 ): Promise<WrkResult> {
-  const proc = new Proc({
-    name: "wrk",
-    cmd: [
-      "wrk",
-      "-t1",
-      `-c${connections}`,
-      `-d${durationS}s`,
-      "--timeout",
-      "10s",
-      "--latency",
-      "-s",
-      `${REPO_DIR}/bench/get.lua`,
-      url,
-    ],
-    logPath,
-    nofile: 65_536,
-  });
-  const status = await proc.wait((durationS + 30) * 1_000);
-  if (!status.success) throw new Error(`wrk failed (code ${status.code}):\n${proc.tail()}`);
-  return parseWrkOutput(proc.tail(200));
+  const run = { url, connections, durationS, script: wrkScript("get.lua"), timeoutS: 10, logPath };
+  // Killed 30 s after its planned end (the 10 s timeout and 20 s of grace).
+  return runWrk(run, 20);
 }
 
-function mib(kib: number): string {
-  return `${(kib / 1024).toFixed(1)} MiB`;
+/** Starts `roundabout balance` in front of `backends` with its admin API on a second port. */
+async function startBalancer(
+  dir: string,
+  backendUrls: readonly string[],
+  transport: string,
+): Promise<{ balancer: Proc; port: number; adminUrl: string }> {
+  const [port, adminPort] = freePorts(2);
+  const balancer = roundabout("balancer", [
+    "balance",
+    "--port",
+    String(port),
+    ...backendUrls.flatMap((url) => ["--backend", url]),
+    "--access-log",
+    "off",
+    "--transport",
+    transport,
+    "--admin-port",
+    String(adminPort),
+  ], `${dir}/balancer.log`);
+  await balancer.waitForPort(port, 20_000);
+  await balancer.waitForPort(adminPort, 20_000);
+  return { balancer, port, adminUrl: `http://127.0.0.1:${adminPort}` };
 }
 
-function signed(kib: number): string {
-  return `${kib >= 0 ? "+" : "−"}${mib(Math.abs(kib))}`;
+/**
+ * The load: a 5 s calibration gives the rate, the main run lasts long enough for the rest,
+ * short top-up runs follow until `opts.requests` were made.
+ */
+async function load(opts: SoakOptions, url: string, dir: string): Promise<WrkResult[]> {
+  const runs: WrkResult[] = [];
+  let done = 0;
+  const run = async (durationS: number, label: string) => {
+    const result = await wrk(url, opts.connections, durationS, `${dir}/wrk-${runs.length}.log`);
+    runs.push(result);
+    done += result.requests;
+    console.log(
+      `          ${label}: ${count(result.requests)} requests in ${
+        result.durationS.toFixed(1)
+      } s ` +
+        `(${count(Math.round(result.requests / result.durationS))} req/s), ` +
+        `${result.socketErrors + result.statusErrors} errors`,
+    );
+    return result;
+  };
+  const calibration = await run(5, "calibration");
+  const rate = calibration.requests / calibration.durationS;
+  const left = opts.requests - done;
+  if (left > 0) await run(Math.max(1, Math.ceil((left / rate) * 1.05)), "main run");
+  while (done < opts.requests) {
+    await run(Math.max(1, Math.ceil(((opts.requests - done) / rate) * 1.2)), "top-up");
+  }
+  return runs;
+}
+
+/** What the balancer used and kept, measured after the load. */
+interface Usage {
+  readonly memory: MemoryWatch;
+  /** RSS in KiB at the start, at the end of the load, and 5 s after. */
+  readonly start: number;
+  readonly end: number;
+  readonly settled: number;
+  /** CPU seconds during the load. */
+  readonly cpu: number;
+  /** `roundabout_requests_total`, undefined when /metrics did not answer. */
+  readonly counted: number | undefined;
+}
+
+/** Prints the summary and the verdict; returns the exit code. */
+function summary(opts: SoakOptions, runs: readonly WrkResult[], usage: Usage): number {
+  const { memory, start, end, settled, cpu, counted } = usage;
+  const wall = runs.reduce((s, r) => s + r.durationS, 0);
+  const requests = runs.reduce((s, r) => s + r.requests, 0);
+  const socketErrors = runs.reduce((s, r) => s + r.socketErrors, 0);
+  const statusErrors = runs.reduce((s, r) => s + r.statusErrors, 0);
+  const main = runs.length > 1 ? runs[1] : runs[0];
+  const lines = [
+    "",
+    `requests: ${count(requests)} in ${wall.toFixed(1)} s of load (${runs.length} wrk runs)`,
+    `req/s: ${count(Math.round(requests / wall))} overall; main run ${
+      count(Math.round(main.requests / main.durationS))
+    }, latency p50 ${main.latencyMs.p50.toFixed(2)} ms, p99 ${
+      main.latencyMs.p99.toFixed(2)
+    } ms, max ${main.latencyMs.max.toFixed(0)} ms`,
+    `errors: ${count(socketErrors)} socket (connect/read/write/timeout), ` +
+    `${count(statusErrors)} responses with status >= 400`,
+    `balancer CPU: ${cpu.toFixed(1)} s (${(cpu / wall * 100).toFixed(0)} % of one core)`,
+    `balancer RSS: start ${mib(start)}, end ${mib(end)}, peak ${mib(memory.peak)}, ` +
+    `5 s after the end ${mib(settled)}; start→end ${signed(end - start)} (warm-up: heap, ` +
+    `pools, JIT), first loaded sample→end ${signed(end - (memory.samples[1]?.[1] ?? end))}`,
+    `RSS samples (s, MiB): ${
+      memory.samples.map(([t, kib]) => `${t.toFixed(0)}:${(kib / 1024).toFixed(0)}`).join(" ")
+    }`,
+    counted === undefined
+      ? "balancer count: /metrics did not answer"
+      : `balancer count (roundabout_requests_total): ${count(counted)}; wrk counted ${
+        count(requests)
+      } (wrk leaves out the answers in flight when each run stops: at most ` +
+        `${opts.connections} per run)`,
+  ];
+  console.log(lines.join("\n"));
+  const ok = socketErrors === 0 && statusErrors === 0 && requests >= opts.requests;
+  console.log(ok ? "PASS: no errors" : "FAIL: see the errors above");
+  return ok ? 0 : 1;
 }
 
 async function main(): Promise<number> {
@@ -161,126 +229,32 @@ async function main(): Promise<number> {
   const removeSignalHandlers = stopAllOnSignals(() => console.error(`logs kept in ${dir}`));
   try {
     const backends = await startBackends(dir, opts.backends);
-    const [port, adminPort] = freePorts(2);
-    const balancer = roundabout("balancer", [
-      "balance",
-      "--port",
-      String(port),
-      ...backends.urls.flatMap((url) => ["--backend", url]),
-      "--access-log",
-      "off",
-      "--transport",
-      opts.transport,
-      "--admin-port",
-      String(adminPort),
-    ], `${dir}/balancer.log`);
-    await balancer.waitForPort(port, 20_000);
-    await balancer.waitForPort(adminPort, 20_000);
-    const url = `http://127.0.0.1:${port}${backends.path}`;
+    const { balancer, port, adminUrl } = await startBalancer(dir, backends.urls, opts.transport);
     console.log(
       `roundabout soak: ${count(opts.requests)} requests, ${opts.connections} connections, ` +
         `transport ${opts.transport}, access log off; backends: ${backends.kind}; ` +
         `wrk -t1 GET ${backends.path}; logs in ${dir}`,
     );
-
     // Memory: at the start, every 10 s, at the end; the peak of all samples.
-    const t0 = performance.now();
-    const samples: [number, number][] = [];
-    let peak = 0;
-    const sample = () => {
-      const kib = rssKiB(balancer.pid);
-      samples.push([(performance.now() - t0) / 1000, kib]);
-      peak = Math.max(peak, kib);
-      return kib;
-    };
-    const start = sample();
+    const memory = new MemoryWatch(balancer.pid);
+    const start = memory.sample();
     const cpuStart = cpuSeconds(balancer.pid);
     console.log(`       0 s  RSS ${mib(start)} (started, idle)`);
-    const adminUrl = `http://127.0.0.1:${adminPort}`;
-    let done = 0;
-    let progress: Promise<void> = Promise.resolve();
-    const timer = setInterval(() => {
-      const kib = sample();
-      const at = ((performance.now() - t0) / 1000).toFixed(0).padStart(8);
-      progress = scrape(adminUrl, ["roundabout_requests_total"]).then((metrics) => {
-        const served = metrics ? count(total(metrics, "roundabout_requests_total")) : "?";
-        console.log(`${at} s  RSS ${mib(kib)}  (${served} requests served so far)`);
-      });
-    }, 10_000);
-    // A finer sampler for the peak only, so a short spike between the 10 s samples counts.
-    const peakTimer = setInterval(() => {
-      peak = Math.max(peak, rssKiB(balancer.pid));
-    }, 250);
-
-    const runs: WrkResult[] = [];
-    const run = async (durationS: number, label: string) => {
-      const result = await wrk(url, opts.connections, durationS, `${dir}/wrk-${runs.length}.log`);
-      runs.push(result);
-      done += result.requests;
-      console.log(
-        `          ${label}: ${count(result.requests)} requests in ${
-          result.durationS.toFixed(1)
-        } s ` +
-          `(${count(Math.round(result.requests / result.durationS))} req/s), ` +
-          `${result.socketErrors + result.statusErrors} errors`,
-      );
-      return result;
-    };
-    let wall: number;
+    const stopWatching = memory.watch(adminUrl);
+    let runs: WrkResult[];
     try {
-      const calibration = await run(5, "calibration");
-      const rate = calibration.requests / calibration.durationS;
-      const left = opts.requests - done;
-      if (left > 0) await run(Math.max(1, Math.ceil((left / rate) * 1.05)), "main run");
-      while (done < opts.requests) {
-        await run(Math.max(1, Math.ceil(((opts.requests - done) / rate) * 1.2)), "top-up");
-      }
-      wall = runs.reduce((s, r) => s + r.durationS, 0);
+      runs = await load(opts, `http://127.0.0.1:${port}${backends.path}`, dir);
     } finally {
-      clearInterval(timer);
-      clearInterval(peakTimer);
-      await progress;
+      await stopWatching();
     }
-    const end = sample();
+    const end = memory.sample();
     const cpu = cpuSeconds(balancer.pid) - cpuStart;
     await sleep(5_000);
-    const settled = sample();
+    const settled = memory.sample();
     const metrics = await scrape(adminUrl, ["roundabout_requests_total"]);
     if (balancer.exited) throw new Error(`the balancer exited:\n${balancer.tail()}`);
-
-    const requests = runs.reduce((s, r) => s + r.requests, 0);
-    const socketErrors = runs.reduce((s, r) => s + r.socketErrors, 0);
-    const statusErrors = runs.reduce((s, r) => s + r.statusErrors, 0);
-    const main = runs.length > 1 ? runs[1] : runs[0];
     const counted = metrics === undefined ? undefined : total(metrics, "roundabout_requests_total");
-    const lines = [
-      "",
-      `requests: ${count(requests)} in ${wall.toFixed(1)} s of load (${runs.length} wrk runs)`,
-      `req/s: ${count(Math.round(requests / wall))} overall; main run ${
-        count(Math.round(main.requests / main.durationS))
-      }, latency p50 ${main.latencyMs.p50.toFixed(2)} ms, p99 ${
-        main.latencyMs.p99.toFixed(2)
-      } ms, max ${main.latencyMs.max.toFixed(0)} ms`,
-      `errors: ${count(socketErrors)} socket (connect/read/write/timeout), ` +
-      `${count(statusErrors)} responses with status >= 400`,
-      `balancer CPU: ${cpu.toFixed(1)} s (${(cpu / wall * 100).toFixed(0)} % of one core)`,
-      `balancer RSS: start ${mib(start)}, end ${mib(end)}, peak ${mib(peak)}, ` +
-      `5 s after the end ${mib(settled)}; start→end ${signed(end - start)} (warm-up: heap, ` +
-      `pools, JIT), first loaded sample→end ${signed(end - (samples[1]?.[1] ?? end))}`,
-      `RSS samples (s, MiB): ${
-        samples.map(([t, kib]) => `${t.toFixed(0)}:${(kib / 1024).toFixed(0)}`).join(" ")
-      }`,
-      counted === undefined
-        ? "balancer count: /metrics did not answer"
-        : `balancer count (roundabout_requests_total): ${count(counted)}; wrk counted ${
-          count(requests)
-        } (wrk leaves out the answers in flight when each run stops: at most ` +
-          `${opts.connections} per run)`,
-    ];
-    console.log(lines.join("\n"));
-    const ok = socketErrors === 0 && statusErrors === 0 && requests >= opts.requests;
-    console.log(ok ? "PASS: no errors" : "FAIL: see the errors above");
-    return ok ? 0 : 1;
+    return summary(opts, runs, { memory, start, end, settled, cpu, counted });
   } finally {
     await stopAll();
     removeSignalHandlers();

@@ -1,11 +1,7 @@
--- wrk script: POST a small JSON body, and print exact results as one JSON line when done.
--- Usage: wrk -t1 -c64 -d10s --latency -s bench/post.lua http://127.0.0.1:PORT/echo
+-- wrk script: plain GET, and print exact results as one JSON line when done.
+-- Usage: wrk -t1 -c64 -d10s --latency -s harness/get.lua http://127.0.0.1:PORT/1k
 
-wrk.method = "POST"
-wrk.body = '{"id":12345,"name":"roundabout","tags":["bench","small"],"ok":true}'
-wrk.headers["Content-Type"] = "application/json"
-
--- Same reporter as get.lua: latencies in microseconds, errors as wrk counts them
+-- The reporter (post.lua loads it too): latencies in microseconds, errors as wrk counts them
 -- (status = responses with a status of 400 or more; connect/read/write/timeout = socket errors).
 function done(summary, latency, requests)
   local e = summary.errors

@@ -185,6 +185,24 @@ export class Proc {
   }
 }
 
+/**
+ * Starts a process and waits until `ready` resolves (its listening line, its port); stops it
+ * again and rethrows when that fails, so a half-started process never lingers.
+ */
+export async function startReady(
+  options: ProcOptions,
+  ready: (proc: Proc) => Promise<void>,
+): Promise<Proc> {
+  const proc = new Proc(options);
+  try {
+    await ready(proc);
+  } catch (error) {
+    await proc.stop();
+    throw error;
+  }
+  return proc;
+}
+
 /** Whether Ctrl-C (or SIGTERM) arrived: callers stop starting new work. */
 export function isShuttingDown(): boolean {
   return shuttingDown;

@@ -1,11 +1,20 @@
 /**
- * Runs wrk and reads the exact numbers its Lua `done()` hook prints (bench/post.lua,
- * bench/get.lua) instead of parsing wrk's rounded text.
+ * Runs wrk and reads the exact numbers its Lua `done()` hook prints (post.lua and get.lua
+ * beside this file) instead of parsing wrk's rounded text. Shared by the benchmark (bench/)
+ * and the soak tool (tools/).
  *
  * @module
  */
 
 import { Proc } from "./processes.ts";
+
+/** The wrk scripts beside this file: a small JSON POST, or a plain GET. */
+export type WrkScript = "post.lua" | "get.lua";
+
+/** Absolute path of a wrk script. */
+export function wrkScript(name: WrkScript): string {
+  return new URL(name, import.meta.url).pathname;
+}
 
 /** What one wrk run measured. */
 export interface WrkResult {
@@ -86,10 +95,13 @@ export function parseWrkOutput(output: string): WrkResult {
 /** Seconds wrk may overrun `durationS + timeoutS` before it is killed. */
 export const WRK_GRACE_S = 5;
 
-/** Runs wrk to the end (killed if it overruns) and returns its numbers. */
-export async function runWrk(run: WrkRun): Promise<WrkResult> {
+/**
+ * Runs wrk to the end and returns its numbers; it is killed when it still runs `graceS`
+ * seconds after `durationS + timeoutS`.
+ */
+export async function runWrk(run: WrkRun, graceS = WRK_GRACE_S): Promise<WrkResult> {
   const proc = new Proc({ name: "wrk", cmd: wrkArgs(run), logPath: run.logPath, nofile: 65536 });
-  const status = await proc.wait((run.durationS + run.timeoutS + WRK_GRACE_S) * 1000);
+  const status = await proc.wait((run.durationS + run.timeoutS + graceS) * 1000);
   const output = proc.tail(200);
   if (!status.success) throw new Error(`wrk failed (code ${status.code}):\n${proc.tail()}`);
   return parseWrkOutput(output);
