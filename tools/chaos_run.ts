@@ -26,7 +26,12 @@ export interface ChaosConfig {
   readonly backends: (string | { url: string; weight: number })[];
   readonly timeout: string;
   readonly retryDowntime: string;
-  readonly passive: { failuresToEject: number; maxEjection: string; healthySpell: string };
+  readonly passive: {
+    failuresToEject: number;
+    backoff: string;
+    maxEjection: string;
+    healthySpell: string;
+  };
   readonly retryAfterSend: string;
   readonly transport: string;
   readonly admin: { hostname: string; port: number };
