@@ -20,6 +20,7 @@ import {
   failureStatus,
   maybeSent,
   OVERLOAD_RETRY_AFTER_S,
+  reusedConnectionExcuse,
   timeoutExcuse,
 } from "./failure.ts";
 import { type FieldList, upstreamHeaders } from "./headers.ts";
@@ -198,7 +199,8 @@ export class Balancer {
           tries.push(this.#tried(backend, failure.kind, undefined, failure.detail, tryStart));
           return overloaded(failure, tries);
         }
-        const excuse = timeoutExcuse(failure.kind, backend.answeredSince(tryStart));
+        const excuse = timeoutExcuse(failure.kind, backend.answeredSince(tryStart)) ??
+          reusedConnectionExcuse(error);
         const detail = excuse ? `${failure.detail} (${excuse})` : failure.detail;
         if (excuse) backend.recordExcusedFailure(detail, this.#clock());
         else this.#markFailed(backend, failure.kind, failure.detail, tryStart);

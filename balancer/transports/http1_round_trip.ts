@@ -1,12 +1,12 @@
 /**
  * One request and its response head on one connection, and what a failure on the way
- * means: in particular whether it was a stale pooled connection that may be retried.
+ * means: in particular whether the request certainly never left, the one case where it may
+ * be sent again to the same backend.
  *
  * @module
  */
 
-import { hasField } from "../headers.ts";
-import { UpstreamError } from "../transport.ts";
+import { ReusedConnectionClosed, UpstreamError } from "../transport.ts";
 import type { Http1Connection } from "./http1_connection.ts";
 import { NoResponseError, readHead, type ResponseHead } from "./http1_head.ts";
 import {
@@ -16,16 +16,14 @@ import {
   writeRequest,
 } from "./http1_request.ts";
 
-/** Methods whose repetition has no further effect (RFC 9110 §9.2.2). */
-const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
-
 /**
- * A pooled connection turned out dead before the backend could have acted on the request;
- * sending it once more on a new connection is safe.
+ * A write failed before the socket took a single byte of the request, on a reused
+ * connection we did not close ourselves: the backend cannot have seen any of it, so it may
+ * go once more, on a new connection to the same backend (`Http1Transport` does that).
  */
-export class StaleConnectionError extends UpstreamError {
+export class NothingSentError extends UpstreamError {
   constructor(cause: unknown) {
-    super("reset", "pooled connection closed by the backend before it answered", { cause });
+    super("reset", "reused connection broke before any of the request was sent", { cause });
   }
 }
 
@@ -44,59 +42,81 @@ export async function roundTrip(
   // A failed head leaves the connection useless; closing it also ends a write that the
   // backend no longer reads.
   head.catch(() => conn.close());
-  let writeError: unknown;
-  try {
-    await writeRequest(conn, request, slot);
-    slot.written?.();
-  } catch (error) {
-    writeError = error;
-    // The backend would wait for the rest of the body forever: end the exchange.
-    if (error instanceof BodySourceError) conn.close();
-  }
+  const upload = new Upload(conn, request, slot);
+  await upload.done;
   let result: ResponseHead;
   try {
     result = await head;
   } catch (error) {
-    throw headFailure(error, writeError, conn, request);
+    throw headFailure(error, upload.error, conn);
   }
   // An answer before the whole request was sent: the connection is out of step.
-  if (writeError !== undefined) result.keepAlive = false;
+  if (upload.error !== undefined) result.keepAlive = false;
   return result;
 }
 
-function headFailure(
+/** The request's write, as the slot the writer reports to; it never rejects. */
+class Upload implements BodyReaderSlot {
+  /** Settles when the write has ended, whichever way. */
+  readonly done: Promise<undefined>;
+  error: unknown;
+  readonly #slot: BodyReaderSlot;
+
+  constructor(conn: Http1Connection, request: RequestToWrite, slot: BodyReaderSlot) {
+    this.#slot = slot;
+    this.done = writeRequest(conn, request, this).then(
+      () => {
+        slot.written?.();
+        return undefined;
+      },
+      (error) => {
+        this.error = error;
+        // The backend would wait for the rest of the body forever: end the exchange.
+        if (error instanceof BodySourceError) {
+          conn.close(new UpstreamError("reset", error.message, { cause: error.cause }));
+        }
+        return undefined;
+      },
+    );
+  }
+
+  get reader(): ReadableStreamDefaultReader<Uint8Array> | undefined {
+    return this.#slot.reader;
+  }
+
+  set reader(reader: ReadableStreamDefaultReader<Uint8Array> | undefined) {
+    this.#slot.reader = reader;
+  }
+
+  writing(active: boolean): void {
+    this.#slot.writing?.(active);
+  }
+}
+
+/**
+ * What a failure to get a response head means, given how the write went (`writeError`,
+ * `conn.written`) and whether we closed the connection ourselves (`conn.closeReason`).
+ * Only {@linkcode NothingSentError} may be sent again to the same backend; a reused
+ * connection that ends without answering a fully written request is
+ * {@linkcode ReusedConnectionClosed}, which a balancer may replay, on another backend.
+ */
+export function headFailure(
   error: unknown,
   writeError: unknown,
-  conn: Http1Connection,
-  request: RequestToWrite,
+  conn: Pick<Http1Connection, "closeReason" | "reused" | "written">,
 ): unknown {
+  // Closed by us (deadline, client gone, request body stalled or broken): whatever failed
+  // afterwards failed because of that, whatever it looks like.
+  if (conn.closeReason !== undefined) return conn.closeReason;
   if (error instanceof UpstreamError && error.kind === "protocol") return error;
-  if (writeError instanceof BodySourceError) {
-    return new UpstreamError("reset", "reading the request body failed", {
-      cause: writeError.cause,
-    });
-  }
-  if (conn.reused) {
-    // Nothing left this host: the backend cannot have seen any of it.
-    if (writeError !== undefined && conn.written === 0) return new StaleConnectionError(error);
-    // Everything was written, and the connection ended without one byte of answer. That
-    // is what a backend closing an idle keep-alive connection looks like while our request
-    // was on its way: it closed before reading it. It is also what a backend crashing on
-    // the request looks like, which cannot be told apart; so like Go's net/http and nginx,
-    // only requests that are safe to repeat (idempotent, with a replayable body) go again.
-    if (writeError === undefined && error instanceof NoResponseError && replayable(request)) {
-      return new StaleConnectionError(error);
-    }
-  }
   if (writeError !== undefined) {
+    if (conn.written === 0 && conn.reused) return new NothingSentError(writeError);
     return new UpstreamError("reset", "connection broke while sending the request", {
       cause: writeError,
     });
   }
+  // Everything was written and not one byte came back: the backend may have closed an
+  // idle connection as the request came, or crashed on it. It may have received it.
+  if (conn.reused && error instanceof NoResponseError) return new ReusedConnectionClosed(error);
   return error;
-}
-
-function replayable(request: RequestToWrite): boolean {
-  if (request.body instanceof ReadableStream) return false;
-  return IDEMPOTENT.has(request.method) || hasField(request.headers, "idempotency-key");
 }
