@@ -994,6 +994,52 @@ Deno.test("options out of range are all reported at once", () => {
   );
 });
 
+Deno.test("an answer during a streamed upload comes back at once; the upload stops, unfinished", async () => {
+  let go!: () => void;
+  const bodyMayCome = new Promise<void>((resolve) => go = resolve);
+  let afterAnswer = "";
+  const server = rawServer(async (conn) => {
+    await conn.readHead();
+    await conn.write("HTTP/1.1 401 Unauthorized\r\ncontent-length: 4\r\n\r\n");
+    await bodyMayCome;
+    await conn.write("nope");
+    // Everything the client sent since: never the last chunk, which would tell the
+    // backend that the cut upload was complete.
+    const chunk = new Uint8Array(4096);
+    for (let n = await conn.conn.read(chunk); n !== null; n = await conn.conn.read(chunk)) {
+      afterAnswer += decoder.decode(chunk.subarray(0, n));
+    }
+  });
+  const transport = new Http1Transport();
+  let pulls = 0;
+  let cancelled = false;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      // A piece, then a client that takes its time: the upload is far from done.
+      if (pulls++ === 0) return controller.enqueue(encoder.encode("some of it"));
+      return new Promise(() => {});
+    },
+    cancel() {
+      cancelled = true;
+    },
+  }, { highWaterMark: 0 });
+  try {
+    const response = await send(transport, server.url, { method: "POST", body });
+    assert.equal(response.status, 401);
+    assert.ok(cancelled, "the client's body is no longer read");
+    go();
+    assert.equal(await response.text(), "nope");
+    // The script ends when the client closes the connection after the answer: out of
+    // step, it was not pooled.
+    await server.settled();
+    assert.ok(!afterAnswer.includes("0\r\n\r\n"), `sent after the answer: ${afterAnswer}`);
+  } finally {
+    go();
+    transport.close();
+    await server.close();
+  }
+});
+
 Deno.test("a backend that answers before the upload ends is heard, and not reused", async () => {
   const server = rawServer(async (conn) => {
     await conn.readHead();

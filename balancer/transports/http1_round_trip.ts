@@ -29,7 +29,10 @@ export class NothingSentError extends UpstreamError {
 
 /**
  * Writes `request` and reads the response head. The head is read while the request is
- * being written, so a backend that answers early (say 413 during a large upload) is heard.
+ * being written, and a final head that arrives before the request is all written ends the
+ * write: a backend that answers early (401 or 413 to a large upload) and stops reading is
+ * heard at once, and the rest of the upload is not read from the client. The connection is
+ * then out of step, so the head says it is not to be reused.
  */
 export async function roundTrip(
   conn: Http1Connection,
@@ -43,22 +46,30 @@ export async function roundTrip(
   // backend no longer reads.
   head.catch(() => conn.close());
   const upload = new Upload(conn, request, slot);
-  await upload.done;
-  let result: ResponseHead;
+  let result: ResponseHead | undefined;
   try {
-    result = await head;
+    result = await Promise.race([head, upload.done]) ?? await head;
   } catch (error) {
+    // The write may be waiting for the client's body: it is not wanted any more.
+    upload.abandon();
+    await upload.done;
     throw headFailure(error, upload.error, conn);
   }
+  if (!upload.finished) upload.abandon();
   // An answer before the whole request was sent: the connection is out of step.
-  if (upload.error !== undefined) result.keepAlive = false;
+  if (upload.abandoned || upload.error !== undefined) result.keepAlive = false;
   return result;
 }
 
-/** The request's write, as the slot the writer reports to; it never rejects. */
+/**
+ * The request's write, as the slot the writer reports to: it passes the reader and the
+ * write progress on to the exchange's slot until it is abandoned, and never rejects.
+ */
 class Upload implements BodyReaderSlot {
   /** Settles when the write has ended, whichever way. */
   readonly done: Promise<undefined>;
+  finished = false;
+  abandoned = false;
   error: unknown;
   readonly #slot: BodyReaderSlot;
 
@@ -66,13 +77,16 @@ class Upload implements BodyReaderSlot {
     this.#slot = slot;
     this.done = writeRequest(conn, request, this).then(
       () => {
-        slot.written?.();
+        this.finished = true;
+        if (!this.abandoned) slot.written?.();
         return undefined;
       },
       (error) => {
+        this.finished = true;
         this.error = error;
-        // The backend would wait for the rest of the body forever: end the exchange.
-        if (error instanceof BodySourceError) {
+        // The backend would wait for the rest of the body forever: end the exchange. Not
+        // once abandoned: the connection then carries the answer that came early.
+        if (error instanceof BodySourceError && !this.abandoned) {
           conn.close(new UpstreamError("reset", error.message, { cause: error.cause }));
         }
         return undefined;
@@ -89,7 +103,15 @@ class Upload implements BodyReaderSlot {
   }
 
   writing(active: boolean): void {
-    this.#slot.writing?.(active);
+    if (!this.abandoned) this.#slot.writing?.(active);
+  }
+
+  /** Stops the write after the piece being written, and stops reading the client's body. */
+  abandon(): void {
+    if (this.finished || this.abandoned) return;
+    this.abandoned = true;
+    this.#slot.writing?.(false);
+    this.#slot.reader?.cancel().catch(() => {});
   }
 }
 
