@@ -378,8 +378,8 @@ Deno.test("a pooled connection the server closed while idle is replaced by a new
   try {
     assert.equal(await (await send(transport, server.url)).text(), "ok");
     await server.settled();
-    // Whether the close is noticed while idle or only when the request meets it, a GET
-    // ends up on a new connection.
+    // The pool watches idle connections, so the close is noticed before the next request
+    // would meet it (one that does is a ReusedConnectionClosed, see below).
     for (let i = 0; i < 2; i++) {
       assert.equal(await (await send(transport, server.url)).text(), "ok");
     }
