@@ -21,6 +21,7 @@ import {
   failureStatus,
   maybeSent,
   OVERLOAD_RETRY_AFTER_S,
+  reusedConnectionExcuse,
   timeoutExcuse,
 } from "./failure.ts";
 import { type FieldList, upstreamHeaders } from "./headers.ts";
@@ -223,7 +224,8 @@ export class Balancer {
           tries.push(this.#tried(backend, failure.kind, undefined, failure.detail, tryStart));
           return overloaded(failure, tries, this.#errorDetails);
         }
-        const excuse = timeoutExcuse(failure.kind, backend.answeredSince(tryStart));
+        const excuse = timeoutExcuse(failure.kind, backend.answeredSince(tryStart)) ??
+          reusedConnectionExcuse(error);
         const detail = excuse ? `${failure.detail} (${excuse})` : failure.detail;
         if (excuse) backend.recordExcusedFailure(detail, this.#clock());
         else this.#markFailed(backend, failure.kind, failure.detail, tryStart);

@@ -6,7 +6,7 @@
  */
 
 import { formatDuration } from "./duration.ts";
-import { type FailureKind, UpstreamError } from "./transport.ts";
+import { type FailureKind, ReusedConnectionClosed, UpstreamError } from "./transport.ts";
 
 /**
  * A per-try timeout counts as the balancer's own overload, not the backend's slowness, when
@@ -128,6 +128,23 @@ function shorten(text: string): string {
 export function timeoutExcuse(kind: TryFailureKind, answeredNewer: boolean): string | undefined {
   if (kind !== "timeout" || !answeredNewer) return undefined;
   return "not held against the backend: it answered a newer request meanwhile";
+}
+
+/**
+ * Why a reused connection that closed without answering is not held against its backend, or
+ * `undefined` for any other failure. Closing an idle keep-alive connection is a backend's
+ * right (its keep-alive timeout), and a request that meets that close by a few microseconds
+ * is lost to a race, not to a broken backend. A backend that crashes on requests is still
+ * caught: its fresh connections fail the same way and count, and it never returns a
+ * connection to the pool to be reused.
+ *
+ * The request may have reached the backend, so it is only replayed where any request that
+ * may have been sent is (`canReplayAfterSend` in `balancer.ts`), and always on a different
+ * backend: the transport never sends it again to the same one.
+ */
+export function reusedConnectionExcuse(error: unknown): string | undefined {
+  if (!(error instanceof ReusedConnectionClosed)) return undefined;
+  return "not held against the backend: it may have closed an idle connection as the request came";
 }
 
 /** Whether the request may have reached the backend (and so may have had an effect). */

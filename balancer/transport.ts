@@ -90,6 +90,20 @@ export class UpstreamError extends Error {
   }
 }
 
+/**
+ * A reused keep-alive connection ended, the whole request written, without one byte of
+ * answer. That is what a backend closing an idle keep-alive connection looks like while a
+ * request was on its way (a race the pool's idle watch narrows but cannot close); it is also
+ * what a backend crashing on the request looks like, and the two cannot be told apart. The
+ * backend may have received the request, so a transport never sends it again itself: what
+ * the balancer does with it is `reusedConnectionExcuse` in `failure.ts`.
+ */
+export class ReusedConnectionClosed extends UpstreamError {
+  constructor(cause?: unknown) {
+    super("reset", "reused connection closed before answering", { cause });
+  }
+}
+
 /** A response body that ended before its framing said it would: the backend cut it. */
 export function bodyCutError(cause?: unknown): UpstreamError {
   return new UpstreamError("reset", "connection closed before the response body ended", {

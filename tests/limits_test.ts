@@ -332,3 +332,70 @@ for (const transportName of Object.keys(TRANSPORTS)) {
     );
   });
 }
+
+/**
+ * A backend that reads a request head, answers 401 at once and then holds the connection
+ * open without reading another byte of the upload.
+ */
+function earlyRefusingBackend() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const open: Deno.Conn[] = [];
+  const answers: Promise<unknown>[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      open.push(conn);
+      const refusal = "HTTP/1.1 401 Unauthorized\r\ncontent-length: 12\r\n\r\nunauthorized";
+      answers.push(
+        conn.read(new Uint8Array(16 * 1024)).then(() => conn.write(encoder.encode(refusal)))
+          .catch(() => {}),
+      );
+    }
+  })().catch(() => {});
+  return {
+    url: `http://127.0.0.1:${listener.addr.port}`,
+    async close() {
+      listener.close();
+      await accepting;
+      await Promise.all(answers);
+      for (const conn of open) conn.close();
+    },
+  };
+}
+
+for (const transportName of ["http1", "fetch"]) {
+  Deno.test(`an answer that comes before a streamed upload is sent reaches the client at once [${transportName}]`, async () => {
+    const backend = earlyRefusingBackend();
+    const balancer = startBalancer({
+      transport: TRANSPORTS[transportName](),
+      port: 0,
+      backends: [{ url: backend.url, weight: 1 }],
+      // Over the replay limit (1 MiB by default), so the upload streams.
+      options: { bodyIdleTimeoutMs: 5_000 },
+      clock: new FakeClock().now,
+    });
+    const total = 24 * 1024 * 1024;
+    let pulled = 0;
+    const upload = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulled >= total) return controller.close();
+        pulled += 64 * 1024;
+        controller.enqueue(new Uint8Array(64 * 1024));
+      },
+    }, { highWaterMark: 0 });
+    try {
+      const started = performance.now();
+      const response = await fetch(balancer.url, { method: "POST", body: upload });
+      assert.equal(response.status, 401);
+      assert.equal(await response.text(), "unauthorized");
+      const elapsedMs = performance.now() - started;
+      assert.ok(elapsedMs < 1_000, `answered after ${elapsedMs} ms (body idle timeout 5 s)`);
+      assert.ok(pulled < total, "the rest of the upload was not waited for");
+      const [backend] = balancer.balancer.backends;
+      await eventually(() => backend.inFlight === 0, "the try to end");
+      assert.equal(backend.failures, 0);
+    } finally {
+      await balancer.shutdown();
+      await backend.close();
+    }
+  });
+}

@@ -7,7 +7,12 @@ import { Balancer } from "../balancer/balancer.ts";
 import { FakeClock } from "../balancer/clock.ts";
 import { type BalancerOptions, DEFAULT_OPTIONS } from "../balancer/options.ts";
 import { RoundRobin } from "../balancer/policies/round_robin.ts";
-import { type Transport, UpstreamError, type UpstreamRequest } from "../balancer/transport.ts";
+import {
+  ReusedConnectionClosed,
+  type Transport,
+  UpstreamError,
+  type UpstreamRequest,
+} from "../balancer/transport.ts";
 import { backends } from "./_helpers.ts";
 
 type Behaviour = (request: UpstreamRequest) => Response | Promise<Response>;
@@ -32,6 +37,9 @@ const refused: Behaviour = () => {
 };
 const reset: Behaviour = () => {
   throw new UpstreamError("reset", "connection closed before the response");
+};
+const reusedClosed: Behaviour = () => {
+  throw new ReusedConnectionClosed();
 };
 const timeout: Behaviour = () => {
   throw new DOMException("Signal timed out.", "TimeoutError");
@@ -234,4 +242,22 @@ Deno.test("a timeout still ejects a backend that answered nothing newer", async 
   assert.equal(pool[0].available(clock.now()), false);
   assert.equal(pool[0].health.cause?.detail, "no response within 2s");
   await answered.body?.cancel();
+});
+
+Deno.test("a reused connection closed before answering moves on and is not held against the backend", async () => {
+  const { send, pool, clock, transport } = setup([reusedClosed, ok], { retryDowntimeMs: 10_000 });
+  const response = await send("GET");
+  assert.equal(response.headers.get("x-app-url"), "http://b.test");
+  await response.body?.cancel();
+  assert.deepEqual(transport.sent.map((s) => s.host), ["a.test", "b.test"]);
+  assert.equal(pool[0].available(clock.now()), true);
+  assert.equal(
+    pool[0].lastError?.detail,
+    "reused connection closed before answering (not held against the backend: it may have " +
+      "closed an idle connection as the request came)",
+  );
+  // Where nothing may be replayed, it is a 502 like any reset.
+  const post = await setup([reusedClosed, ok], { retryNonIdempotent: false }).send("POST", "{}");
+  assert.equal(post.status, 502);
+  await post.body?.cancel();
 });

@@ -24,6 +24,13 @@
  *
  * `Http1Transport` watches its own bodies natively, at no such cost.
  *
+ * Warm connections: the per-try timeout aborts the whole `fetch`, including any resend that
+ * Deno's client (hyper) makes by itself of a request it never wrote to a pooled connection,
+ * so a timeout on a warm connection is a timeout and the request reaches the backend once
+ * (`tests/warm_connections_test.ts`). What `fetch` cannot do is tell a reused connection that
+ * closed before answering from any other reset: that is counted against the backend, where
+ * `Http1Transport` reports a `ReusedConnectionClosed` that is not.
+ *
  * @module
  */
 

@@ -14,8 +14,13 @@
  * - Trailer fields of a chunked response are read and dropped (the head has already gone).
  * - Obsolete line folding in a response head is refused as a `protocol` failure.
  *
- * A request that meets a pooled connection the backend has just closed is sent again, once, on
- * a new connection, when that cannot repeat its effect (see `http1_round_trip.ts`).
+ * A request is sent again, once, on a new connection to the same backend only when the
+ * backend cannot have received it: a write on a reused connection failed before the socket
+ * took a byte of it, and not because we closed the connection (the per-try deadline, the
+ * client leaving). A reused connection that ends without answering a request it was given
+ * is a `ReusedConnectionClosed` (`transport.ts`): the backend may have it, so a replay is the
+ * balancer's decision, on another backend (see `http1_round_trip.ts` and `failure.ts`).
+ * The per-try deadline covers the whole exchange, a re-send included.
  *
  * A response body that ends before its framing says, or stays silent for `bodyIdleTimeoutMs`
  * (one entry in the shared deadline queue per wait for the socket, no timer), makes the body
@@ -54,7 +59,7 @@ import { type Deadline, Deadlines } from "./deadlines.ts";
 import { Http1Connection } from "./http1_connection.ts";
 import { protocolError, type ResponseHead } from "./http1_head.ts";
 import { Http1Pool, type Origin } from "./http1_pool.ts";
-import { roundTrip, StaleConnectionError } from "./http1_round_trip.ts";
+import { NothingSentError, roundTrip } from "./http1_round_trip.ts";
 import type { BodyReaderSlot, RequestToWrite } from "./http1_request.ts";
 
 /** Options for {@linkcode Http1Transport}. */
@@ -119,7 +124,7 @@ export class Http1Transport implements Transport {
       throw new TypeError(`Cannot send a request with method "${request.method.slice(0, 32)}"`);
     }
     const origin = this.#pool.origin(authority);
-    const attempt = new Attempt(this.#deadlines, request);
+    const attempt = new Attempt(this.#deadlines, request, signal);
     // Once the head is back the body is the consumer's: the listener goes in `finally`.
     signal.addEventListener("abort", attempt, { once: true });
     // A stream body takes as long as its client takes to send it, so the per-try timeout
@@ -129,13 +134,9 @@ export class Http1Transport implements Transport {
     try {
       return await this.#exchange(origin, path, request, attempt);
     } catch (error) {
-      // Aborting closed the connection under the exchange; report why, as fetch would.
+      // An interruption closed the connection under the exchange; report it, as fetch would.
       if (signal.aborted) throw signal.reason;
-      if (attempt.timedOut) {
-        throw new DOMException(`no response within ${request.timeoutMs}ms`, "TimeoutError");
-      }
-      if (attempt.stalled) throw requestBodyStalled(request.bodyIdleTimeoutMs!);
-      throw error;
+      throw attempt.interruption ?? error;
     } finally {
       attempt.finish();
       signal.removeEventListener("abort", attempt);
@@ -165,17 +166,18 @@ export class Http1Transport implements Transport {
       body: request.body,
     };
     let conn = this.#pool.take(origin);
-    for (let retried = false;; retried = true) {
+    for (let resent = false;; resent = true) {
       conn ??= await connect(origin, attempt);
-      attempt.conn = conn;
+      attempt.use(conn);
       let head: ResponseHead;
       try {
         head = await roundTrip(conn, toWrite, attempt, this.#maxHeaderBytes);
       } catch (error) {
         conn.close();
         attempt.conn = undefined;
-        // A pooled connection the server had already given up on: once, on a new one.
-        if (error instanceof StaleConnectionError && !retried && !request.signal.aborted) {
+        // The backend cannot have seen it: once more on a new connection, within the same
+        // deadline (an interruption is never a NothingSentError, see `headFailure`).
+        if (error instanceof NothingSentError && !resent && attempt.interruption === undefined) {
           conn = undefined;
           continue;
         }
@@ -234,10 +236,13 @@ class Attempt implements BodyReaderSlot, EventListenerObject {
   conn?: Http1Connection;
   reader?: ReadableStreamDefaultReader<Uint8Array>;
   connecting?: AbortController;
-  timedOut = false;
-  /** Set when the backend took no more of a stream body for the idle timeout. */
-  stalled = false;
+  /**
+   * What interrupted the exchange, once something did: the client's abort reason, a
+   * `TimeoutError`, or a stalled request body. Nothing may continue after it.
+   */
+  interruption: unknown;
   readonly #deadlines: Deadlines;
+  readonly #signal: AbortSignal;
   readonly #timeoutMs: number | undefined;
   readonly #idleMs: number | undefined;
   #timeout: Deadline | undefined;
@@ -247,8 +252,9 @@ class Attempt implements BodyReaderSlot, EventListenerObject {
 
   // One shared queue instead of AbortSignal.timeout + AbortSignal.any per request: those
   // cost a timer, two signals and a DOMException each (profiled at ~4% of the proxy's CPU).
-  constructor(deadlines: Deadlines, request: UpstreamRequest) {
+  constructor(deadlines: Deadlines, request: UpstreamRequest, signal: AbortSignal) {
     this.#deadlines = deadlines;
+    this.#signal = signal;
     this.#timeoutMs = request.timeoutMs;
     this.#idleMs = request.bodyIdleTimeoutMs;
   }
@@ -266,7 +272,7 @@ class Attempt implements BodyReaderSlot, EventListenerObject {
 
   /** Bounds each write of stream body bytes by the idle timeout. */
   writing(active: boolean): void {
-    if (this.#idleMs === undefined) return;
+    if (this.#idleMs === undefined || this.#finished) return;
     this.#write?.clear();
     this.#write = active
       ? this.#deadlines.add(this.#idleMs, this.#onStall ??= () => this.stall())
@@ -280,29 +286,47 @@ class Attempt implements BodyReaderSlot, EventListenerObject {
     this.#write?.clear();
   }
 
+  /**
+   * Makes `conn` the connection in use, unless the exchange was interrupted meanwhile: then
+   * it is closed at once with the interruption as its reason.
+   */
+  use(conn: Http1Connection): void {
+    if (this.interruption !== undefined) conn.close(this.interruption);
+    this.conn = conn;
+  }
+
   /** The backend stopped taking the request body. */
   stall(): void {
-    this.stalled = true;
-    this.handleEvent();
+    this.interrupt(requestBodyStalled(this.#idleMs!));
   }
 
   /** The client left (the request signal's listener). */
   handleEvent(): void {
-    this.connecting?.abort();
-    this.conn?.close();
-    this.reader?.cancel().catch(() => {});
+    this.interrupt(this.#signal.reason ?? new DOMException("aborted", "AbortError"));
   }
 
   /** The per-try timeout passed. */
   expire(): void {
-    this.timedOut = true;
-    this.handleEvent();
+    this.interrupt(new DOMException(`no response within ${this.#timeoutMs}ms`, "TimeoutError"));
+  }
+
+  /**
+   * Stops everything in progress, once: the connection is closed with `reason` as its
+   * reason, so that no failure that follows can be taken for the backend's doing.
+   */
+  interrupt(reason: unknown): void {
+    if (this.interruption !== undefined || this.#finished) return;
+    this.interruption = reason;
+    this.connecting?.abort();
+    this.conn?.close(reason);
+    this.reader?.cancel().catch(() => {});
   }
 }
 
 /** Connects, interruptibly: `send` reports an interruption as the client's or a timeout. */
 async function connect(origin: Origin, attempt: Attempt): Promise<Http1Connection> {
   // An AbortController only here: new connections are rare once the pool is warm.
+  if (attempt.interruption !== undefined) throw attempt.interruption;
   const controller = new AbortController();
   attempt.connecting = controller;
   const signal = controller.signal;

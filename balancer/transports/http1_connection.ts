@@ -29,6 +29,13 @@ export class Http1Connection {
   /** When it was put into the pool, in milliseconds since the epoch. */
   idleSinceMs = 0;
   closed = false;
+  /**
+   * Why we closed it while an exchange was using it (the per-try deadline, the client
+   * leaving, a request body that stalled or broke), or `undefined`. A read or write that
+   * fails after such a close fails because of it, not because of the backend: the failure
+   * is reported as this reason, never as a connection the backend closed.
+   */
+  closeReason: unknown;
   /** A read started while idle, to be consumed by the next {@linkcode fill}. */
   #pending: Promise<number | null> | undefined;
 
@@ -94,10 +101,15 @@ export class Http1Connection {
     }
   }
 
-  /** Closes the socket, which also interrupts a pending read or write. Idempotent. */
-  close(): void {
+  /**
+   * Closes the socket, which also interrupts a pending read or write. Idempotent. `reason`
+   * says why an exchange in progress was interrupted (see {@linkcode closeReason}); leave it
+   * out when the exchange is already over or has already failed on its own.
+   */
+  close(reason?: unknown): void {
     if (this.closed) return;
     this.closed = true;
+    this.closeReason = reason;
     try {
       this.socket.close();
     } catch {

@@ -51,6 +51,19 @@ export interface BodyReaderSlot {
   writing?(active: boolean): void;
   /** Told once the whole request, body included, has been written. */
   written?(): void;
+  /**
+   * Set when the rest of the body is not wanted (the backend answered early, or failed):
+   * the write stops instead of ending the body as if it were complete.
+   */
+  readonly abandoned?: boolean;
+}
+
+/** The write stopped because the exchange gave up on the rest of the body. */
+export class WriteAbandoned extends Error {
+  constructor() {
+    super("request write abandoned");
+    this.name = "WriteAbandoned";
+  }
 }
 
 /** Writes `request` to `conn`. Rejects with {@linkcode BodySourceError} if the body stream fails. */
@@ -117,6 +130,9 @@ async function writeChunked(
       } catch (error) {
         throw new BodySourceError(error);
       }
+      // A cancelled reader says `done`: ending the chunked body here would tell the backend
+      // that a cut upload is complete.
+      if (slot.abandoned) throw new WriteAbandoned();
       if (chunk.done) break;
       const bytes = chunk.value;
       // A zero-size chunk would end the body early (RFC 9112 §7.1).
