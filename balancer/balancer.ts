@@ -24,7 +24,7 @@ import {
   reusedConnectionExcuse,
   timeoutExcuse,
 } from "./failure.ts";
-import { type FieldList, upstreamHeaders } from "./headers.ts";
+import { type FieldList, IDEMPOTENCY_KEY, isIdempotentMethod, upstreamHeaders } from "./headers.ts";
 import type { BalancerOptions } from "./options.ts";
 import type { TryFailure } from "./health.ts";
 import type { LagMonitor } from "./overload.ts";
@@ -67,9 +67,6 @@ export interface BalancerParts {
   /** The process's event-loop lag; unset, no timeout is ever taken for overload. */
   readonly lag?: Pick<LagMonitor, "lagMs">;
 }
-
-/** Methods whose repetition has no further effect (RFC 9110 §9.2.2). */
-const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 
 const NO_TRIES: readonly Backend[] = [];
 
@@ -346,8 +343,8 @@ function canReplayAfterSend(
   options: BalancerOptions,
 ): boolean {
   if (body instanceof ReadableStream) return false;
-  return options.retryNonIdempotent || IDEMPOTENT.has(request.method) ||
-    request.headers.has("idempotency-key");
+  return options.retryNonIdempotent || isIdempotentMethod(request.method) ||
+    request.headers.has(IDEMPOTENCY_KEY);
 }
 
 /** The path and query of a request URL, e.g. `/a?b=1`. Never the client's host. */

@@ -147,3 +147,17 @@ export function hasField(fields: FieldList, name: string): boolean {
   for (const field of fields) if (field[0] === name) return true;
   return false;
 }
+
+/**
+ * Methods whose repetition has no further effect (RFC 9110 §9.2.2). TRACE is one too, but it
+ * is refused at the edge and never forwarded.
+ */
+const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
+
+/** The field by which a client says a request may be repeated safely (IETF httpapi draft). */
+export const IDEMPOTENCY_KEY = "idempotency-key";
+
+/** Whether sending `method` twice has the effect of sending it once. */
+export function isIdempotentMethod(method: string): boolean {
+  return IDEMPOTENT_METHODS.has(method);
+}

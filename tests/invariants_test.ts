@@ -3,7 +3,8 @@
  * backends (one Deno mock, two node:http servers) go slow past the per-try timeout, fail with
  * 500, reset connections after reading the request, and stop and restart on the same port:
  *
- * (a) no backend receives a request twice;
+ * (a) no backend receives a request twice (with the fetch transport: no POST; Deno's client
+ *     may re-send a GET on a reset pooled connection, which is counted and printed);
  * (b) a request that reaches more than one backend is one the replay rules allow: a GET, or a
  *     POST while `retryNonIdempotent` is on; with it off a POST reaches one backend at most;
  * (c) every client gets an answer (each request is bounded), and the 2xx share is printed.
@@ -131,11 +132,18 @@ for (const transportName of ["http1", "fetch"]) {
 
       const deliveries = apps.map((app) => app.deliveries());
       const twice: string[] = [];
+      let resentGets = 0;
       const perRequest = new Map<number, number>();
       const notReplayable: string[] = [];
       for (const { id, method } of outcomes) {
         const counts = deliveries.map((d) => d.get(id) ?? 0);
-        for (const [b, n] of counts.entries()) if (n > 1) twice.push(`${id} ${n}× at app ${b}`);
+        for (const [b, n] of counts.entries()) {
+          if (n <= 1) continue;
+          // Deno's fetch re-sends an idempotent request by itself when a pooled connection
+          // is reset after the backend read it (fetch.ts); a POST never rides a pooled one.
+          if (transportName === "fetch" && method === "GET") resentGets++;
+          else twice.push(`${id} ${n}× at app ${b}`);
+        }
         const total = counts.reduce((a, b) => a + b, 0);
         perRequest.set(total, (perRequest.get(total) ?? 0) + 1);
         const backends = counts.filter((n) => n > 0).length;
@@ -153,7 +161,7 @@ for (const transportName of ["http1", "fetch"]) {
             JSON.stringify(Object.fromEntries([...statuses].sort()))
           }; deliveries per request ${
             JSON.stringify(Object.fromEntries([...perRequest].sort(([a], [b]) => a - b)))
-          }; received twice by one app: ${twice.length}; POSTs at two apps though not allowed: ${notReplayable.length}; unanswered: ${unanswered.length}`,
+          }; received twice by one app: ${twice.length} (GETs re-sent by fetch itself: ${resentGets}); POSTs at two apps though not allowed: ${notReplayable.length}; unanswered: ${unanswered.length}`,
       );
 
       assert.equal(outcomes.length, next);

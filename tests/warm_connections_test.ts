@@ -9,6 +9,7 @@ import { FakeClock } from "../balancer/clock.ts";
 import { TRANSPORTS } from "../balancer/config/transports.ts";
 import type { BalancerOptions } from "../balancer/options.ts";
 import { type RunningBalancer, startBalancer } from "../balancer/server.ts";
+import { startNodeBackend } from "./_node_backend.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -205,4 +206,33 @@ Deno.test("a POST that a reused connection drops unanswered gets 502 when retrie
       assert.equal(balancer.balancer.backends[0].available(clock.now()), true);
     },
   );
+});
+
+Deno.test("fetch transport: a POST reaches a backend that resets the connection once, never re-sent by Deno's client", async () => {
+  const node = await startNodeBackend();
+  const transport = TRANSPORTS.fetch();
+  const send = async (method: string, id: string) => {
+    const response = await transport.send({
+      url: `${node.url}/item`,
+      method,
+      headers: [["x-request-id", id]],
+      body: method === "POST" ? new TextEncoder().encode("{}") : null,
+      signal: new AbortController().signal,
+      timeoutMs: 2_000,
+    });
+    await response.arrayBuffer();
+    return response.status;
+  };
+  let failure: unknown;
+  try {
+    // Warm the pool, so a pooled connection is there to be reused (and re-sent on).
+    for (let i = 0; i < 3; i++) assert.equal(await send("GET", `warm-${i}`), 200);
+    await node.setMode("reset");
+    await send("POST", "charge").catch((error) => failure = error);
+  } finally {
+    transport.close();
+    await node.close();
+  }
+  assert.ok(failure instanceof Error, "the reset reached the caller as a failure");
+  assert.equal(node.received("charge"), 1);
 });

@@ -25,11 +25,18 @@
  * `Http1Transport` watches its own bodies natively, at no such cost.
  *
  * Warm connections: the per-try timeout aborts the whole `fetch`, including any resend that
- * Deno's client (hyper) makes by itself of a request it never wrote to a pooled connection,
- * so a timeout on a warm connection is a timeout and the request reaches the backend once
- * (`tests/warm_connections_test.ts`). What `fetch` cannot do is tell a reused connection that
- * closed before answering from any other reset: that is counted against the backend, where
- * `Http1Transport` reports a `ReusedConnectionClosed` that is not.
+ * Deno's client makes by itself, so a timeout on a warm connection is a timeout
+ * (`tests/warm_connections_test.ts`). But Deno's client (hyper) does re-send a request on a
+ * new connection, to the same backend, when a pooled connection is reset after the backend
+ * read the request (measured: a node:http backend that reads a POST and resets the
+ * connection receives it twice). Nothing here can stop that resend, so a request that must
+ * not run twice (a method that is not idempotent, without an `Idempotency-Key`) never
+ * travels on a pooled connection: it gets a connection of its own, which hyper never
+ * re-sends on. Idempotent requests keep the pool; for them a same-backend resend after a
+ * reset stays possible, which `Http1Transport` (the default for `http://`) never does. What
+ * `fetch` also cannot do is tell a reused connection that closed before answering from any
+ * other reset: that is counted against the backend, where `Http1Transport` reports a
+ * `ReusedConnectionClosed` that is not.
  *
  * @module
  */
@@ -42,7 +49,7 @@ import {
   type UpstreamError,
   type UpstreamRequest,
 } from "../transport.ts";
-import { endToEnd } from "../headers.ts";
+import { endToEnd, hasField, IDEMPOTENCY_KEY, isIdempotentMethod } from "../headers.ts";
 import { type Deadline, Deadlines } from "./deadlines.ts";
 
 /** Options for {@linkcode FetchTransport}. */
@@ -55,7 +62,10 @@ export interface FetchTransportOptions {
 
 /** `fetch` over a dedicated HTTP/1.1 client with a keep-alive pool. */
 export class FetchTransport implements Transport {
+  /** Keep-alive pool, for requests that may safely be sent twice. */
   readonly #client: Deno.HttpClient;
+  /** No pool: a connection per request, for those that must reach a backend once at most. */
+  readonly #unpooled: Deno.HttpClient;
   readonly #deadlines = new Deadlines();
 
   constructor(options: FetchTransportOptions = {}) {
@@ -66,6 +76,12 @@ export class FetchTransport implements Transport {
       allowHost: true,
       poolMaxIdlePerHost: options.poolMaxIdlePerHost ?? 256,
       poolIdleTimeout: options.poolIdleTimeoutMs ?? 90_000,
+    });
+    this.#unpooled = Deno.createHttpClient({
+      http1: true,
+      http2: false,
+      allowHost: true,
+      poolMaxIdlePerHost: 0,
     });
   }
 
@@ -104,7 +120,7 @@ export class FetchTransport implements Transport {
           body: upload,
           signal: attempt.signal,
           redirect: "manual",
-          client: this.#client,
+          client: mayRepeat(request) ? this.#client : this.#unpooled,
         });
       } finally {
         attempt.headBack();
@@ -130,6 +146,7 @@ export class FetchTransport implements Transport {
 
   close(): void {
     this.#client.close();
+    this.#unpooled.close();
     this.#deadlines.close();
   }
 
@@ -323,4 +340,9 @@ class WatchedBody implements UnderlyingDefaultSource<Uint8Array> {
     this.#idle = true;
     this.#reader.cancel().catch(() => {});
   };
+}
+
+/** Whether a request may travel on a pooled connection, where hyper may send it twice. */
+function mayRepeat(request: UpstreamRequest): boolean {
+  return isIdempotentMethod(request.method) || hasField(request.headers, IDEMPOTENCY_KEY);
 }
