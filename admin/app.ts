@@ -27,15 +27,15 @@
 
 import { Hono } from "hono";
 import type { Context } from "hono";
-import type { Backend } from "../balancer/backend.ts";
-import type { Clock } from "../balancer/clock.ts";
-import { formatDuration, parseDuration } from "../balancer/duration.ts";
-import type { LiveConfig, Outcome } from "../balancer/config/live.ts";
-import { BACKEND_BODY, backendConfig, isLoopback, toFile } from "../balancer/config/model.ts";
-import { JsoncError, parseJsonc } from "../balancer/config/jsonc.ts";
-import { issueLines } from "../balancer/config/problems.ts";
+import type { Backend } from "../backends/backend.ts";
+import type { Clock } from "../lib/clock.ts";
+import { formatDuration, parseDuration } from "../lib/duration.ts";
+import type { LiveConfig, Outcome } from "../config/live.ts";
+import { BACKEND_BODY, backendConfig, isLoopback, toFile } from "../config/model.ts";
+import { JsoncError, parseJsonc } from "../config/jsonc.ts";
+import { issueLines } from "../config/problems.ts";
 import type { RunningBalancer } from "../balancer/server.ts";
-import { backendStatus, statusSnapshot } from "../balancer/status.ts";
+import { backendStatus, statusSnapshot } from "./status.ts";
 import { bearerToken, sameToken } from "./auth.ts";
 import type { Metrics } from "./metrics.ts";
 

@@ -15,7 +15,7 @@
  * - `roundabout_backend_state{backend,state}`: 1 for the backend's current state, else 0.
  * - `roundabout_backend_in_flight{backend}`: tries waiting on the backend now.
  * - `roundabout_overload_rejections_total`: requests answered 503 because a try timed out
- *   while the balancer itself lagged (see `balancer/failure.ts`); no backend was blamed.
+ *   while the balancer itself lagged (see `balancer/outcomes.ts`); no backend was blamed.
  * - `roundabout_event_loop_lag_seconds`: the worst event-loop lag of the last few seconds.
  * - `roundabout_overloaded`: 1 while the balancer counts itself overloaded, else 0.
  * - `roundabout_overload_episodes_total`: times overload started.
@@ -23,9 +23,9 @@
  * @module
  */
 
-import type { Backend } from "../balancer/backend.ts";
+import type { Backend } from "../backends/backend.ts";
 import type { RequestRecord } from "../balancer/balancer.ts";
-import type { HealthState } from "../balancer/health.ts";
+import type { HealthState } from "../backends/health.ts";
 import type { LagMonitor } from "../balancer/overload.ts";
 
 /** The `method_class` label values; anything else is `other`. */

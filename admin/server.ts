@@ -4,7 +4,7 @@
  * @module
  */
 
-import { isLoopback } from "../balancer/config/model.ts";
+import { isLoopback } from "../config/model.ts";
 import { adminApp, type AdminParts } from "./app.ts";
 
 /** Where and how the admin API listens. */

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Backend } from "./backend.ts";
+import type { Backend } from "../backends/backend.ts";
 import {
   declaredTooLarge,
   prepareBody,
@@ -14,7 +14,7 @@ import {
   TOO_LARGE,
   UNREADABLE,
 } from "./body.ts";
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../lib/clock.ts";
 import {
   classifyFailure,
   type Failure,
@@ -23,13 +23,18 @@ import {
   OVERLOAD_RETRY_AFTER_S,
   reusedConnectionExcuse,
   timeoutExcuse,
-} from "./failure.ts";
-import { type FieldList, IDEMPOTENCY_KEY, isIdempotentMethod, upstreamHeaders } from "./headers.ts";
+} from "./outcomes.ts";
+import {
+  type FieldList,
+  IDEMPOTENCY_KEY,
+  isIdempotentMethod,
+  upstreamHeaders,
+} from "../lib/headers.ts";
 import type { BalancerOptions } from "./options.ts";
-import type { TryFailure } from "./health.ts";
+import type { TryFailure } from "../backends/health.ts";
 import type { LagMonitor } from "./overload.ts";
-import { leastRecentlyFailed, type Policy } from "./policy.ts";
-import type { Transport, UpstreamError } from "./transport.ts";
+import { leastRecentlyFailed, type Policy } from "../policies/policy.ts";
+import type { Transport, UpstreamError } from "../transports/transport.ts";
 
 /** One try of a request, as reported to observers and in error bodies. */
 export interface TryRecord {

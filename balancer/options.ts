@@ -5,6 +5,11 @@
  * @module
  */
 
+import type { ActiveHealthOptions } from "../backends/probes.ts";
+import type { CountedFailure, HealthSettings } from "../backends/health.ts";
+
+export type { ActiveHealthOptions, CountedFailure };
+
 /** How the proxy behaves; the per-backend settings live with each backend. */
 export interface BalancerOptions {
   /**
@@ -129,9 +134,6 @@ export interface BalancerOptions {
   readonly slowStartMs: number;
 }
 
-/** Kinds of failed try that passive health counts against a backend. */
-export type CountedFailure = "connect" | "timeout" | "reset" | "5xx";
-
 /**
  * Passive health settings. Every ejection lasts `retryDowntimeMs`, unless `backoff` is
  * `exponential`.
@@ -165,24 +167,6 @@ export interface PassiveHealthOptions {
    * lasts `retryDowntimeMs` again. Default 60000 (1 min).
    */
   readonly healthySpellMs: number;
-}
-
-/** Active health check settings. */
-export interface ActiveHealthOptions {
-  /** Path to GET on every backend, e.g. `/health`. Unset (the default) turns probes off. */
-  readonly path?: string;
-  /** Time between two probes of one backend, in milliseconds. Default 5000 (5 s). */
-  readonly intervalMs: number;
-  /** How long a probe may take, in milliseconds. Default 1000 (1 s). */
-  readonly timeoutMs: number;
-  /** Lowest status that passes. Default 200. */
-  readonly expectStatusMin: number;
-  /** Highest status that passes. Default 399. */
-  readonly expectStatusMax: number;
-  /** Consecutive passing probes that return a failed backend to rotation. Default 2. */
-  readonly rise: number;
-  /** Consecutive failing probes that take a backend out of rotation. Default 3. */
-  readonly fall: number;
 }
 
 /** The documented defaults, in one place. */
@@ -220,3 +204,27 @@ export const DEFAULT_OPTIONS: BalancerOptions = {
   errorDetails: true,
   slowStartMs: 0,
 };
+
+/**
+ * The settings {@linkcode Health} takes from the balancer's options. With only `ejectMs`
+ * (a shorthand for tests and benchmarks), the defaults with that retry downtime.
+ */
+export function healthSettings(
+  options: BalancerOptions | { readonly ejectMs: number },
+): HealthSettings {
+  if ("ejectMs" in options) {
+    return healthSettings({ ...DEFAULT_OPTIONS, retryDowntimeMs: options.ejectMs });
+  }
+  return {
+    retryDowntimeMs: options.retryDowntimeMs,
+    exponential: options.passive.backoff === "exponential",
+    failuresToEject: Math.max(1, options.passive.failuresToEject),
+    countedFailures: new Set(options.passive.countedFailures),
+    maxEjectionMs: Math.max(options.retryDowntimeMs, options.passive.maxEjectionMs),
+    healthySpellMs: options.passive.healthySpellMs,
+    slowStartMs: Math.max(0, options.slowStartMs),
+    rise: Math.max(1, options.active.rise),
+    fall: Math.max(1, options.active.fall),
+    probeIntervalMs: options.active.intervalMs,
+  };
+}

@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../lib/clock.ts";
 
 /** Timers as the monitor needs them; tests pass a fake (or none, and call `tick`). */
 export interface LagTimers {

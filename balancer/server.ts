@@ -14,19 +14,18 @@
  * @module
  */
 
-import { type EdgeContext, hostlessOrigin, refuseAtEdge } from "./edge.ts";
-import { Backend, type BackendConfig } from "./backend.ts";
+import { type EdgeContext, hostlessOrigin, refuseAtEdge } from "./refusals.ts";
+import { Backend, type BackendConfig } from "../backends/backend.ts";
 import { Balancer, type RequestRecord } from "./balancer.ts";
-import { type Clock, systemClock } from "./clock.ts";
-import { formatDuration } from "./duration.ts";
-import { healthSettings } from "./health.ts";
+import { type Clock, systemClock } from "../lib/clock.ts";
+import { formatDuration } from "../lib/duration.ts";
 import { LagMonitor } from "./overload.ts";
-import { type BalancerOptions, DEFAULT_OPTIONS } from "./options.ts";
-import { createPolicy } from "./policies/mod.ts";
-import type { Random } from "./policy.ts";
-import { type ProbeFn, Prober, type Scheduler } from "./probes.ts";
-import { type Transport, UpstreamError } from "./transport.ts";
-import { AutoTransport } from "./transports/auto.ts";
+import { type BalancerOptions, DEFAULT_OPTIONS, healthSettings } from "./options.ts";
+import { createPolicy } from "../policies/mod.ts";
+import type { Random } from "../policies/policy.ts";
+import { type ProbeFn, Prober, type Scheduler } from "../backends/probes.ts";
+import { type Transport, UpstreamError } from "../transports/transport.ts";
+import { AutoTransport } from "../transports/auto.ts";
 
 /** Everything needed to start a balancer. */
 export interface BalancerConfig {

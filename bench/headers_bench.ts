@@ -11,7 +11,7 @@
  * @module
  */
 
-import { endToEnd, upstreamHeaders } from "../balancer/headers.ts";
+import { endToEnd, upstreamHeaders } from "../lib/headers.ts";
 
 /** What a browser sends through a proxy to an API, hop-by-hop fields included. */
 const BROWSER_REQUEST = new Headers({

@@ -11,10 +11,11 @@
  * @module
  */
 
-import { Backend } from "../balancer/backend.ts";
-import type { Policy } from "../balancer/policy.ts";
-import { createPolicy, POLICY_NAMES } from "../balancer/policies/mod.ts";
-import { RoundRobin } from "../balancer/policies/round_robin.ts";
+import { healthSettings } from "../balancer/options.ts";
+import { Backend } from "../backends/backend.ts";
+import type { Policy } from "../policies/policy.ts";
+import { createPolicy, POLICY_NAMES } from "../policies/mod.ts";
+import { RoundRobin } from "../policies/round_robin.ts";
 
 /**
  * The policies to measure, by name: round robin, then every other registered policy, so a new
@@ -38,7 +39,10 @@ function backends(n: number, ejected = 0): Backend[] {
   const list = Array.from(
     { length: n },
     (_, i) =>
-      new Backend({ url: `http://10.0.${i >> 8}.${i & 255}:8080`, weight: 1 }, { ejectMs: 10_000 }),
+      new Backend(
+        { url: `http://10.0.${i >> 8}.${i & 255}:8080`, weight: 1 },
+        healthSettings({ ejectMs: 10_000 }),
+      ),
   );
   for (const backend of list.slice(0, ejected)) {
     backend.health.recordFailure({ source: "request", detail: "status 500", atMs: NOW_MS });

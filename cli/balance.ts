@@ -6,19 +6,13 @@
  */
 
 import { LineBuffer, writeAll } from "../balancer/access_log.ts";
-import { CONFIG_ENV, envName, FIELDS } from "../balancer/config/fields.ts";
-import { DEFAULT_SETTINGS, toFile } from "../balancer/config/model.ts";
-import {
-  envLayer,
-  flagLayer,
-  type Layer,
-  readFileLayer,
-  resolve,
-} from "../balancer/config/sources.ts";
-import { TRANSPORT_NAMES } from "../balancer/config/transports.ts";
-import { formatDuration } from "../balancer/duration.ts";
-import { POLICY_NAMES } from "../balancer/policies/mod.ts";
-import { type Instance, startInstance } from "./instance.ts";
+import { CONFIG_ENV, envName, FIELDS } from "../config/fields.ts";
+import { DEFAULT_SETTINGS, toFile } from "../config/model.ts";
+import { envLayer, flagLayer, type Layer, readFileLayer, resolve } from "../config/sources.ts";
+import { TRANSPORT_NAMES } from "../transports/mod.ts";
+import { formatDuration } from "../lib/duration.ts";
+import { POLICY_NAMES } from "../policies/mod.ts";
+import { type Instance, startInstance } from "../app/instance.ts";
 import { runWorkers } from "./workers.ts";
 import { explainListenError, untilStopped } from "./lifecycle.ts";
 import { type Flags, type FlagSpec, parseFlags, quote, stringFlag, UsageError } from "./usage.ts";

@@ -6,15 +6,9 @@
  * @module
  */
 
-import { envName, FIELDS } from "../balancer/config/fields.ts";
-import { toFile } from "../balancer/config/model.ts";
-import {
-  envLayer,
-  flagLayer,
-  readFileLayer,
-  resolve,
-  type Resolved,
-} from "../balancer/config/sources.ts";
+import { envName, FIELDS } from "../config/fields.ts";
+import { toFile } from "../config/model.ts";
+import { envLayer, flagLayer, readFileLayer, resolve, type Resolved } from "../config/sources.ts";
 import { BALANCE_FLAGS } from "./balance.ts";
 import { parseFlags, quote, UsageError } from "./usage.ts";
 

@@ -5,19 +5,8 @@
  * @module
  */
 
+import { ListenError } from "../app/instance.ts";
 import { UsageError } from "./usage.ts";
-
-/** An address that could not be bound, and which flags name it. */
-export class ListenError extends Error {
-  constructor(
-    /** e.g. `--hostname 127.0.0.1 --port 8080` */
-    readonly where: string,
-    override readonly cause: unknown,
-  ) {
-    super(`${where}: ${cause instanceof Error ? cause.message : String(cause)}`);
-    this.name = "ListenError";
-  }
-}
 
 /**
  * Rethrows an error from binding a listener as a UsageError naming the address, so a port in

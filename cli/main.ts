@@ -4,7 +4,7 @@
  * @module
  */
 
-import { ConfigError } from "../balancer/config/problems.ts";
+import { ConfigError } from "../config/problems.ts";
 import { balanceCommand } from "./balance.ts";
 import { checkConfigCommand } from "./check_config.ts";
 import { mockCommand } from "./mock.ts";

@@ -13,7 +13,7 @@ import {
   type MockKind,
   startMock,
 } from "../mocks/mod.ts";
-import { formatDuration } from "../balancer/duration.ts";
+import { formatDuration } from "../lib/duration.ts";
 import { explainListenError, untilStopped } from "./lifecycle.ts";
 import { durationFlag, parseFlags, portFlag, quote, stringFlag, UsageError } from "./usage.ts";
 

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { CONVENTIONAL_ADMIN_PORT } from "../balancer/config/model.ts";
-import type { BackendStatus } from "../balancer/status.ts";
+import { CONVENTIONAL_ADMIN_PORT } from "../config/model.ts";
+import type { BackendStatus } from "../admin/status.ts";
 import { parseFlags, quote, stringFlag, UsageError } from "./usage.ts";
 
 const DEFAULT_ADMIN = `http://127.0.0.1:${CONVENTIONAL_ADMIN_PORT}`;

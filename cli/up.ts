@@ -7,20 +7,14 @@
  */
 
 import { LineBuffer, writeAll } from "../balancer/access_log.ts";
-import { parseJsonc } from "../balancer/config/jsonc.ts";
-import { ConfigError } from "../balancer/config/problems.ts";
-import {
-  envLayer,
-  flagLayer,
-  type Layer,
-  objectLayer,
-  resolve,
-} from "../balancer/config/sources.ts";
-import { BUILT_IN_TOPOLOGIES, readTopology, type Topology } from "../balancer/config/topology.ts";
+import { parseJsonc } from "../config/jsonc.ts";
+import { ConfigError } from "../config/problems.ts";
+import { envLayer, flagLayer, type Layer, objectLayer, resolve } from "../config/sources.ts";
+import { BUILT_IN_TOPOLOGIES, readTopology, type Topology } from "../app/topology.ts";
 import { type RunningMock, startMock } from "../mocks/mod.ts";
 import { BALANCE_FLAGS, runUntilStopped, settingsHelp, startOrExplain } from "./balance.ts";
 import { explainListenError } from "./lifecycle.ts";
-import { type Instance, startInstance } from "./instance.ts";
+import { type Instance, startInstance } from "../app/instance.ts";
 import { parseFlags, quote, stringFlag, UsageError } from "./usage.ts";
 
 export const UP_HELP = `roundabout up: a scenario in one process, mock apps behind the balancer

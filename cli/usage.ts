@@ -7,7 +7,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { MAX_DURATION_MS, parseDuration } from "../balancer/duration.ts";
+import { MAX_DURATION_MS, parseDuration } from "../lib/duration.ts";
 
 /** Bad command-line input. `main` prints the message and exits with status 2. */
 export class UsageError extends Error {

@@ -6,10 +6,10 @@
  */
 
 import { LineBuffer, writeAll } from "../balancer/access_log.ts";
-import { ConfigError } from "../balancer/config/problems.ts";
-import { type Layer, objectLayer, resolve } from "../balancer/config/sources.ts";
+import { ConfigError } from "../config/problems.ts";
+import { type Layer, objectLayer, resolve } from "../config/sources.ts";
 import { BALANCE_FLAGS, balanceSources, startOrExplain, stopInstance } from "./balance.ts";
-import { type Instance, startInstance } from "./instance.ts";
+import { type Instance, startInstance } from "../app/instance.ts";
 import { parseFlags, UsageError } from "./usage.ts";
 import type { FromWorker, ToWorker } from "./workers.ts";
 

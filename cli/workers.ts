@@ -25,9 +25,9 @@
  * @module
  */
 
-import type { Settings } from "../balancer/config/model.ts";
-import { ConfigError } from "../balancer/config/problems.ts";
-import { watchFile } from "../balancer/config/watch.ts";
+import type { Settings } from "../config/model.ts";
+import { ConfigError } from "../config/problems.ts";
+import { watchFile } from "../config/watch.ts";
 import { untilStopped } from "./lifecycle.ts";
 import { UsageError } from "./usage.ts";
 

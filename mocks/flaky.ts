@@ -5,7 +5,7 @@
  */
 
 import { startHttpMock } from "./_http_server.ts";
-import { seededRandom } from "../balancer/policy.ts";
+import { seededRandom } from "../lib/random.ts";
 import { optionsHelp } from "./options.ts";
 import type { MockApp } from "./running.ts";
 

@@ -4,7 +4,8 @@
  * @module
  */
 
-import { Backend, type BackendConfig } from "../balancer/backend.ts";
+import { healthSettings } from "../balancer/options.ts";
+import { Backend, type BackendConfig } from "../backends/backend.ts";
 
 /** A server on a free loopback port; close it with `shutdown()` in `finally`. */
 export interface TestServer {
@@ -55,7 +56,7 @@ export function backends(count: number, ejectMs = 10_000, weights: number[] = []
       url: `http://${String.fromCharCode(97 + i)}.test`,
       weight: weights[i] ?? 1,
     };
-    return new Backend(config, { ejectMs });
+    return new Backend(config, healthSettings({ ejectMs }));
   });
 }
 

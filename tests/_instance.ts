@@ -5,14 +5,8 @@
  * @module
  */
 
-import {
-  envLayer,
-  flagLayer,
-  type Layer,
-  readFileLayer,
-  resolve,
-} from "../balancer/config/sources.ts";
-import { type Instance, startInstance } from "../cli/instance.ts";
+import { envLayer, flagLayer, type Layer, readFileLayer, resolve } from "../config/sources.ts";
+import { type Instance, startInstance } from "../app/instance.ts";
 
 /** A running instance, its config file and everything it logged. */
 export interface TestInstance {

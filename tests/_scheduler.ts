@@ -4,8 +4,8 @@
  * @module
  */
 
-import type { FakeClock } from "../balancer/clock.ts";
-import type { Scheduler } from "../balancer/probes.ts";
+import type { FakeClock } from "../lib/clock.ts";
+import type { Scheduler } from "../backends/probes.ts";
 
 /** Timers on a {@linkcode FakeClock}: `advance` fires what falls due, in order. */
 export class FakeScheduler implements Scheduler {

@@ -8,7 +8,7 @@
  * retried once a response has started towards the client.
  */
 import assert from "node:assert/strict";
-import { TRANSPORTS } from "../balancer/config/transports.ts";
+import { TRANSPORTS } from "../transports/mod.ts";
 import { type RunningBalancer, startBalancer } from "../balancer/server.ts";
 import { type RunningMock, startMock } from "../mocks/mod.ts";
 import { deadPort } from "./_helpers.ts";

@@ -6,9 +6,9 @@
  * exit status 2, one `roundabout: …` line per problem, no stack trace.
  */
 import assert from "node:assert/strict";
-import { FIELDS } from "../balancer/config/fields.ts";
-import { ConfigError, formatPath } from "../balancer/config/problems.ts";
-import { fileLayer, objectLayer, resolve } from "../balancer/config/sources.ts";
+import { FIELDS } from "../config/fields.ts";
+import { ConfigError, formatPath } from "../config/problems.ts";
+import { fileLayer, objectLayer, resolve } from "../config/sources.ts";
 
 const GOOD_BACKEND = "http://127.0.0.1:8001";
 const FILE = "bad.json";
@@ -752,7 +752,7 @@ Deno.test("hostnames the check lets through are refused when the balancer binds,
 });
 
 // ---------------------------------------------------------------------------------------
-// Bugs this suite found in balancer/config, fixed; kept as tests so they stay fixed.
+// Bugs this suite found in config, fixed; kept as tests so they stay fixed.
 
 Deno.test({
   name: "a key or value with a line break is quoted, so one problem stays one line",

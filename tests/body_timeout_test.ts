@@ -6,11 +6,11 @@
  */
 import { rawBackend } from "./_helpers.ts";
 import assert from "node:assert/strict";
-import { FakeClock } from "../balancer/clock.ts";
-import { TRANSPORTS } from "../balancer/config/transports.ts";
+import { FakeClock } from "../lib/clock.ts";
+import { TRANSPORTS } from "../transports/mod.ts";
 import type { BalancerOptions } from "../balancer/options.ts";
 import { type RunningBalancer, startBalancer } from "../balancer/server.ts";
-import { Deadlines, type TimerHost } from "../balancer/transports/deadlines.ts";
+import { Deadlines, type TimerHost } from "../transports/deadlines.ts";
 import { startMock, TRICKLE_CHUNKS } from "../mocks/mod.ts";
 import { eventually } from "./_instance.ts";
 

@@ -8,8 +8,8 @@
 
 import assert from "node:assert/strict";
 import { startBalancer } from "../balancer/server.ts";
-import { classifyFailure } from "../balancer/failure.ts";
-import type { Transport } from "../balancer/transport.ts";
+import { classifyFailure } from "../balancer/outcomes.ts";
+import type { Transport } from "../transports/transport.ts";
 import { NodeHttpTransport } from "../bench/candidates/node_http_transport.ts";
 import { UndiciTransport } from "../bench/candidates/undici_transport.ts";
 import { deadPort, serve } from "./_helpers.ts";

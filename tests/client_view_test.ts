@@ -6,9 +6,9 @@
  * flags and variables.
  */
 import assert from "node:assert/strict";
-import { TRANSPORTS } from "../balancer/config/transports.ts";
-import { envLayer, flagLayer, resolve } from "../balancer/config/sources.ts";
-import { ConfigError } from "../balancer/config/problems.ts";
+import { TRANSPORTS } from "../transports/mod.ts";
+import { envLayer, flagLayer, resolve } from "../config/sources.ts";
+import { ConfigError } from "../config/problems.ts";
 import type { RequestRecord } from "../balancer/balancer.ts";
 import type { BalancerOptions } from "../balancer/options.ts";
 import { type RunningBalancer, startBalancer } from "../balancer/server.ts";

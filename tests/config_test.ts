@@ -4,13 +4,13 @@
  * with its path, the value and what was expected, and the JSON Schema kept in step.
  */
 import assert from "node:assert/strict";
-import { envName, FIELDS } from "../balancer/config/fields.ts";
-import { JsoncError, parseJsonc } from "../balancer/config/jsonc.ts";
-import { DEFAULT_SETTINGS } from "../balancer/config/model.ts";
-import { ConfigError } from "../balancer/config/problems.ts";
-import { SCHEMA_FILES, schemaText } from "../balancer/config/schema.ts";
-import { envLayer, fileLayer, flagLayer, resolve } from "../balancer/config/sources.ts";
-import { BUILT_IN_TOPOLOGIES, readTopology } from "../balancer/config/topology.ts";
+import { envName, FIELDS } from "../config/fields.ts";
+import { JsoncError, parseJsonc } from "../config/jsonc.ts";
+import { DEFAULT_SETTINGS } from "../config/model.ts";
+import { ConfigError } from "../config/problems.ts";
+import { SCHEMA_FILES, schemaText } from "../tools/schema.ts";
+import { envLayer, fileLayer, flagLayer, resolve } from "../config/sources.ts";
+import { BUILT_IN_TOPOLOGIES, readTopology } from "../app/topology.ts";
 import { DEFAULT_OPTIONS } from "../balancer/options.ts";
 
 function problemsOf(run: () => unknown): string[] {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Deadlines, type TimerHost } from "../balancer/transports/deadlines.ts";
+import { Deadlines, type TimerHost } from "../transports/deadlines.ts";
 
 /** Timers that fire only when the test advances time. */
 class FakeTimers implements TimerHost {

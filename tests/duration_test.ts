@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatDuration, parseDuration } from "../balancer/duration.ts";
+import { formatDuration, parseDuration } from "../lib/duration.ts";
 
 Deno.test("durations read milliseconds, seconds, minutes and bare numbers", () => {
   const cases: [string, number][] = [

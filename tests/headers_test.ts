@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { endToEnd, forwardedElement, upstreamHeaders } from "../balancer/headers.ts";
+import { endToEnd, forwardedElement, upstreamHeaders } from "../lib/headers.ts";
 
 Deno.test("hop-by-hop headers and those named in Connection do not reach the backend", () => {
   const request = new Headers({

@@ -4,12 +4,12 @@
  * rounds are triggered by the test; only the latency test uses real time (a few seconds).
  */
 import assert from "node:assert/strict";
-import type { BackendConfig } from "../balancer/backend.ts";
-import { type Clock, FakeClock } from "../balancer/clock.ts";
+import type { BackendConfig } from "../backends/backend.ts";
+import { type Clock, FakeClock } from "../lib/clock.ts";
 import { type BalancerOptions, DEFAULT_OPTIONS } from "../balancer/options.ts";
-import { seededRandom } from "../balancer/policy.ts";
+import { seededRandom } from "../lib/random.ts";
 import { type RunningBalancer, startBalancer } from "../balancer/server.ts";
-import { statusSnapshot } from "../balancer/status.ts";
+import { statusSnapshot } from "../admin/status.ts";
 import { startMock } from "../mocks/mod.ts";
 import { deadPort, serve, type TestServer } from "./_helpers.ts";
 import { FakeScheduler } from "./_scheduler.ts";

@@ -4,15 +4,9 @@
  * start, and the history that explains it all. Nothing here sleeps.
  */
 import assert from "node:assert/strict";
-import { FakeClock } from "../balancer/clock.ts";
-import {
-  type Cause,
-  Health,
-  healthSettings,
-  HISTORY_SIZE,
-  SLOW_START_FLOOR,
-} from "../balancer/health.ts";
-import { type BalancerOptions, DEFAULT_OPTIONS } from "../balancer/options.ts";
+import { FakeClock } from "../lib/clock.ts";
+import { type Cause, Health, HISTORY_SIZE, SLOW_START_FLOOR } from "../backends/health.ts";
+import { type BalancerOptions, DEFAULT_OPTIONS, healthSettings } from "../balancer/options.ts";
 
 interface Tweaks {
   retryDowntimeMs?: number;

@@ -5,7 +5,7 @@
  * without the token, to browser pages, and beyond loopback without a token.
  */
 import assert from "node:assert/strict";
-import { TRANSPORTS } from "../balancer/config/transports.ts";
+import { TRANSPORTS } from "../transports/mod.ts";
 import type { BalancerOptions } from "../balancer/options.ts";
 import { type RunningBalancer, startBalancer } from "../balancer/server.ts";
 import { type RunningMock, startMock } from "../mocks/mod.ts";
@@ -250,7 +250,7 @@ for (const transport of Object.keys(TRANSPORTS)) {
 Deno.test({
   name: "a Host header with a path is refused with 400, never changing the path sent upstream",
   // Deno.serve builds `request.url` from Host, so `Host: h/admin` with `GET /echo` would
-  // reach the backend as `/admin/echo`; balancer/edge.ts answers 400 (RFC 9112 §3.2).
+  // reach the backend as `/admin/echo`; balancer/refusals.ts answers 400 (RFC 9112 §3.2).
   async fn() {
     await withBalancer(1, {}, async (balancer) => {
       const { status, body } = await raw(
@@ -263,7 +263,7 @@ Deno.test({
 });
 
 // ---------------------------------------------------------------------------------------
-// Requests refused or answered at the edge (balancer/edge.ts).
+// Requests refused or answered at the edge (balancer/refusals.ts).
 
 Deno.test("a GET or HEAD whose headers announce a body is refused with 400 JSON; DELETE and OPTIONS bodies are forwarded", async () => {
   // Deno.serve hands the handler `body === null` for GET and HEAD even when the bytes came:
@@ -461,7 +461,7 @@ for (const transport of Object.keys(TRANSPORTS)) {
       `with 405 and takes no backend out of rotation (${transport})`,
     // fetch() throws TypeError("Method is forbidden") for these before sending anything; that
     // once read as a backend failure, so one `TRACE /` ejected every backend.
-    // balancer/edge.ts refuses them before a backend is chosen, as nginx does for TRACE.
+    // balancer/refusals.ts refuses them before a backend is chosen, as nginx does for TRACE.
     async fn() {
       await withBalancer(2, { transport }, async (balancer) => {
         for (const method of ["TRACE", "TRACK", "CONNECT"]) {

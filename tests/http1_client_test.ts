@@ -4,10 +4,10 @@
  */
 
 import assert from "node:assert/strict";
-import { ReusedConnectionClosed, UpstreamError } from "../balancer/transport.ts";
-import { Http1Transport } from "../balancer/transports/http1.ts";
-import { NoResponseError } from "../balancer/transports/http1_head.ts";
-import { headFailure, NothingSentError } from "../balancer/transports/http1_round_trip.ts";
+import { ReusedConnectionClosed, UpstreamError } from "../transports/transport.ts";
+import { Http1Transport } from "../transports/http1/http1.ts";
+import { NoResponseError } from "../transports/http1/head.ts";
+import { headFailure, NothingSentError } from "../transports/http1/round_trip.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -1185,7 +1185,7 @@ Deno.test("idle pooled connections do not keep the process running", async () =>
     // A script that never calls close(): it must still exit once its work is done.
     const script = `
       import { Http1Transport } from ${
-      JSON.stringify(import.meta.resolve("../balancer/transports/http1.ts"))
+      JSON.stringify(import.meta.resolve("../transports/http1/http1.ts"))
     };
       const transport = new Http1Transport();
       const response = await transport.send({

@@ -3,7 +3,7 @@
  * read, and the percentiles of recent samples shown in the status document.
  */
 import assert from "node:assert/strict";
-import { DECAY_MS, Latency, RING_SIZE } from "../balancer/latency.ts";
+import { DECAY_MS, Latency, RING_SIZE } from "../backends/latency.ts";
 
 const T = 1_700_000_000_000;
 

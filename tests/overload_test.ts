@@ -6,12 +6,12 @@
 import assert from "node:assert/strict";
 import { Metrics } from "../admin/metrics.ts";
 import { Balancer } from "../balancer/balancer.ts";
-import { FakeClock } from "../balancer/clock.ts";
-import { classifyFailure, failureStatus, overloadLagMs } from "../balancer/failure.ts";
+import { FakeClock } from "../lib/clock.ts";
+import { classifyFailure, failureStatus, overloadLagMs } from "../balancer/outcomes.ts";
 import { DEFAULT_OPTIONS } from "../balancer/options.ts";
 import { LagMonitor, type LagTimers } from "../balancer/overload.ts";
-import { RoundRobin } from "../balancer/policies/round_robin.ts";
-import type { Transport, UpstreamRequest } from "../balancer/transport.ts";
+import { RoundRobin } from "../policies/round_robin.ts";
+import type { Transport, UpstreamRequest } from "../transports/transport.ts";
 import { backends } from "./_helpers.ts";
 
 const INFO = {

@@ -3,14 +3,15 @@
  * weighted round robin, least-request's and peak-ewma's preferences, and the panic choice.
  */
 import assert from "node:assert/strict";
-import { Backend } from "../balancer/backend.ts";
-import { healthSettings } from "../balancer/health.ts";
+import { Backend } from "../backends/backend.ts";
+import { healthSettings } from "../balancer/options.ts";
 import { DEFAULT_OPTIONS } from "../balancer/options.ts";
-import { LeastRequest } from "../balancer/policies/least_request.ts";
-import { PeakEwma } from "../balancer/policies/peak_ewma.ts";
-import { RoundRobin } from "../balancer/policies/round_robin.ts";
-import { WeightedRoundRobin } from "../balancer/policies/weighted_round_robin.ts";
-import { leastRecentlyFailed, seededRandom } from "../balancer/policy.ts";
+import { LeastRequest } from "../policies/least_request.ts";
+import { PeakEwma } from "../policies/peak_ewma.ts";
+import { RoundRobin } from "../policies/round_robin.ts";
+import { WeightedRoundRobin } from "../policies/weighted_round_robin.ts";
+import { leastRecentlyFailed } from "../policies/policy.ts";
+import { seededRandom } from "../lib/random.ts";
 import { backends } from "./_helpers.ts";
 
 const NOW = 1_700_000_000_000;

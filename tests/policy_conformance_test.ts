@@ -6,11 +6,12 @@
  * policies that look at in-flight counts see the load they caused. Randomness is seeded.
  */
 import assert from "node:assert/strict";
-import { Backend } from "../balancer/backend.ts";
-import { healthSettings } from "../balancer/health.ts";
+import { Backend } from "../backends/backend.ts";
+import { healthSettings } from "../balancer/options.ts";
 import { DEFAULT_OPTIONS } from "../balancer/options.ts";
-import { createPolicy, POLICY_NAMES } from "../balancer/policies/mod.ts";
-import { type Policy, seededRandom } from "../balancer/policy.ts";
+import { createPolicy, POLICY_NAMES } from "../policies/mod.ts";
+import type { Policy } from "../policies/policy.ts";
+import { seededRandom } from "../lib/random.ts";
 
 const NOW = 1_700_000_000_000;
 const SLOW_START_MS = 10_000;

@@ -4,11 +4,11 @@
  * servers. Nothing here sleeps.
  */
 import assert from "node:assert/strict";
-import { Backend } from "../balancer/backend.ts";
-import { FakeClock } from "../balancer/clock.ts";
-import { healthSettings } from "../balancer/health.ts";
+import { Backend } from "../backends/backend.ts";
+import { FakeClock } from "../lib/clock.ts";
+import { healthSettings } from "../balancer/options.ts";
 import { type ActiveHealthOptions, DEFAULT_OPTIONS } from "../balancer/options.ts";
-import { fetchProbe, type ProbeFn, Prober } from "../balancer/probes.ts";
+import { fetchProbe, type ProbeFn, Prober } from "../backends/probes.ts";
 import { deadPort, serve } from "./_helpers.ts";
 import { FakeScheduler } from "./_scheduler.ts";
 
@@ -154,7 +154,7 @@ Deno.test("a prober with the default probe checks real servers and closes its cl
   const up = serve(() => new Response("ok"));
   const clock = new FakeClock();
   const pool = [up.url, `http://127.0.0.1:${deadPort()}`].map((url) =>
-    new Backend({ url, weight: 1 })
+    new Backend({ url, weight: 1 }, healthSettings(DEFAULT_OPTIONS))
   );
   const prober = new Prober({
     backends: pool,

@@ -4,15 +4,15 @@
  */
 import assert from "node:assert/strict";
 import { Balancer } from "../balancer/balancer.ts";
-import { FakeClock } from "../balancer/clock.ts";
+import { FakeClock } from "../lib/clock.ts";
 import { type BalancerOptions, DEFAULT_OPTIONS } from "../balancer/options.ts";
-import { RoundRobin } from "../balancer/policies/round_robin.ts";
+import { RoundRobin } from "../policies/round_robin.ts";
 import {
   ReusedConnectionClosed,
   type Transport,
   UpstreamError,
   type UpstreamRequest,
-} from "../balancer/transport.ts";
+} from "../transports/transport.ts";
 import { backends } from "./_helpers.ts";
 
 type Behaviour = (request: UpstreamRequest) => Response | Promise<Response>;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { RoundRobin } from "../balancer/policies/round_robin.ts";
-import { FakeClock } from "../balancer/clock.ts";
+import { RoundRobin } from "../policies/round_robin.ts";
+import { FakeClock } from "../lib/clock.ts";
 import { backends } from "./_helpers.ts";
 
 const NOW = 1_000_000;

@@ -3,12 +3,12 @@
  * an injected clock; only the per-try timeout uses (short) real time.
  */
 import assert from "node:assert/strict";
-import { FakeClock } from "../balancer/clock.ts";
+import { FakeClock } from "../lib/clock.ts";
 import type { BalancerOptions } from "../balancer/options.ts";
 import { type RunningBalancer, startBalancer } from "../balancer/server.ts";
 import { type MockKind, type RunningMock, startMock } from "../mocks/mod.ts";
 import { deadPort, serve } from "./_helpers.ts";
-import { TRANSPORTS } from "../balancer/config/transports.ts";
+import { TRANSPORTS } from "../transports/mod.ts";
 
 interface Topology {
   apps: RunningMock[];

@@ -2,14 +2,14 @@
  * The status document: what the balancer believes about each backend and why, as JSON.
  */
 import assert from "node:assert/strict";
-import { Backend, backendId } from "../balancer/backend.ts";
+import { Backend, backendId } from "../backends/backend.ts";
 import { Balancer } from "../balancer/balancer.ts";
-import { FakeClock } from "../balancer/clock.ts";
-import { healthSettings } from "../balancer/health.ts";
+import { FakeClock } from "../lib/clock.ts";
+import { healthSettings } from "../balancer/options.ts";
 import { type BalancerOptions, DEFAULT_OPTIONS } from "../balancer/options.ts";
-import { RoundRobin } from "../balancer/policies/round_robin.ts";
-import { statusSnapshot } from "../balancer/status.ts";
-import type { Transport } from "../balancer/transport.ts";
+import { RoundRobin } from "../policies/round_robin.ts";
+import { statusSnapshot } from "../admin/status.ts";
+import type { Transport } from "../transports/transport.ts";
 
 const INFO = {
   remoteAddr: { transport: "tcp", hostname: "127.0.0.9", port: 40000 },
@@ -118,7 +118,10 @@ Deno.test("the status document explains each backend's state, figures and histor
 });
 
 Deno.test("a backend kept across a reload takes its new weight and settings, keeping its figures", () => {
-  const backend = new Backend({ url: "http://127.0.0.1:8001", weight: 1 });
+  const backend = new Backend(
+    { url: "http://127.0.0.1:8001", weight: 1 },
+    healthSettings(DEFAULT_OPTIONS),
+  );
   backend.requests = 7;
   backend.reconfigure(
     { url: "http://127.0.0.1:8001", weight: 3 },

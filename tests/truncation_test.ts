@@ -7,10 +7,10 @@
 import { rawBackend } from "./_helpers.ts";
 import assert from "node:assert/strict";
 import { Metrics } from "../admin/metrics.ts";
-import { FakeClock } from "../balancer/clock.ts";
-import { TRANSPORTS } from "../balancer/config/transports.ts";
+import { FakeClock } from "../lib/clock.ts";
+import { TRANSPORTS } from "../transports/mod.ts";
 import { type RunningBalancer, startBalancer } from "../balancer/server.ts";
-import { statusSnapshot } from "../balancer/status.ts";
+import { statusSnapshot } from "../admin/status.ts";
 import { startMock } from "../mocks/mod.ts";
 
 interface Cut {

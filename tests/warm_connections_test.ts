@@ -5,8 +5,8 @@
  * servers and short real times.
  */
 import assert from "node:assert/strict";
-import { FakeClock } from "../balancer/clock.ts";
-import { TRANSPORTS } from "../balancer/config/transports.ts";
+import { FakeClock } from "../lib/clock.ts";
+import { TRANSPORTS } from "../transports/mod.ts";
 import type { BalancerOptions } from "../balancer/options.ts";
 import { type RunningBalancer, startBalancer } from "../balancer/server.ts";
 import { startNodeBackend } from "./_node_backend.ts";

@@ -7,8 +7,8 @@
  * an injected clock; only the per-try timeout uses (short) real time.
  */
 import assert from "node:assert/strict";
-import { FakeClock } from "../balancer/clock.ts";
-import { TRANSPORTS } from "../balancer/config/transports.ts";
+import { FakeClock } from "../lib/clock.ts";
+import { TRANSPORTS } from "../transports/mod.ts";
 import type { BalancerOptions } from "../balancer/options.ts";
 import { type RunningBalancer, startBalancer } from "../balancer/server.ts";
 import { LIVE_KINDS, type LiveBackend, type LiveKind, startLiveBackend } from "./_live_backend.ts";

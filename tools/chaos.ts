@@ -29,7 +29,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { parseDuration } from "../balancer/duration.ts";
+import { parseDuration } from "../lib/duration.ts";
 import { type Proc, stopAll, stopAllOnSignals } from "../harness/processes.ts";
 import {
   exitOnHelpOrProblems,

@@ -10,13 +10,13 @@
  */
 
 import type { Readable } from "node:stream";
-import { isHopByHop } from "../../balancer/headers.ts";
+import { isHopByHop } from "../../lib/headers.ts";
 import {
   bodyCutError,
   bodyIdleError,
   UpstreamError,
   type UpstreamRequest,
-} from "../../balancer/transport.ts";
+} from "../../transports/transport.ts";
 
 /** A backend as the Node clients address it. */
 export interface Origin {
@@ -74,7 +74,7 @@ export function wantsZeroLength(method: string): boolean {
 
 /**
  * Response headers end-to-end only (RFC 9110 §7.6.1): no hop-by-hop field and none that the
- * Connection header names, as `endToEnd` in balancer/headers.ts does. `raw` is Node's
+ * Connection header names, as `endToEnd` in lib/headers.ts does. `raw` is Node's
  * `rawHeaders` shape, `[name, value, name, value, …]`.
  */
 export function endToEndRaw(raw: readonly string[]): Headers {

@@ -17,9 +17,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { parseDuration } from "../../balancer/duration.ts";
+import { parseDuration } from "../../lib/duration.ts";
 import { startBalancer } from "../../balancer/server.ts";
-import type { Transport } from "../../balancer/transport.ts";
+import type { Transport } from "../../transports/transport.ts";
 import { NodeHttpTransport } from "./node_http_transport.ts";
 import { UndiciTransport } from "./undici_transport.ts";
 

@@ -27,8 +27,8 @@
 
 import http from "node:http";
 import type { IncomingMessage } from "node:http";
-import type { Transport, UpstreamRequest } from "../../balancer/transport.ts";
-import { Deadlines } from "../../balancer/transports/deadlines.ts";
+import type { Transport, UpstreamRequest } from "../../transports/transport.ts";
+import { Deadlines } from "../../transports/deadlines.ts";
 import {
   endToEndRaw,
   hasNoBody,

@@ -31,8 +31,8 @@
 
 import { Readable } from "node:stream";
 import { Agent } from "undici";
-import type { Transport, UpstreamRequest } from "../../balancer/transport.ts";
-import { Deadlines } from "../../balancer/transports/deadlines.ts";
+import type { Transport, UpstreamRequest } from "../../transports/transport.ts";
+import { Deadlines } from "../../transports/deadlines.ts";
 import {
   hasNoBody,
   nodeFailure,
@@ -41,7 +41,7 @@ import {
   timeoutError,
   wantsZeroLength,
 } from "./_node_shared.ts";
-import { isHopByHop } from "../../balancer/headers.ts";
+import { isHopByHop } from "../../lib/headers.ts";
 
 /** Options for {@linkcode UndiciTransport}. */
 export interface UndiciTransportOptions {

@@ -1,0 +1,131 @@
+/**
+ * What the balancer believes about each backend, and why, as one JSON-serialisable
+ * document: served by the admin API at `GET /status` and printed by the `status` command.
+ * Built only when asked, from the counters the request path keeps anyway.
+ *
+ * @module
+ */
+
+import type { Backend } from "../backends/backend.ts";
+import type { Cause, HealthState } from "../backends/health.ts";
+import type { LatencySummary } from "../backends/latency.ts";
+
+/** A cause with its time as an ISO 8601 string. */
+export interface CauseStatus {
+  readonly source: Cause["source"];
+  readonly detail: string;
+  readonly at: string;
+}
+
+/** One entry of a backend's recent history. */
+export interface TransitionStatus extends CauseStatus {
+  readonly from: HealthState;
+  readonly to: HealthState;
+  /** For an ejection: when it ends. */
+  readonly until?: string;
+}
+
+/** One backend in the status document. */
+export interface BackendStatus {
+  /** Stable short id, e.g. `127.0.0.1:8001`, as used in `/backends/{id}`. */
+  readonly id: string;
+  readonly url: string;
+  /** Configured weight. */
+  readonly weight: number;
+  /** Weight now, lower during slow start. */
+  readonly effectiveWeight: number;
+  readonly state: HealthState;
+  /** Why it is in that state; `null` if nothing ever happened to it. */
+  readonly cause: CauseStatus | null;
+  /** End of the current passive ejection; `null` when not ejected by traffic. */
+  readonly ejectedUntil: string | null;
+  readonly inFlight: number;
+  readonly requests: number;
+  readonly failures: number;
+  readonly ejections: number;
+  readonly lastError: { readonly detail: string; readonly at: string } | null;
+  /** Time to response headers: peak-sensitive moving average and recent percentiles. */
+  readonly latencyMs: LatencySummary;
+  /** The last active probe; `null` when probes are off or none finished yet. */
+  readonly probe: {
+    readonly ok: boolean;
+    readonly status: number | null;
+    readonly error: string | null;
+    readonly latencyMs: number;
+    readonly at: string;
+  } | null;
+  /** Recent transitions, oldest first. */
+  readonly history: readonly TransitionStatus[];
+}
+
+/** The whole document. */
+export interface StatusDocument {
+  readonly policy: string;
+  /** When it was taken. */
+  readonly at: string;
+  readonly backends: readonly BackendStatus[];
+}
+
+/** What {@linkcode statusSnapshot} reads; a `Balancer` has it. */
+export interface StatusSource {
+  readonly backends: readonly Backend[];
+  readonly policyName: string;
+}
+
+/** The status document at `nowMs`. */
+export function statusSnapshot(balancer: StatusSource, nowMs: number): StatusDocument {
+  return {
+    policy: balancer.policyName,
+    at: iso(nowMs),
+    backends: balancer.backends.map((backend) => backendStatus(backend, nowMs)),
+  };
+}
+
+/** One backend's entry of the status document at `nowMs`. */
+export function backendStatus(backend: Backend, nowMs: number): BackendStatus {
+  const health = backend.health;
+  const state = health.state(nowMs);
+  const cause = health.causeAt(nowMs);
+  const probe = backend.probe;
+  const ejected = state === "failed" && nowMs < health.ejectedUntilMs;
+  return {
+    id: backend.id,
+    url: backend.url,
+    weight: backend.config.weight,
+    effectiveWeight: Math.round(backend.effectiveWeight(nowMs) * 1000) / 1000,
+    state,
+    cause: cause ? causeStatus(cause) : null,
+    ejectedUntil: ejected ? iso(health.ejectedUntilMs) : null,
+    inFlight: backend.inFlight,
+    requests: backend.requests,
+    failures: backend.failures,
+    ejections: health.ejections,
+    lastError: backend.lastError
+      ? { detail: backend.lastError.detail, at: iso(backend.lastError.atMs) }
+      : null,
+    latencyMs: backend.latency.summary(nowMs),
+    probe: probe
+      ? {
+        ok: probe.ok,
+        status: probe.status,
+        error: probe.error,
+        latencyMs: probe.latencyMs,
+        at: iso(probe.atMs),
+      }
+      : null,
+    history: health.history(nowMs).map((t) => ({
+      from: t.from,
+      to: t.to,
+      ...causeStatus(t.cause),
+      ...(t.untilMs === undefined ? {} : { until: iso(t.untilMs) }),
+    })),
+  };
+}
+
+function causeStatus(cause: Cause): CauseStatus {
+  return { source: cause.source, detail: cause.detail, at: iso(cause.atMs) };
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}

@@ -1,0 +1,181 @@
+/**
+ * One running Roundabout put together from a checked configuration: the balancer, its
+ * access log and metrics, the admin API, and the live configuration that reloads change.
+ * `balance` and `up` run one; tests start one in-process.
+ *
+ * @module
+ */
+
+import { Metrics } from "../admin/metrics.ts";
+import type { WorkerRole } from "../admin/app.ts";
+import { type RunningAdmin, startAdmin } from "../admin/server.ts";
+import { accessLogger } from "../balancer/access_log.ts";
+import type { RequestRecord } from "../balancer/balancer.ts";
+import { type Clock, systemClock } from "../lib/clock.ts";
+import { LiveConfig } from "../config/live.ts";
+import type { Settings } from "../config/model.ts";
+import type { Layer, Resolved } from "../config/sources.ts";
+import { TRANSPORTS } from "../transports/mod.ts";
+import { type FileWatch, watchFile } from "../config/watch.ts";
+import { type RunningBalancer, startBalancer } from "../balancer/server.ts";
+import type { Transport } from "../transports/transport.ts";
+
+/** What an instance is made from. */
+export interface InstanceOptions {
+  /** The checked start-up configuration. */
+  readonly resolved: Resolved;
+  /** The sources, lowest precedence first, re-read on each reload. */
+  readonly sources: () => Layer[];
+  /** Event log, one line each. */
+  readonly log: (line: string) => void;
+  /** Where access log lines go. */
+  readonly accessLog: (line: string) => void;
+  /** Whether stdout is a terminal (`accessLog: auto` picks text then). Default false. */
+  readonly isTerminal?: boolean;
+  /** A config file to watch: a change reloads. Unset: no watching. */
+  readonly watch?: string;
+  /** Debounce of the file watch, in milliseconds. Default 200. */
+  readonly watchDebounceMs?: number;
+  /** Default the system clock. */
+  readonly clock?: Clock;
+  /** Default the one `settings.transport` names. */
+  readonly transport?: Transport;
+  /**
+   * Set when this instance is one of several workers (`--workers N`): it shares the port
+   * (reusePort), starts round robin at its index, and its admin API says which it is.
+   */
+  readonly worker?: WorkerRole;
+}
+
+/** A running instance. */
+export interface Instance {
+  readonly running: RunningBalancer;
+  readonly live: LiveConfig;
+  /** The admin API, when configured. */
+  readonly admin?: RunningAdmin;
+  /** Counted only when the admin API is on (nothing else reads them). */
+  readonly metrics?: Metrics;
+  /**
+   * Stops the watch and the admin API, stops accepting, lets in-flight requests finish for
+   * up to `graceMs` (default the configured grace), stops probes, closes upstream
+   * connections.
+   *
+   * @returns whether every in-flight request finished in time.
+   */
+  stop(graceMs?: number): Promise<boolean>;
+}
+
+/**
+ * Starts an instance.
+ *
+ * @throws {ListenError} when an address cannot be bound (the balancer's or the admin
+ * API's), naming it by its flags; nothing is left running then.
+ */
+export function startInstance(options: InstanceOptions): Instance {
+  const settings = options.resolved.settings;
+  const clock = options.clock ?? systemClock;
+  const metrics = settings.admin.port === undefined ? undefined : new Metrics();
+  const sinkFor = (s: Settings) =>
+    combine(
+      metrics?.onRequest,
+      accessLogger(s.accessLog, options.accessLog, options.isTerminal ?? false),
+    );
+  const transport = options.transport ?? TRANSPORTS[settings.transport]();
+  let running: RunningBalancer;
+  try {
+    running = startBalancer({
+      hostname: settings.listen.hostname,
+      port: settings.listen.port,
+      backends: settings.backends,
+      options: settings.options,
+      transport,
+      clock,
+      onRequest: sinkFor(settings),
+      onEject: metrics?.onEject,
+      log: options.log,
+      ...(options.worker ? { reusePort: true, firstPick: options.worker.index } : {}),
+    });
+  } catch (error) {
+    const { hostname, port } = settings.listen;
+    throw new ListenError(`--hostname ${hostname} --port ${port}`, error);
+  }
+  const live = new LiveConfig({
+    initial: options.resolved,
+    sources: options.sources,
+    running,
+    sinkFor,
+    log: options.log,
+  });
+  const stopping = new AbortController();
+  let admin: RunningAdmin | undefined;
+  if (settings.admin.port !== undefined) {
+    try {
+      admin = startAdmin({
+        hostname: settings.admin.hostname,
+        port: settings.admin.port,
+        token: settings.admin.token,
+        live,
+        running,
+        metrics: metrics!,
+        clock,
+        stopping: stopping.signal,
+        worker: options.worker,
+      });
+    } catch (error) {
+      running.shutdown().catch(() => {});
+      const { hostname, port } = settings.admin;
+      if (error instanceof RangeError) throw error;
+      throw new ListenError(`--admin-hostname ${hostname} --admin-port ${port}`, error);
+    }
+    options.log(
+      `admin API on ${admin.url}${settings.admin.token ? " (bearer token required)" : ""}`,
+    );
+  }
+  let watch: FileWatch | undefined;
+  if (options.watch !== undefined) {
+    const path = options.watch;
+    watch = watchFile(path, () => {
+      live.reload(`${path} (changed)`).catch((error) => options.log(`reload failed: ${error}`));
+    }, options.watchDebounceMs);
+  }
+  let stopped: Promise<boolean> | undefined;
+  return {
+    running,
+    live,
+    admin,
+    metrics,
+    stop(graceMs = live.settings.shutdownGraceMs) {
+      stopped ??= (async () => {
+        watch?.close();
+        stopping.abort();
+        await admin?.shutdown();
+        return await running.shutdown(graceMs);
+      })();
+      return stopped;
+    },
+  };
+}
+
+function combine(
+  a: ((record: RequestRecord) => void) | undefined,
+  b: ((record: RequestRecord) => void) | undefined,
+): ((record: RequestRecord) => void) | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return (record) => {
+    a(record);
+    b(record);
+  };
+}
+
+/** An address that could not be bound, and which flags name it. */
+export class ListenError extends Error {
+  constructor(
+    /** e.g. `--hostname 127.0.0.1 --port 8080` */
+    readonly where: string,
+    override readonly cause: unknown,
+  ) {
+    super(`${where}: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = "ListenError";
+  }
+}

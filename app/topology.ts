@@ -1,0 +1,119 @@
+/**
+ * Scenario ("testing") configurations for `roundabout up`: which mock app runs on which port
+ * with which options, and the balancer's settings in front of them (the config file's
+ * format; its backends default to the apps, in order). The built-in topologies are JSON
+ * files in `topologies/`, imported statically so that the compiled binary has them.
+ *
+ * @module
+ */
+
+import * as z from "zod";
+import { MOCK_DEFAULTS, MOCK_KINDS, type MockKind, type MockOptions } from "../mocks/mod.ts";
+import { formatDuration } from "../lib/duration.ts";
+import failing from "../topologies/failing.json" with { type: "json" };
+import normal from "../topologies/normal.json" with { type: "json" };
+import slow from "../topologies/slow.json" with { type: "json" };
+import { CONFIG_FILE, duration, hostname, integer, ms, port } from "../config/model.ts";
+import { formatPath, issueLines } from "../config/problems.ts";
+import { ConfigError } from "../config/problems.ts";
+
+/** The built-in topologies by name, as their files say. */
+export const BUILT_IN_TOPOLOGIES: Readonly<Record<string, unknown>> = { normal, failing, slow };
+
+const APP = z.strictObject({
+  name: z.string({ error: "expected a name" }).min(1, { error: "expected a name" })
+    .describe("Name in the log. Default app1, app2, … by position.").optional(),
+  kind: z.enum(MOCK_KINDS, { error: `expected one of ${MOCK_KINDS.join(", ")}` })
+    .describe("Which mock app (see `roundabout mock --help`)."),
+  port: port("TCP port of the app; 0 picks a free one."),
+  hostname: hostname(`Address the app listens on. Default ${MOCK_DEFAULTS.hostname}.`),
+  delay: duration(
+    `delayed: how long before answering. Default ${formatDuration(MOCK_DEFAULTS.delayMs)}.`,
+  ),
+  failureRate: z.number({ error: "expected a number from 0 to 1" })
+    .min(0, { error: "expected a number from 0 to 1" })
+    .max(1, { error: "expected a number from 0 to 1" })
+    .describe(`flaky: share of requests that fail. Default ${MOCK_DEFAULTS.failureRate}.`)
+    .optional(),
+  seed: integer(
+    0,
+    999_999_999,
+    "a whole number",
+    `flaky: seed of the failure sequence. Default ${MOCK_DEFAULTS.seed}.`,
+  ),
+  trickle: duration(
+    "slow-body: pause between body chunks. Default " +
+      `${formatDuration(MOCK_DEFAULTS.trickleIntervalMs)}.`,
+  ),
+});
+
+/** A topology file. */
+export const TOPOLOGY_FILE = z.strictObject({
+  $schema: z.string({ error: "expected the URL or path of a JSON Schema" })
+    .describe("This file's JSON Schema, for editors. Ignored by Roundabout.").optional(),
+  description: z.string({ error: "expected a sentence" })
+    .describe("What this scenario shows; printed when it starts.").optional(),
+  apps: z.array(APP, { error: "expected a list of apps" })
+    .min(1, { error: "expected at least one app" })
+    .describe("The mock apps, started in this order."),
+  balancer: CONFIG_FILE.describe(
+    "The balancer's settings, as in a config file. Backends default to the apps, in order.",
+  ).optional(),
+}, { error: "expected an object with apps and balancer" });
+
+/** One app of a topology, ready to start. */
+export interface TopologyApp {
+  readonly name: string;
+  readonly kind: MockKind;
+  readonly options: MockOptions & { hostname: string; port: number };
+}
+
+/** A checked topology. */
+export interface Topology {
+  readonly description?: string;
+  readonly apps: readonly TopologyApp[];
+  /** The balancer section (file-shaped, checked again with the other sources). */
+  readonly balancer: Record<string, unknown>;
+}
+
+/**
+ * Checks a topology document and applies `appPorts` (from `--app-ports`) when given.
+ *
+ * @throws {ConfigError} listing every problem, each prefixed with `name`.
+ */
+export function readTopology(
+  name: string,
+  document: unknown,
+  appPorts?: readonly number[],
+): Topology {
+  const parsed = TOPOLOGY_FILE.safeParse(document, { reportInput: true });
+  if (!parsed.success) {
+    throw new ConfigError(
+      issueLines(
+        parsed.error.issues,
+        (path) => ({ name: `${name}: ${formatPath(path)}`, style: "path" }),
+        TOPOLOGY_FILE,
+      ),
+    );
+  }
+  const file = parsed.data;
+  if (appPorts !== undefined && appPorts.length !== file.apps.length) {
+    throw new ConfigError([
+      `--app-ports: ${name} has ${file.apps.length} apps, so give ${file.apps.length} ports`,
+    ]);
+  }
+  const apps = file.apps.map((app, i): TopologyApp => ({
+    name: app.name ?? `app${i + 1}`,
+    kind: app.kind,
+    options: {
+      hostname: app.hostname ?? MOCK_DEFAULTS.hostname,
+      port: appPorts?.[i] ?? app.port ?? 0,
+      delayMs: ms(app.delay, MOCK_DEFAULTS.delayMs),
+      failureRate: app.failureRate,
+      seed: app.seed,
+      trickleIntervalMs: ms(app.trickle, MOCK_DEFAULTS.trickleIntervalMs),
+    },
+  }));
+  const balancer = { ...(document as { balancer?: Record<string, unknown> }).balancer };
+  return { description: file.description, apps, balancer };
+}

@@ -1,0 +1,181 @@
+/**
+ * A backend: its configuration (immutable) and the state the balancer keeps about it.
+ *
+ * @module
+ */
+
+import { Health, type HealthSettings, type TryFailure } from "./health.ts";
+import { Latency } from "./latency.ts";
+
+/** How a backend is configured. */
+export interface BackendConfig {
+  /** Base URL, `http://host:port` with an optional path prefix and no trailing slash. */
+  readonly url: string;
+  /** Relative share of traffic for weighted policies, a whole number ≥ 1. Default 1. */
+  readonly weight: number;
+}
+
+/** The last failed try, for the status document. */
+export interface LastError {
+  readonly detail: string;
+  readonly atMs: number;
+}
+
+/** The last active probe of a backend. */
+export interface ProbeRecord {
+  /** Whether the status was in the expected range. */
+  readonly ok: boolean;
+  /** The status received, or `null` when there was no answer. */
+  readonly status: number | null;
+  /** Why it failed, when it did. */
+  readonly error: string | null;
+  readonly latencyMs: number;
+  /** When it finished, milliseconds since the epoch. */
+  readonly atMs: number;
+}
+
+/** A configured backend together with what the balancer has learnt about it. */
+export class Backend {
+  /** Tries waiting on this backend, counted until their response body has been sent. */
+  inFlight = 0;
+  /** Tries sent to this backend. */
+  requests = 0;
+  /** Tries that failed (connection, timeout, invalid answer or 5xx), counted or not. */
+  failures = 0;
+  /** The last failed try, if any. */
+  lastError: LastError | null = null;
+  /** The last active probe, if probes are on. */
+  probe: ProbeRecord | null = null;
+  /** Short stable name derived from the URL, e.g. `127.0.0.1:8001`, for `/backends/{id}`. */
+  readonly id: string;
+  readonly health: Health;
+  /** Response times: a peak-sensitive moving average and recent percentiles. */
+  readonly latency: Latency = new Latency();
+  /** When the newest try answered below 500 started, on the balancer's clock. */
+  #newestAnswerStartMs = -Infinity;
+  /**
+   * Ends one in-flight try. Bound once per backend, so handing it to a promise costs no
+   * closure per request.
+   */
+  readonly release = (): void => {
+    this.inFlight--;
+  };
+
+  /** @param settings health settings, from `healthSettings(options)` (balancer/options.ts). */
+  constructor(readonly config: BackendConfig, settings: HealthSettings) {
+    this.health = new Health(settings);
+    this.id = backendId(config.url);
+  }
+
+  /**
+   * Applies a reload to a backend that stays: a new weight and new health settings, keeping
+   * its health state, latency and figures.
+   *
+   * @throws {RangeError} if `config` is for another URL.
+   */
+  reconfigure(config: BackendConfig, settings: HealthSettings): void {
+    if (config.url !== this.config.url) {
+      throw new RangeError(
+        `Cannot reconfigure backend ${this.config.url} as ${config.url}: the URL is its identity`,
+      );
+    }
+    (this as { config: BackendConfig }).config = config;
+    this.health.reconfigure(settings);
+  }
+
+  /** Base URL as configured, used in `x-app-url`. */
+  get url(): string {
+    return this.config.url;
+  }
+
+  /** Whether a policy may choose this backend at `nowMs`. */
+  available(nowMs: number): boolean {
+    return this.health.available(nowMs);
+  }
+
+  /** Its weight at `nowMs`, scaled down during slow start. Every policy reads this. */
+  effectiveWeight(nowMs: number): number {
+    return this.config.weight * this.health.weightFactor(nowMs);
+  }
+
+  /** A try got an answer below 500 after `latencyMs` (time to response headers). */
+  recordSuccess(nowMs: number, latencyMs: number): void {
+    this.health.recordSuccess(nowMs);
+    this.latency.record(nowMs, latencyMs, latencyMs);
+    const startMs = nowMs - latencyMs;
+    if (startMs > this.#newestAnswerStartMs) this.#newestAnswerStartMs = startMs;
+  }
+
+  /**
+   * Whether a try that started after `startMs` has been answered (below 500): the backend
+   * was answering while a try of that age waited (see `timeoutExcuse` in `failure.ts`).
+   */
+  answeredSince(startMs: number): boolean {
+    return this.#newestAnswerStartMs > startMs;
+  }
+
+  /**
+   * A failed try that is not held against the backend (see `timeoutExcuse`): counted among
+   * its failures and shown as its last error, but no ejection and no latency penalty.
+   */
+  recordExcusedFailure(detail: string, nowMs: number): void {
+    this.failures++;
+    this.lastError = { detail, atMs: nowMs };
+  }
+
+  /**
+   * A try failed after `durationMs`. The moving average learns `penaltyMs` for a counted
+   * failure (a backend that fails fast must not look fast), the real time for a 5xx that
+   * does not count, and nothing otherwise; percentiles get the real time of answers only.
+   *
+   * @returns whether the failure ejected the backend.
+   */
+  recordFailure(
+    kind: TryFailure,
+    detail: string,
+    nowMs: number,
+    durationMs: number,
+    penaltyMs: number,
+  ): boolean {
+    this.failures++;
+    this.lastError = { detail, atMs: nowMs };
+    const counted = this.health.counts(kind);
+    const answered = kind === "5xx" ? durationMs : undefined;
+    if (counted) this.latency.record(nowMs, Math.max(penaltyMs, durationMs), answered);
+    else if (answered !== undefined) this.latency.record(nowMs, durationMs, answered);
+    return this.health.recordFailure({ source: "request", detail, atMs: nowMs }, kind);
+  }
+}
+
+/**
+ * A short stable id for a backend URL: host and port, plus the path prefix with `/` as `~`,
+ * e.g. `127.0.0.1:8001` or `api.internal~v2`. IPv6 brackets are dropped. Safe in a URL
+ * path segment.
+ */
+export function backendId(url: string): string {
+  const parsed = new URL(url);
+  const host = parsed.host.replace(/[\[\]]/g, "");
+  const path = parsed.pathname === "/" ? "" : parsed.pathname.replaceAll("/", "~");
+  return host + path;
+}
+
+/**
+ * Checks and normalises a backend base URL: http or https, a host, no credentials, query or
+ * fragment, no trailing slash. Returns the URL or, when it is unusable, why.
+ */
+export function normaliseBackendUrl(text: string): { url: string } | { problem: string } {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return { problem: "is not an http(s) URL such as http://127.0.0.1:8001" };
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    return { problem: "is not an http(s) URL such as http://127.0.0.1:8001" };
+  }
+  if (url.hostname === "") return { problem: "has no host" };
+  if (url.username || url.password) return { problem: "must not contain credentials" };
+  if (url.search || url.hash) return { problem: "must not contain a query or fragment" };
+  const path = url.pathname.replace(/\/+$/, "");
+  return { url: `${url.protocol}//${url.host}${path}` };
+}

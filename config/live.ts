@@ -1,0 +1,212 @@
+/**
+ * The configuration of a running Roundabout, and how it changes: a reload from the sources
+ * (SIGHUP, the config file changing, `POST /reload`), a whole new document (`POST /config`),
+ * or a change of backends through the admin API. Every change is checked like a start-up
+ * configuration; a valid one is put in force atomically (see `server.ts`), an invalid one is
+ * rejected with the same messages, logged, and the configuration in force stays.
+ *
+ * Changes are applied one at a time, in the order they arrive.
+ *
+ * @module
+ */
+
+import type { BackendConfig } from "../backends/backend.ts";
+import type { RequestRecord } from "../balancer/balancer.ts";
+import type { RunningBalancer } from "../balancer/server.ts";
+import { FIELDS } from "./fields.ts";
+import { type Settings, toFile } from "./model.ts";
+import { ConfigError } from "./problems.ts";
+import { type Layer, objectLayer, type Origin, resolve, type Resolved } from "./sources.ts";
+
+/** What became of a change. */
+export type Outcome =
+  | {
+    readonly ok: true;
+    /** One line per setting that changed, e.g. `timeout: 2s → 1s`; empty when none did. */
+    readonly changes: readonly string[];
+    /** Settings that cannot change while running and were kept as they were. */
+    readonly kept: readonly string[];
+  }
+  | { readonly ok: false; readonly problems: readonly string[] };
+
+/** What a {@linkcode LiveConfig} works with. */
+export interface LiveConfigParts {
+  /** The configuration that started the balancer. */
+  readonly initial: Resolved;
+  /**
+   * The sources, lowest precedence first, read afresh on each call (the file is re-read).
+   * A `file` layer in the result is replaced by a document given to `applyDocument`.
+   */
+  readonly sources: () => Layer[];
+  readonly running: RunningBalancer;
+  /** The per-request sink for some settings (access log format), or none. */
+  readonly sinkFor: (settings: Settings) => ((record: RequestRecord) => void) | undefined;
+  /** Event log. */
+  readonly log: (line: string) => void;
+}
+
+/** Settings a running process cannot change; a change is logged and ignored. */
+const FIXED: readonly { path: string; why: string }[] = [
+  { path: "listen", why: "the listening socket stays open" },
+  { path: "admin", why: "the admin API keeps its address and token" },
+  { path: "transport", why: "the upstream client stays" },
+  { path: "workers", why: "the worker threads stay" },
+];
+
+/** The live configuration. */
+export class LiveConfig {
+  #resolved: Resolved;
+  readonly #parts: LiveConfigParts;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(parts: LiveConfigParts) {
+    this.#parts = parts;
+    this.#resolved = parts.initial;
+  }
+
+  /** The settings in force. */
+  get settings(): Settings {
+    return this.#resolved.settings;
+  }
+
+  /** Where each setting in force came from, by field path. */
+  get origins(): ReadonlyMap<string, Origin> {
+    return this.#resolved.origins;
+  }
+
+  /** Re-reads every source (the config file included) and applies the result. */
+  reload(reason: string): Promise<Outcome> {
+    return this.#enqueue(reason, () => this.#parts.sources());
+  }
+
+  /**
+   * Applies a whole config document in place of the file (flags and environment variables
+   * still take precedence). It lasts until the sources are read again.
+   */
+  applyDocument(document: unknown, reason: string): Promise<Outcome> {
+    const layer = objectLayer("", document);
+    return this.#enqueue(
+      reason,
+      () => [layer, ...this.#parts.sources().filter((l) => l.source !== "file")],
+    );
+  }
+
+  /**
+   * Applies settings derived from those in force (the admin API's backend changes). They
+   * last until the sources are read again.
+   */
+  applyBackends(
+    change: (backends: readonly BackendConfig[]) => readonly BackendConfig[] | string,
+    reason: string,
+  ): Promise<Outcome> {
+    const run = (): Outcome => {
+      const next = change(this.settings.backends);
+      if (typeof next === "string") return { ok: false, problems: [next] };
+      const origins = new Map(this.origins);
+      origins.set("backends", { source: "api", name: "admin API" });
+      return this.#apply({ settings: { ...this.settings, backends: next }, origins }, reason);
+    };
+    const result = this.#queue.then(run, run);
+    this.#queue = result.catch(() => {});
+    return result.then((outcome) => this.#settled(outcome));
+  }
+
+  #enqueue(reason: string, layers: () => Layer[]): Promise<Outcome> {
+    const run = (): Outcome => {
+      let resolved: Resolved;
+      try {
+        resolved = resolve(layers());
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        this.#parts.log(
+          `configuration from ${reason} rejected, the current one stays in force:`,
+        );
+        for (const problem of error.problems) this.#parts.log(`  ${problem}`);
+        return { ok: false, problems: error.problems };
+      }
+      return this.#apply(resolved, reason);
+    };
+    const result = this.#queue.then(run, run);
+    this.#queue = result.catch(() => {});
+    return result.then((outcome) => this.#settled(outcome));
+  }
+
+  /** Waits until the balancer follows the last change (probes included). */
+  async #settled(outcome: Outcome): Promise<Outcome> {
+    await this.#pending;
+    return outcome;
+  }
+
+  #pending: Promise<unknown> = Promise.resolve();
+
+  #apply(next: Resolved, reason: string): Outcome {
+    const before = this.settings;
+    const kept: string[] = [];
+    let settings = next.settings;
+    const origins = new Map(next.origins);
+    for (const { path, why } of FIXED) {
+      const key = path as "listen" | "admin" | "transport" | "workers";
+      if (JSON.stringify(before[key]) === JSON.stringify(settings[key])) continue;
+      kept.push(path);
+      this.#parts.log(
+        `${path} cannot change while running (${why}); keeping ${
+          path === "admin" ? "the current admin settings" : JSON.stringify(toFile(before)[key])
+        } until a restart`,
+      );
+      settings = { ...settings, [key]: before[key] };
+      for (const [field, origin] of this.origins) {
+        if (field === path || field.startsWith(`${path}.`)) origins.set(field, origin);
+      }
+    }
+    const changes = describeChanges(before, settings);
+    this.#resolved = { settings, origins };
+    this.#pending = this.#parts.running.reconfigure({
+      backends: settings.backends,
+      options: settings.options,
+      onRequest: this.#parts.sinkFor(settings),
+    }).catch((error) => this.#parts.log(`probes did not follow the reload: ${error}`));
+    this.#parts.log(
+      changes.length === 0
+        ? `configuration from ${reason} applied: nothing changed`
+        : `configuration from ${reason} applied: ${changes.join("; ")}`,
+    );
+    return { ok: true, changes, kept };
+  }
+}
+
+/** One line per setting that differs, e.g. `timeout: 2s → 1s`. */
+export function describeChanges(before: Settings, after: Settings): string[] {
+  const changes: string[] = [];
+  const a = toFile(before) as Record<string, unknown>;
+  const b = toFile(after) as Record<string, unknown>;
+  for (const field of FIELDS) {
+    if (field.path === "backends") continue;
+    const path = field.path.split(".");
+    const x = JSON.stringify(dig(a, path));
+    const y = JSON.stringify(dig(b, path));
+    if (x !== y) changes.push(`${field.path}: ${x ?? "unset"} → ${y ?? "unset"}`);
+  }
+  const old = new Map(before.backends.map((backend) => [backend.url, backend.weight]));
+  const now = new Map(after.backends.map((backend) => [backend.url, backend.weight]));
+  const added = [...now.keys()].filter((url) => !old.has(url));
+  const removed = [...old.keys()].filter((url) => !now.has(url));
+  const reweighted = [...now].filter(([url, w]) => old.has(url) && old.get(url) !== w);
+  if (added.length > 0) changes.push(`backends added: ${added.join(", ")}`);
+  if (removed.length > 0) changes.push(`backends removed (draining): ${removed.join(", ")}`);
+  for (const [url, weight] of reweighted) {
+    changes.push(`backend ${url} weight: ${old.get(url)} → ${weight}`);
+  }
+  const order = (list: readonly BackendConfig[]) => list.map((x) => x.url).join(" ");
+  if (
+    added.length === 0 && removed.length === 0 && order(before.backends) !== order(after.backends)
+  ) {
+    changes.push("backends reordered");
+  }
+  return changes;
+}
+
+function dig(object: Record<string, unknown>, path: readonly string[]): unknown {
+  let node: unknown = object;
+  for (const key of path) node = (node as Record<string, unknown> | undefined)?.[key];
+  return node;
+}
