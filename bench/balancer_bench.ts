@@ -1,0 +1,95 @@
+/**
+ * Cost of the request path itself: `Balancer.handle` for a small POST, with a transport that
+ * answers at once (no sockets), so what is measured is the balancer's own work per request:
+ * refusal checks, header hygiene, picking, the try and its bookkeeping. The floor makes the
+ * same `Request` and `Response` without a balancer; the difference is the balancer's cost.
+ *
+ * ```sh
+ * deno bench bench/balancer_bench.ts
+ * ```
+ *
+ * @module
+ */
+
+import { Backend } from "../backends/backend.ts";
+import { Balancer, type RequestRecord } from "../balancer/balancer.ts";
+import { DEFAULT_OPTIONS, healthSettings } from "../balancer/options.ts";
+import { refuseAtEdge } from "../balancer/refusals.ts";
+import { RoundRobin } from "../policies/round_robin.ts";
+import type { Transport, UpstreamRequest } from "../transports/transport.ts";
+
+const BODY = '{"id":12345,"name":"widget","tags":["a","b"],"price":9.99}';
+const HEADERS = {
+  host: "127.0.0.1:8080",
+  "content-type": "application/json",
+  "content-length": String(BODY.length),
+};
+
+/** Answers every try at once, as a backend on the same machine would, minus the socket. */
+class ImmediateTransport implements Transport {
+  send(_request: UpstreamRequest): Promise<Response> {
+    return Promise.resolve(new Response("ok", { headers: { "content-type": "text/plain" } }));
+  }
+  close(): void {}
+}
+
+// No `completed`: the try ends with its headers, as outside Deno.serve.
+const INFO = {
+  remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 40000 },
+} as unknown as Deno.ServeHandlerInfo;
+
+function balancer(onRequest?: (record: RequestRecord) => void): Balancer {
+  const settings = healthSettings(DEFAULT_OPTIONS);
+  return new Balancer({
+    options: DEFAULT_OPTIONS,
+    backends: [1, 2, 3].map((i) =>
+      new Backend({ url: `http://127.0.0.1:800${i}`, weight: 1 }, settings)
+    ),
+    policy: new RoundRobin(),
+    transport: new ImmediateTransport(),
+    clock: () => performance.now(),
+    onRequest,
+  });
+}
+
+function post(): Request {
+  return new Request("http://127.0.0.1:8080/orders?x=1", {
+    method: "POST",
+    headers: HEADERS,
+    body: BODY,
+  });
+}
+
+/** What the server runs per request: the edge's refusals, then the balancer. */
+const EDGE = { hostlessOrigin: "http://localhost:8080/", maxTargetBytes: 8192 };
+function handle(balancer: Balancer, request: Request): Promise<Response> {
+  return Promise.resolve(refuseAtEdge(request, EDGE) ?? balancer.handle(request, INFO));
+}
+
+const quiet = balancer();
+let records = 0;
+const observed = balancer(() => records++);
+
+Deno.bench("floor: the same Request and Response, no balancer", { group: "handle" }, async () => {
+  const request = post();
+  await request.bytes();
+  const response = new Response("ok", { headers: { "content-type": "text/plain" } });
+  await response.body?.cancel();
+});
+
+Deno.bench("Balancer.handle, small POST, nobody observing", {
+  group: "handle",
+  baseline: true,
+}, async () => {
+  const response = await handle(quiet, post());
+  await response.body?.cancel();
+});
+
+Deno.bench(
+  "Balancer.handle, small POST, with an access log sink",
+  { group: "handle" },
+  async () => {
+    const response = await handle(observed, post());
+    await response.body?.cancel();
+  },
+);
