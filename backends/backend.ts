@@ -53,13 +53,6 @@ export class Backend {
   readonly latency: Latency = new Latency();
   /** When the newest try answered below 500 started, on the balancer's clock. */
   #newestAnswerStartMs = -Infinity;
-  /**
-   * Ends one in-flight try. Bound once per backend, so handing it to a promise costs no
-   * closure per request.
-   */
-  readonly release = (): void => {
-    this.inFlight--;
-  };
 
   /** @param settings health settings, from `healthSettings(options)` (balancer/options.ts). */
   constructor(readonly config: BackendConfig, settings: HealthSettings) {
@@ -82,6 +75,22 @@ export class Backend {
     (this as { config: BackendConfig }).config = config;
     this.health.reconfigure(settings);
   }
+
+  // The request path's counting: the only writers of `inFlight` and `requests`.
+
+  /** A try is sent to this backend: one more request, one more in flight. */
+  startTry(): void {
+    this.inFlight++;
+    this.requests++;
+  }
+
+  /**
+   * A try is over: its response body was sent, the client left, or it failed. Bound once per
+   * backend, so handing it to a promise costs no closure per request.
+   */
+  readonly endTry = (): void => {
+    this.inFlight--;
+  };
 
   /** Base URL as configured, used in `x-app-url`. */
   get url(): string {
@@ -108,14 +117,14 @@ export class Backend {
 
   /**
    * Whether a try that started after `startMs` has been answered (below 500): the backend
-   * was answering while a try of that age waited (see `timeoutExcuse` in `failure.ts`).
+   * was answering while a try of that age waited (see `judgeFailure` in `balancer/outcomes.ts`).
    */
   answeredSince(startMs: number): boolean {
     return this.#newestAnswerStartMs > startMs;
   }
 
   /**
-   * A failed try that is not held against the backend (see `timeoutExcuse`): counted among
+   * A failed try that is not held against the backend (an excuse of `judgeFailure`): counted among
    * its failures and shown as its last error, but no ejection and no latency penalty.
    */
   recordExcusedFailure(detail: string, nowMs: number): void {

@@ -1,52 +1,38 @@
 /**
- * The balancer as a plain `(Request, info) => Response` handler: choose a backend, send the
- * try, move on when it fails and moving on is safe, and explain the outcome.
+ * The balancer as a plain `(Request, info) => Response` handler, the seed's loop: refuse what
+ * must not be forwarded (`refusals.ts`), pick a backend, try it, decide from what the try
+ * meant (`outcomes.ts`: answer, move on, or give up), answer.
  *
  * @module
  */
 
 import type { Backend } from "../backends/backend.ts";
-import {
-  declaredTooLarge,
-  prepareBody,
-  type PreparedBody,
-  StreamedBody,
-  TOO_LARGE,
-  UNREADABLE,
-} from "./body.ts";
+import { prepareBody, type PreparedBody } from "./body.ts";
 import type { Clock } from "../lib/clock.ts";
 import {
-  classifyFailure,
-  type Failure,
-  failureStatus,
-  maybeSent,
-  OVERLOAD_RETRY_AFTER_S,
-  reusedConnectionExcuse,
-  timeoutExcuse,
+  answerFailure,
+  answerNoBackend,
+  type FailedTry,
+  type FailureContext,
+  judgeAnswer,
+  judgeFailure,
+  type Replay,
+  replayOf,
+  type TryFailureKind,
+  type TryRecord,
+  type Verdict,
 } from "./outcomes.ts";
-import {
-  type FieldList,
-  IDEMPOTENCY_KEY,
-  isIdempotentMethod,
-  upstreamHeaders,
-} from "../lib/headers.ts";
+import { type ClientInfo, type FieldList, upstreamHeaders } from "../lib/headers.ts";
 import type { BalancerOptions } from "./options.ts";
 import type { TryFailure } from "../backends/health.ts";
 import type { LagMonitor } from "./overload.ts";
 import { leastRecentlyFailed, type Policy } from "../policies/policy.ts";
+import { answerBodyRefusal, pathAndQuery, type RefusalLimits, refuse } from "./refusals.ts";
 import type { Transport, UpstreamError } from "../transports/transport.ts";
 
-/** One try of a request, as reported to observers and in error bodies. */
-export interface TryRecord {
-  readonly backend: string;
-  /** `ok`, the failure kind, or `status` for a 5xx answer. */
-  readonly outcome: "ok" | "status" | Failure["kind"];
-  readonly status?: number;
-  readonly error?: string;
-  readonly durationMs: number;
-}
+export type { TryRecord } from "./outcomes.ts";
 
-/** A finished request, for access logs and metrics. */
+/** A finished request, for access logs and metrics: every answer, refusals included. */
 export interface RequestRecord {
   readonly startMs: number;
   readonly method: string;
@@ -65,6 +51,11 @@ export interface BalancerParts {
   readonly policy: Policy;
   readonly transport: Transport;
   readonly clock: Clock;
+  /**
+   * The origin `Deno.serve` gives a request without authority on this listener (see
+   * `hostlessOrigin` in `refusals.ts`); unset, no Host is required.
+   */
+  readonly hostlessOrigin?: string;
   /** Called once per finished request; leave unset to skip the bookkeeping. */
   readonly onRequest?: (record: RequestRecord) => void;
   /** Called when a failed try takes a backend out of rotation (an ejection). */
@@ -74,10 +65,73 @@ export interface BalancerParts {
 }
 
 const NO_TRIES: readonly Backend[] = [];
+const NO_RECORDS: readonly TryRecord[] = [];
 
-/** Which backend's answer the client got, for the request record (only when one is kept). */
-interface Answered {
-  backend?: string;
+/** What every request of one configuration shares, made once per {@linkcode Balancer}. */
+interface Shared {
+  readonly clock: Clock;
+  /** Peers whose `x-forwarded-*` fields are kept. */
+  readonly trusted: ReadonlySet<string>;
+  readonly timeoutMs: number;
+  readonly limits: RefusalLimits;
+  readonly errorDetails: boolean;
+  readonly lagMs: () => number;
+}
+
+/**
+ * One request on its way through the balancer: what every step needs, so that no step takes
+ * a list of parameters. It is also the client's description for `upstreamHeaders`, and the
+ * failed try `outcomes.ts` judges. Its lists are made only when something goes into them: a
+ * request answered by its first backend, with nobody observing, makes none.
+ */
+class Exchange implements ClientInfo, FailedTry, FailureContext {
+  readonly startMs: number;
+  readonly peer: string;
+  readonly trusted: boolean;
+  readonly signal: AbortSignal;
+  body: PreparedBody = null;
+  replay: Replay = "never";
+  /** The backend of the current try, and when that try started. */
+  backend!: Backend;
+  tryStartMs = 0;
+  /** Backends tried before the current one, for the policy's next pick. */
+  tried: Backend[] | undefined;
+  /** Every try so far, when observed or failed. */
+  tries: TryRecord[] | undefined;
+  /** The last failed try's verdict; the last 5xx answer kept in case nothing better comes. */
+  lastVerdict: Verdict | undefined;
+  kept: Response | undefined;
+  keptFrom: Backend | undefined;
+  /** Which backend's answer the client got. */
+  answeredBy: string | undefined;
+
+  constructor(
+    readonly request: Request,
+    readonly info: Deno.ServeHandlerInfo,
+    readonly shared: Shared,
+  ) {
+    this.startMs = shared.clock();
+    this.peer = (info.remoteAddr as Deno.NetAddr).hostname;
+    this.trusted = shared.trusted.has(this.peer);
+    this.signal = request.signal;
+  }
+
+  get timeoutMs(): number {
+    return this.shared.timeoutMs;
+  }
+  get limits(): RefusalLimits {
+    return this.shared.limits;
+  }
+  get errorDetails(): boolean {
+    return this.shared.errorDetails;
+  }
+  lagMs(): number {
+    return this.shared.lagMs();
+  }
+
+  record(tried: TryRecord): void {
+    (this.tries ??= []).push(tried);
+  }
 }
 
 /** Routes requests to backends. */
@@ -89,28 +143,39 @@ export class Balancer {
   readonly #clock: Clock;
   readonly #onRequest?: (record: RequestRecord) => void;
   readonly #onEject?: (backend: Backend) => void;
-  readonly #trusted: ReadonlySet<string>;
-  readonly #lag?: Pick<LagMonitor, "lagMs">;
+  readonly #shared: Shared;
   /** The switches of `options`, read once per request each. */
   readonly #clientHost: boolean;
   readonly #rewriteLocation: boolean;
   readonly #exposeBackend: boolean;
-  readonly #errorDetails: boolean;
 
   constructor(parts: BalancerParts) {
-    this.options = parts.options;
+    const options = parts.options;
+    this.options = options;
     this.backends = parts.backends;
     this.#policy = parts.policy;
     this.#transport = parts.transport;
     this.#clock = parts.clock;
     this.#onRequest = parts.onRequest;
     this.#onEject = parts.onEject;
-    this.#trusted = new Set(parts.options.trustedProxies);
-    this.#lag = parts.lag;
-    this.#clientHost = parts.options.upstreamHost === "client";
-    this.#rewriteLocation = parts.options.rewriteLocation;
-    this.#exposeBackend = parts.options.exposeBackend;
-    this.#errorDetails = parts.options.errorDetails;
+    const lag = parts.lag;
+    this.#shared = {
+      clock: parts.clock,
+      trusted: new Set(options.trustedProxies),
+      timeoutMs: options.timeoutMs,
+      limits: {
+        hostlessOrigin: parts.hostlessOrigin,
+        maxTargetBytes: options.maxTargetBytes,
+        maxHeaderBytes: options.maxHeaderBytes,
+        maxBodyBytes: options.maxBodyBytes,
+        bodyIdleTimeoutMs: options.bodyIdleTimeoutMs,
+      },
+      errorDetails: options.errorDetails,
+      lagMs: lag === undefined ? () => 0 : () => lag.lagMs(),
+    };
+    this.#clientHost = options.upstreamHost === "client";
+    this.#rewriteLocation = options.rewriteLocation;
+    this.#exposeBackend = options.exposeBackend;
   }
 
   /** The selection policy's name, for the status document. */
@@ -118,154 +183,158 @@ export class Balancer {
     return this.#policy.name;
   }
 
-  /** The request handler for `Deno.serve`. */
+  /** The request handler for `Deno.serve`: every answer, refusals included, is recorded. */
   handle = async (request: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
-    const startMs = this.#clock();
-    const tries: TryRecord[] = [];
-    const options = this.options;
-    const peer = (info.remoteAddr as Deno.NetAddr).hostname;
-    const client = { peer, trusted: this.#trusted.has(peer) };
-    // Refusals come first: a request over a limit reaches no backend, nor the policy.
-    const headers = upstreamHeaders(request.headers, client, options.maxHeaderBytes);
-    const length = request.headers.get("content-length");
-    // The answering backend is written here only when an observer will read it.
-    const answered: Answered | undefined = this.#onRequest ? {} : undefined;
-    let response: Response;
-    if (headers === undefined) {
-      response = tooLarge(431, "request header fields", options.maxHeaderBytes);
-    } else if (declaredTooLarge(length, options)) {
-      response = tooLarge(413, "request body", options.maxBodyBytes);
-    } else {
-      const first = this.#pick(startMs, NO_TRIES);
-      response = first === undefined
-        ? this.#allEjected(startMs)
-        : await this.#forward(request, info, headers, length, first, tries, answered);
-    }
+    const exchange = new Exchange(request, info, this.#shared);
+    const response = await this.#respond(exchange);
     if (this.#onRequest) {
       this.#onRequest({
-        startMs,
+        startMs: exchange.startMs,
         method: request.method,
         path: pathAndQuery(request.url),
         status: response.status,
-        backend: answered!.backend,
-        tries,
-        durationMs: this.#clock() - startMs,
+        backend: exchange.answeredBy,
+        tries: exchange.tries ?? NO_RECORDS,
+        durationMs: this.#clock() - exchange.startMs,
       });
     }
     return response;
   };
 
-  async #forward(
-    request: Request,
-    info: Deno.ServeHandlerInfo,
-    headers: FieldList,
-    length: string | null,
-    first: Backend,
-    tries: TryRecord[],
-    answered: Answered | undefined,
-  ): Promise<Response> {
+  /** Refuse what must not be forwarded, pick the first backend, read the body, forward. */
+  async #respond(exchange: Exchange): Promise<Response> {
+    const request = exchange.request;
+    const fields = upstreamHeaders(request.headers, exchange, this.options.maxHeaderBytes);
+    const length = request.headers.get("content-length");
+    const refusal = refuse(request, fields, length, exchange.limits);
+    if (refusal !== undefined) return refusal;
+    const first = this.#pick(exchange.startMs, NO_TRIES);
+    if (first === undefined) return answerNoBackend(this.backends, exchange.startMs);
+    // Read only once a backend is there to take it.
     const body = await prepareBody(request, length, this.options);
-    if (body === TOO_LARGE) return tooLarge(413, "request body", this.options.maxBodyBytes);
-    if (body === UNREADABLE) return unreadableBody(request.signal);
-    const path = pathAndQuery(request.url);
-    const replayAfterSend = canReplayAfterSend(request, body, this.options);
-    const tried: Backend[] = [];
-    let lastFailure: Failure | undefined;
-    let lastAnswer: Response | undefined;
-    let lastAnswerFrom: Backend = first;
-    let backend: Backend | undefined = first;
-    // The client's Host, sent upstream in place of the backend's (`upstreamHost: client`).
-    const host = this.#clientHost ? request.headers.get("host") ?? undefined : undefined;
+    if (typeof body === "string") return answerBodyRefusal(body, exchange.signal, exchange.limits);
+    exchange.body = body;
+    exchange.replay = replayOf(request, body, this.options.retryNonIdempotent);
+    return await this.#forward(exchange, first, fields!);
+  }
 
+  /** The seed's loop: try a backend, decide from what the try meant, move on or answer. */
+  async #forward(exchange: Exchange, first: Backend, fields: FieldList): Promise<Response> {
+    let backend: Backend | undefined = first;
     while (backend !== undefined) {
-      tried.push(backend);
-      const tryStart = this.#clock();
-      const current = backend;
-      // Set once the try has been counted as failed (a 5xx), so its body cannot count again.
-      let counted = false;
-      backend.inFlight++;
-      backend.requests++;
-      let response: Response;
-      try {
-        response = await this.#transport.send({
-          url: backend.url + path,
-          method: request.method,
-          host,
-          headers,
-          body,
-          signal: request.signal,
-          timeoutMs: this.options.timeoutMs,
-          bodyIdleTimeoutMs: this.options.bodyIdleTimeoutMs || undefined, // 0: off
-          // A body the backend cuts or leaves idle after its head went to the client: the
-          // client's response ends abnormally (the stream errors), and the backend is blamed.
-          onBodyError: (error: UpstreamError) => {
-            if (counted || error.kind === "client-gone") return;
-            this.#markFailed(current, error.kind, error.message, tryStart);
-          },
-        });
-      } catch (error) {
-        backend.inFlight--;
-        // The client's body was refused on its way (too large, or its client went quiet):
-        // the client's doing, not the backend's.
-        if (body instanceof StreamedBody && body.refusal !== undefined) {
-          const refusal = body.refusal;
-          if (refusal === "unreadable") return unreadableBody(request.signal);
-          return refusal === "idle"
-            ? bodyTimeout(this.options.bodyIdleTimeoutMs)
-            : tooLarge(413, "request body", this.options.maxBodyBytes);
-        }
-        const failure = classifyFailure(
-          error,
-          request.signal,
-          this.options.timeoutMs,
-          this.#lag?.lagMs(),
-        );
-        if (failure.kind === "client-gone") return clientGone();
-        if (failure.kind === "overload") {
-          // The balancer's own lag, not the backend's: not counted, not retried (failure.ts).
-          tries.push(this.#tried(backend, failure.kind, undefined, failure.detail, tryStart));
-          return overloaded(failure, tries, this.#errorDetails);
-        }
-        const excuse = timeoutExcuse(failure.kind, backend.answeredSince(tryStart)) ??
-          reusedConnectionExcuse(error);
-        const detail = excuse ? `${failure.detail} (${excuse})` : failure.detail;
-        if (excuse) backend.recordExcusedFailure(detail, this.#clock());
-        else this.#markFailed(backend, failure.kind, failure.detail, tryStart);
-        tries.push(this.#tried(backend, failure.kind, undefined, detail, tryStart));
-        lastFailure = failure;
-        backend = maybeSent(failure.kind) && !replayAfterSend ? undefined : this.#next(tried, body);
-        continue;
+      const outcome = await this.#try(exchange, backend, fields);
+      const verdict = outcome instanceof Response ? this.#judgeAnswer(exchange, outcome) : outcome;
+      if (verdict === undefined) return this.#deliver(exchange, outcome as Response);
+      if (verdict.next === "stop") return this.#giveUp(exchange, verdict);
+      exchange.lastVerdict = verdict;
+      backend = verdict.next === "move-on" ? this.#next(exchange) : undefined;
+      if (outcome instanceof Response) {
+        // A 5xx: the last one goes to the client, an earlier one is kept meanwhile.
+        if (backend === undefined) return this.#deliver(exchange, outcome);
+        await this.#keep(exchange, outcome);
       }
-      // The try stays in flight until its body is sent (see `releaseWhenSent`).
-      if (response.status < 500) {
-        const nowMs = this.#clock();
-        backend.recordSuccess(nowMs, nowMs - tryStart);
-        // Only observers read a successful try's record: no allocation without one.
-        if (this.#onRequest) {
-          tries.push(this.#tried(backend, "ok", response.status, undefined, tryStart));
-        }
-        return releaseWhenSent(this.#answer(response, backend, request, answered), backend, info);
-      }
-      counted = true;
-      this.#markFailed(backend, "5xx", `status ${response.status}`, tryStart);
-      tries.push(this.#tried(backend, "status", response.status, undefined, tryStart));
-      const next = replayAfterSend ? this.#next(tried, body) : undefined;
-      if (next === undefined) {
-        return releaseWhenSent(this.#answer(response, backend, request, answered), backend, info);
-      }
-      // Keep this answer in case every later try fails without one: a real 5xx beats a
-      // made-up 502. Its body is small in practice; it is read under the same timeout.
-      lastAnswerFrom = backend;
-      lastAnswer = await keepAnswer(
-        response,
-        this.options.replayLimitBytes,
-        AbortSignal.any([request.signal, AbortSignal.timeout(this.options.timeoutMs)]),
-      );
-      backend.inFlight--;
-      backend = next;
     }
-    if (lastAnswer) return this.#answer(lastAnswer, lastAnswerFrom, request, answered);
-    return failureResponse(lastFailure!, tries, this.#errorDetails);
+    const kept = exchange.kept;
+    if (kept) return this.#answer(kept, exchange.keptFrom!, exchange);
+    return this.#giveUp(exchange, exchange.lastVerdict!);
+  }
+
+  /**
+   * Sends one try to `backend`: its response head, or the verdict on its failure. The try
+   * counts in flight from here until its answer is sent (see {@linkcode releaseWhenSent}).
+   */
+  async #try(exchange: Exchange, backend: Backend, fields: FieldList): Promise<Response | Verdict> {
+    exchange.backend = backend;
+    const tryStartMs = exchange.tryStartMs = this.#clock();
+    const request = exchange.request;
+    let response: Response | undefined;
+    backend.startTry();
+    try {
+      response = await this.#transport.send({
+        url: backend.url + pathAndQuery(request.url),
+        method: request.method,
+        // The client's Host, sent upstream in place of the backend's (`upstreamHost: client`).
+        host: this.#clientHost ? request.headers.get("host") ?? undefined : undefined,
+        headers: fields,
+        body: exchange.body,
+        signal: exchange.signal,
+        timeoutMs: this.options.timeoutMs,
+        bodyIdleTimeoutMs: this.options.bodyIdleTimeoutMs || undefined, // 0: off
+        // A body the backend cuts or leaves idle after its head went to the client: the
+        // client's response ends abnormally (the stream errors) and the backend is blamed,
+        // here only (`Deno.serve`'s onError sees the same error and stays quiet about it).
+        // A 5xx was counted once seen here (a body may fail before that); a client that
+        // left is not the backend's doing.
+        onBodyError: (error: UpstreamError) => {
+          if ((response !== undefined && response.status >= 500) || error.kind === "client-gone") {
+            return;
+          }
+          this.#markFailed(backend, error.kind, error.message, tryStartMs);
+        },
+      });
+      return response;
+    } catch (error) {
+      backend.endTry();
+      return this.#judgeFailure(exchange, error);
+    }
+  }
+
+  /** The verdict on a try that got no answer, acted on: the backend blamed or excused. */
+  #judgeFailure(exchange: Exchange, error: unknown): Verdict {
+    const verdict = judgeFailure(error, exchange);
+    const backend = exchange.backend;
+    if (verdict.blame === "counted") {
+      this.#markFailed(backend, verdict.kind as TryFailure, verdict.detail, exchange.tryStartMs);
+    } else if (verdict.blame === "excused") {
+      backend.recordExcusedFailure(verdict.detail, this.#clock());
+    }
+    if (verdict.recorded) {
+      const kind = verdict.kind as TryFailureKind;
+      exchange.record(this.#tried(exchange, kind, undefined, verdict.detail));
+    }
+    return verdict;
+  }
+
+  /** The verdict on an answer, acted on: `undefined` (a success) or a counted 5xx. */
+  #judgeAnswer(exchange: Exchange, response: Response): Verdict | undefined {
+    const verdict = judgeAnswer(response.status, exchange.replay);
+    const backend = exchange.backend;
+    if (verdict === undefined) {
+      const nowMs = this.#clock();
+      backend.recordSuccess(nowMs, nowMs - exchange.tryStartMs);
+      // Only observers read a successful try's record: no allocation without one.
+      if (this.#onRequest) exchange.record(this.#tried(exchange, "ok", response.status));
+      return undefined;
+    }
+    this.#markFailed(backend, "5xx", `status ${response.status}`, exchange.tryStartMs);
+    exchange.record(this.#tried(exchange, "status", response.status));
+    return verdict;
+  }
+
+  /** The current try's answer goes to the client; the try ends once it is sent. */
+  #deliver(exchange: Exchange, response: Response): Response {
+    const backend = exchange.backend;
+    return releaseWhenSent(this.#answer(response, backend, exchange), backend, exchange.info);
+  }
+
+  /**
+   * Keeps a 5xx answer in case every later try fails without one: a real 5xx beats a
+   * made-up 502. Its body is small in practice; it is read under the same timeout.
+   */
+  async #keep(exchange: Exchange, response: Response): Promise<void> {
+    const backend = exchange.backend;
+    exchange.keptFrom = backend;
+    exchange.kept = await keepAnswer(
+      response,
+      this.options.replayLimitBytes,
+      AbortSignal.any([exchange.signal, AbortSignal.timeout(this.options.timeoutMs)]),
+    );
+    backend.endTry();
+  }
+
+  /** No backend's answer is left: the client gets what the verdict says. */
+  #giveUp(exchange: Exchange, verdict: Verdict): Response {
+    return answerFailure(verdict, exchange.tries ?? NO_RECORDS, exchange);
   }
 
   /**
@@ -274,16 +343,12 @@ export class Balancer {
    * backend (`exposeBackend`), and `Location`/`Content-Location` that point at the
    * backend's own URL rewritten to the client's (`rewriteLocation`).
    */
-  #answer(
-    response: Response,
-    backend: Backend,
-    request: Request,
-    answered: Answered | undefined,
-  ): Response {
-    if (answered !== undefined) answered.backend = backend.url;
+  #answer(response: Response, backend: Backend, exchange: Exchange): Response {
+    if (this.#onRequest) exchange.answeredBy = backend.url;
     const headers = response.headers;
     if (this.#exposeBackend) headers.set("x-app-url", backend.url);
     if (this.#rewriteLocation) {
+      const request = exchange.request;
       const location = headers.get("location");
       if (location !== null) rewriteToClient(headers, "location", location, backend, request);
       const content = headers.get("content-location");
@@ -292,10 +357,10 @@ export class Balancer {
     return response;
   }
 
-  #next(tried: readonly Backend[], body: PreparedBody): Backend | undefined {
-    // A one-shot stream may already be partly sent: never send it twice.
-    if (body instanceof ReadableStream) return undefined;
-    return this.#pick(this.#clock(), tried);
+  /** The next backend for a request that moves on, the current one now among those tried. */
+  #next(exchange: Exchange): Backend | undefined {
+    (exchange.tried ??= []).push(exchange.backend);
+    return this.#pick(this.#clock(), exchange.tried);
   }
 
   /**
@@ -310,13 +375,13 @@ export class Balancer {
   }
 
   #tried(
-    backend: Backend,
+    exchange: Exchange,
     outcome: TryRecord["outcome"],
     status: number | undefined,
-    error: string | undefined,
-    startMs: number,
+    error?: string,
   ): TryRecord {
-    return { backend: backend.url, outcome, status, error, durationMs: this.#clock() - startMs };
+    const durationMs = this.#clock() - exchange.tryStartMs;
+    return { backend: exchange.backend.url, outcome, status, error, durationMs };
   }
 
   #markFailed(backend: Backend, kind: TryFailure, detail: string, startMs: number): void {
@@ -327,35 +392,6 @@ export class Balancer {
       this.#onEject?.(backend);
     }
   }
-
-  /** Every backend is out of rotation: answer at once with when to come back. */
-  #allEjected(nowMs: number): Response {
-    let soonest = Infinity;
-    for (const backend of this.backends) {
-      soonest = Math.min(soonest, backend.health.expectedBackMs(nowMs));
-    }
-    const waitS = Number.isFinite(soonest) ? Math.max(1, Math.ceil((soonest - nowMs) / 1000)) : 1;
-    return Response.json(
-      { error: "no backend available: every backend is marked failed", retryAfterSeconds: waitS },
-      { status: 503, headers: { "retry-after": String(waitS) } },
-    );
-  }
-}
-
-function canReplayAfterSend(
-  request: Request,
-  body: PreparedBody,
-  options: BalancerOptions,
-): boolean {
-  if (body instanceof ReadableStream) return false;
-  return options.retryNonIdempotent || isIdempotentMethod(request.method) ||
-    request.headers.has(IDEMPOTENCY_KEY);
-}
-
-/** The path and query of a request URL, e.g. `/a?b=1`. Never the client's host. */
-export function pathAndQuery(url: string): string {
-  const slash = url.indexOf("/", url.indexOf("//") + 2);
-  return slash === -1 ? "/" : url.slice(slash);
 }
 
 /**
@@ -370,8 +406,8 @@ function releaseWhenSent(
   info: Deno.ServeHandlerInfo,
 ): Response {
   const completed = info.completed as Promise<void> | undefined;
-  if (completed === undefined) backend.release();
-  else completed.then(backend.release, backend.release);
+  if (completed === undefined) backend.endTry();
+  else completed.then(backend.endTry, backend.endTry);
   return response;
 }
 
@@ -439,65 +475,4 @@ async function keepAnswer(
   } finally {
     signal.removeEventListener("abort", stop);
   }
-}
-
-/**
- * 502 or 504: no backend answered. With `details`, the body lists every try (backend
- * addresses and errors); without, it says what happened in words only.
- */
-function failureResponse(
-  failure: Failure,
-  tries: readonly TryRecord[],
-  details: boolean,
-): Response {
-  const status = failureStatus(failure.kind);
-  const error = status === 504 ? "upstream timed out" : "upstream unreachable";
-  return Response.json(details ? { error, tried: tries } : { error }, { status });
-}
-
-/**
- * 503: the balancer itself is too busy; `Retry-After` asks the client to back off. The
- * detail is about the balancer's event loop; the tries name backends, so only with `details`.
- */
-function overloaded(failure: Failure, tries: readonly TryRecord[], details: boolean): Response {
-  return Response.json(
-    details
-      ? { error: "balancer overloaded", detail: failure.detail, tried: tries }
-      : { error: "balancer overloaded", detail: failure.detail },
-    { status: 503, headers: { "retry-after": String(OVERLOAD_RETRY_AFTER_S) } },
-  );
-}
-
-/** 413 or 431: the request is over one of the size limits; no backend saw it. */
-function tooLarge(status: 413 | 431, what: string, limitBytes: number): Response {
-  return Response.json(
-    { error: `${what} larger than ${limitBytes} bytes`, limitBytes },
-    { status },
-  );
-}
-
-/** 408: the client stopped sending its (streamed) body. */
-function bodyTimeout(idleMs: number): Response {
-  return Response.json({ error: `request body idle for ${idleMs}ms` }, { status: 408 });
-}
-
-/**
- * 400: the client's body could not be read (malformed chunked coding, or the connection
- * ended before the declared length); 499 when the client is known to be gone. Deno.serve
- * usually closes the connection at the malformed bytes, so the client rarely gets to read
- * this answer; it is what the access log records.
- */
-function unreadableBody(signal: AbortSignal): Response {
-  if (signal.aborted) return clientGone();
-  return Response.json(
-    {
-      error: "request body could not be read: malformed chunked coding or cut short; " +
-        "send a well-formed body",
-    },
-    { status: 400 },
-  );
-}
-
-function clientGone(): Response {
-  return new Response(null, { status: 499 });
 }

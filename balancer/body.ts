@@ -14,15 +14,13 @@
 /** A request body ready to send: bytes can be sent any number of times, a stream once. */
 export type PreparedBody = Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null;
 
-/** What {@linkcode prepareBody} returns for a body over the size limit (answer 413). */
-export const TOO_LARGE: unique symbol = Symbol("request body too large");
-
 /**
- * What {@linkcode prepareBody} returns for a body that could not be read from the client:
- * malformed chunked coding, or a connection that ended before the declared length (answer
- * 400, or 499 when the client is gone). Deno.serve reports both as a `BadResource` error.
+ * Why a body was refused while it was read: too large (413), its client idle (408), or
+ * unreadable (400: malformed chunked coding, or a connection that ended before the declared
+ * length; Deno.serve reports both as a `BadResource` error). `answerBodyRefusal` in
+ * `refusals.ts` says what the client is told.
  */
-export const UNREADABLE: unique symbol = Symbol("request body unreadable");
+export type BodyRefusal = "too-large" | "idle" | "unreadable";
 
 /** The limits a body is prepared with; `BalancerOptions` has them. */
 export interface BodyLimits {
@@ -35,32 +33,22 @@ export interface BodyLimits {
 }
 
 /**
- * Whether a declared `content-length` (the header's value, or `null`) is over the size
- * limit, so the request can be refused before anything is read or sent. `Deno.serve` has
- * checked that the value is a valid length and holds the client to it.
- */
-export function declaredTooLarge(length: string | null, limits: BodyLimits): boolean {
-  return length !== null && limits.maxBodyBytes > 0 && Number(length) > limits.maxBodyBytes;
-}
-
-/**
  * Reads the body of `request` into memory if it is at most `replayLimitBytes`; otherwise
  * returns a stream that yields the bytes already read followed by the rest, unbuffered.
- * `length` is its `content-length` header, already checked with
- * {@linkcode declaredTooLarge}. A body without a declared length that passes the size limit
- * while it is buffered is {@linkcode TOO_LARGE}; while it streams, see
- * {@linkcode StreamedBody}.
+ * `length` is its `content-length` header, already held to the size limit by the refusals.
+ * A body without a declared length that passes the size limit while it is buffered is
+ * refused (`too-large`); while it streams, see {@linkcode StreamedBody}.
  */
 export async function prepareBody(
   request: Request,
   length: string | null,
   limits: BodyLimits,
-): Promise<PreparedBody | typeof TOO_LARGE | typeof UNREADABLE> {
+): Promise<PreparedBody | BodyRefusal> {
   try {
     return await prepare(request, length, limits);
   } catch {
     // Only the client's bytes are read here, so any error is the client's body.
-    return UNREADABLE;
+    return "unreadable";
   }
 }
 
@@ -68,7 +56,7 @@ async function prepare(
   request: Request,
   length: string | null,
   limits: BodyLimits,
-): Promise<PreparedBody | typeof TOO_LARGE> {
+): Promise<PreparedBody | BodyRefusal> {
   // Before `request.body`: that getter makes a ReadableStream, which `bytes()` alone does
   // not need (measured ~10 µs a request, a quarter of what Deno.serve costs per request).
   if (length !== null && Number(length) <= limits.replayLimitBytes) return await request.bytes();
@@ -84,7 +72,7 @@ async function prepare(
 async function readUpTo(
   body: ReadableStream<Uint8Array>,
   limits: BodyLimits,
-): Promise<PreparedBody | typeof TOO_LARGE> {
+): Promise<PreparedBody | BodyRefusal> {
   const maxBytes = limits.maxBodyBytes > 0 ? limits.maxBodyBytes : Infinity;
   const reader = body.getReader();
   const chunks: Uint8Array<ArrayBuffer>[] = [];
@@ -96,19 +84,13 @@ async function readUpTo(
     if (size > maxBytes) {
       // Stop reading: the rest of the upload is not wanted.
       reader.cancel().catch(() => {});
-      return TOO_LARGE;
+      return "too-large";
     }
     chunks.push(value as Uint8Array<ArrayBuffer>);
   }
   // Over the replay limit: hand on what was read, then the rest as it comes.
   return new StreamedBody(new GuardedSource(reader, chunks, size, maxBytes, limits));
 }
-
-/**
- * Why a streamed body was refused on its way: too large (413), its client idle (408), or
- * unreadable (400: malformed chunked coding, or the client's connection ended).
- */
-export type Refusal = "too-large" | "idle" | "unreadable";
 
 /**
  * A body streamed past the replay limit, read from the client one piece per pull (so only
@@ -127,14 +109,14 @@ export class StreamedBody extends ReadableStream<Uint8Array> {
   }
 
   /** Why the body was refused, if it was. */
-  get refusal(): Refusal | undefined {
+  get refusal(): BodyRefusal | undefined {
     return this.#source.refusal;
   }
 }
 
 /** The underlying source of a {@linkcode StreamedBody}. */
 class GuardedSource implements UnderlyingDefaultSource<Uint8Array> {
-  refusal: Refusal | undefined;
+  refusal: BodyRefusal | undefined;
   readonly #idleMs: number;
 
   constructor(
@@ -191,7 +173,7 @@ class GuardedSource implements UnderlyingDefaultSource<Uint8Array> {
   }
 
   /** Stops reading from the client: the rest of its upload is not wanted. */
-  #refuse(refusal: Refusal): void {
+  #refuse(refusal: BodyRefusal): void {
     this.refusal = refusal;
     this.reader.cancel().catch(() => {});
   }

@@ -1,16 +1,213 @@
 /**
- * Failures mapped to outcomes, in one place: which errors mean what, whether the request
- * may have reached the backend, and what the client is told when nothing better is left.
+ * What a failed try means, in one place. The balancer asks {@linkcode judgeFailure} (no
+ * answer: an error) or {@linkcode judgeAnswer} (a 5xx answer) once per failed try and acts
+ * on the {@linkcode Verdict}: what kind of failure it was, whether it counts against the
+ * backend (or why it is excused), and whether the request may move on to another backend.
+ * What the client gets when no backend's answer is left is {@linkcode answerFailure}:
+ *
+ * | kind | counts against the backend | moves on | client gets |
+ * | --- | --- | --- | --- |
+ * | `connect` | yes | always (nothing was sent) | 502 |
+ * | `reset`, `protocol` | yes, unless a reused connection closed (excused) | if replayable | 502 |
+ * | `timeout` | yes, unless the backend answered a newer try (excused) | if replayable | 504 |
+ * | 5xx answer | yes | if replayable | the backend's answer |
+ * | `overload` | no | no | 503 with `Retry-After` |
+ * | `client-gone` | no | no | 499 |
+ * | `refused` (the client's body) | no | no | see `answerBodyRefusal` |
  *
  * @module
  */
 
+import type { Backend } from "../backends/backend.ts";
+import type { BodyRefusal, PreparedBody } from "./body.ts";
+import { StreamedBody } from "./body.ts";
 import { formatDuration } from "../lib/duration.ts";
+import { IDEMPOTENCY_KEY, isIdempotentMethod } from "../lib/headers.ts";
+import { answerBodyRefusal, clientGone, type RefusalLimits } from "./refusals.ts";
 import {
   type FailureKind,
   ReusedConnectionClosed,
   UpstreamError,
 } from "../transports/transport.ts";
+
+/** One try of a request, as reported to observers and in error bodies. */
+export interface TryRecord {
+  readonly backend: string;
+  /** `ok`, the failure kind, or `status` for a 5xx answer. */
+  readonly outcome: "ok" | "status" | TryFailureKind;
+  readonly status?: number;
+  readonly error?: string;
+  readonly durationMs: number;
+}
+
+/**
+ * Where a request may go after a failed try: `any` backend whatever happened (it can be
+ * sent twice), another backend only if nothing was `unsent`, or `never` (a one-shot stream
+ * body, which may be partly sent already).
+ */
+export type Replay = "any" | "unsent" | "never";
+
+/**
+ * Whether a request may be sent again after a try that may have reached a backend: an
+ * idempotent method (RFC 9110 §9.2.2), an `Idempotency-Key`, or `retryNonIdempotent`; and
+ * never with a body that can be sent only once.
+ */
+export function replayOf(request: Request, body: PreparedBody, anyMethod: boolean): Replay {
+  if (body instanceof ReadableStream) return "never";
+  return anyMethod || isIdempotentMethod(request.method) || request.headers.has(IDEMPOTENCY_KEY)
+    ? "any"
+    : "unsent";
+}
+
+/** What one failed try means, and what the request does next. */
+export interface Verdict {
+  readonly kind: TryFailureKind | "5xx" | "refused";
+  /** Short human explanation, e.g. `connection refused`, with the excuse if there is one. */
+  readonly detail: string;
+  /**
+   * How the backend is told: `counted` (a failure that may eject it), `excused` (on its
+   * record, never an ejection; `detail` says why), or `none` (the client's or the
+   * balancer's own doing).
+   */
+  readonly blame: "counted" | "excused" | "none";
+  /**
+   * `move-on` to another backend if one is left; `give-up`: this was the last try; `stop`:
+   * answer {@linkcode answerFailure} at once, whatever earlier tries left.
+   */
+  readonly next: "move-on" | "give-up" | "stop";
+  /** Whether the try goes into the request's record (not when the client ended it). */
+  readonly recorded: boolean;
+  /** Set for `refused`: why the client's body was refused on its way. */
+  readonly refusal?: BodyRefusal;
+}
+
+/** The failed try being judged, as the balancer keeps it. */
+export interface FailedTry {
+  /** The client's signal: fired, the client left. */
+  readonly signal: AbortSignal;
+  readonly body: PreparedBody;
+  readonly replay: Replay;
+  /** The backend tried, and when the try started on the balancer's clock. */
+  readonly backend: Backend;
+  readonly tryStartMs: number;
+  readonly timeoutMs: number;
+  /** The balancer's recent event-loop lag (`LagMonitor.lagMs`), 0 when not measured. */
+  lagMs(): number;
+}
+
+/** The verdict on a try that ended without an answer, with `error` (see the table above). */
+export function judgeFailure(error: unknown, failed: FailedTry): Verdict {
+  // The client's body was refused on its way (too large, or its client went quiet): the
+  // client's doing, not the backend's.
+  const body = failed.body;
+  if (body instanceof StreamedBody && body.refusal !== undefined) {
+    return { ...NOT_A_TRY, kind: "refused", detail: body.refusal, refusal: body.refusal };
+  }
+  const failure = classifyFailure(error, failed.signal, failed.timeoutMs, failed.lagMs());
+  if (failure.kind === "client-gone") return { ...NOT_A_TRY, ...failure };
+  if (failure.kind === "overload") {
+    // The balancer's own lag, not the backend's: not counted, not retried.
+    return { ...failure, blame: "none", next: "stop", recorded: true };
+  }
+  const next = mayMoveOn(failure.kind, failed.replay) ? "move-on" : "give-up";
+  const excuse = timeoutExcuse(failure.kind, failed.backend.answeredSince(failed.tryStartMs)) ??
+    reusedConnectionExcuse(error);
+  if (excuse === undefined) return { ...failure, blame: "counted", next, recorded: true };
+  return {
+    kind: failure.kind,
+    detail: `${failure.detail} (${excuse})`,
+    blame: "excused",
+    next,
+    recorded: true,
+  };
+}
+
+const NOT_A_TRY = { blame: "none", next: "stop", recorded: false } as const;
+
+const FIVE_XX_MOVES_ON: Verdict = {
+  kind: "5xx",
+  detail: "a 5xx answer",
+  blame: "counted",
+  next: "move-on",
+  recorded: true,
+};
+const FIVE_XX_IS_LAST: Verdict = { ...FIVE_XX_MOVES_ON, next: "give-up" };
+
+/**
+ * The verdict on an answer with `status`, or `undefined` when it is a success (below 500).
+ * A 5xx is the backend's own word: it counts, and the request moves on only when it may be
+ * sent twice. Constant verdicts: a success costs nothing here.
+ */
+export function judgeAnswer(status: number, replay: Replay): Verdict | undefined {
+  if (status < 500) return undefined;
+  return replay === "any" ? FIVE_XX_MOVES_ON : FIVE_XX_IS_LAST;
+}
+
+/** Whether the request may try another backend after a failure of `kind`. */
+function mayMoveOn(kind: TryFailureKind, replay: Replay): boolean {
+  if (replay === "never") return false;
+  return replay === "any" || !maybeSent(kind);
+}
+
+/** What the answer needs besides the verdict. */
+export interface FailureContext {
+  readonly signal: AbortSignal;
+  readonly limits: RefusalLimits;
+  /** Whether error bodies list the tries (backend addresses and errors). */
+  readonly errorDetails: boolean;
+}
+
+/**
+ * The client's answer when `verdict` is the last word and no backend's answer is left: 502
+ * or 504 (no backend answered), 503 (the balancer is overloaded), 499 (the client left), or
+ * the refusal of the client's body. With `errorDetails`, the body lists every try.
+ */
+export function answerFailure(
+  verdict: Verdict,
+  tries: readonly TryRecord[],
+  context: FailureContext,
+): Response {
+  if (verdict.refusal !== undefined) {
+    return answerBodyRefusal(verdict.refusal, context.signal, context.limits);
+  }
+  const kind = verdict.kind;
+  if (kind === "client-gone") return clientGone();
+  const details = context.errorDetails;
+  if (kind === "overload") {
+    // The detail is about the balancer's event loop; the tries name backends.
+    return Response.json(
+      details
+        ? { error: "balancer overloaded", detail: verdict.detail, tried: tries }
+        : { error: "balancer overloaded", detail: verdict.detail },
+      { status: 503, headers: { "retry-after": String(OVERLOAD_RETRY_AFTER_S) } },
+    );
+  }
+  const status = kind === "5xx" || kind === "refused" ? 502 : failureStatus(kind);
+  const error = status === 504 ? "upstream timed out" : "upstream unreachable";
+  return Response.json(details ? { error, tried: tries } : { error }, { status });
+}
+
+/** 503 when every backend is out of rotation: answer at once with when to come back. */
+export function answerNoBackend(backends: readonly Backend[], nowMs: number): Response {
+  let soonest = Infinity;
+  for (const backend of backends) {
+    soonest = Math.min(soonest, backend.health.expectedBackMs(nowMs));
+  }
+  const waitS = Number.isFinite(soonest) ? Math.max(1, Math.ceil((soonest - nowMs) / 1000)) : 1;
+  return Response.json(
+    { error: "no backend available: every backend is marked failed", retryAfterSeconds: waitS },
+    { status: 503, headers: { "retry-after": String(waitS) } },
+  );
+}
+
+/**
+ * Whether an error that reaches `Deno.serve` (a response body that failed after its head
+ * went out) is a backend's failure, which the balancer has already counted when the
+ * transport reported it: not an internal error of the balancer.
+ */
+export function isBackendFailure(error: unknown): boolean {
+  return error instanceof UpstreamError;
+}
 
 /**
  * A per-try timeout counts as the balancer's own overload, not the backend's slowness, when
@@ -129,7 +326,7 @@ function shorten(text: string): string {
  * ejected. Answers (5xx) and broken connections are the backend's own word and always count.
  * The try still fails and the request moves on, as for any timeout.
  */
-export function timeoutExcuse(kind: TryFailureKind, answeredNewer: boolean): string | undefined {
+function timeoutExcuse(kind: TryFailureKind, answeredNewer: boolean): string | undefined {
   if (kind !== "timeout" || !answeredNewer) return undefined;
   return "not held against the backend: it answered a newer request meanwhile";
 }
@@ -143,16 +340,16 @@ export function timeoutExcuse(kind: TryFailureKind, answeredNewer: boolean): str
  * connection to the pool to be reused.
  *
  * The request may have reached the backend, so it is only replayed where any request that
- * may have been sent is (`canReplayAfterSend` in `balancer.ts`), and always on a different
+ * may have been sent is ({@linkcode replayOf}), and always on a different
  * backend: the transport never sends it again to the same one.
  */
-export function reusedConnectionExcuse(error: unknown): string | undefined {
+function reusedConnectionExcuse(error: unknown): string | undefined {
   if (!(error instanceof ReusedConnectionClosed)) return undefined;
   return "not held against the backend: it may have closed an idle connection as the request came";
 }
 
 /** Whether the request may have reached the backend (and so may have had an effect). */
-export function maybeSent(kind: TryFailureKind): boolean {
+function maybeSent(kind: TryFailureKind): boolean {
   return kind !== "connect";
 }
 

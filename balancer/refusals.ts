@@ -1,6 +1,20 @@
 /**
- * Requests refused (or answered by the balancer itself) before any backend is chosen,
- * because forwarding them could not be right.
+ * Every refusal in one place: the requests answered by the balancer itself because
+ * forwarding them could not be right, and the answer for each (status and JSON error). The
+ * handler asks {@linkcode refuse} once per request, before any backend is chosen; a body
+ * refused while it is read (too large, its client idle, unreadable) is answered by
+ * {@linkcode answerBodyRefusal}. No backend sees a refused request, nor is it blamed.
+ *
+ * | status | refused because |
+ * | --- | --- |
+ * | 405 | CONNECT, TRACE, TRACK |
+ * | 400 | no Host (HTTP/1.1), an invalid Host, a GET or HEAD with a body, an unreadable body |
+ * | 204 | `OPTIONS *`: answered by the balancer itself |
+ * | 414 | request target over `maxTargetBytes` |
+ * | 431 | header fields over `maxHeaderBytes` |
+ * | 413 | body over `maxBodyBytes`, declared or counted while read |
+ * | 408 | a streamed body whose client went quiet for `bodyIdleTimeoutMs` |
+ * | 499 | an unreadable body whose client is gone (nobody reads the answer) |
  *
  * Every check here runs on every request, so each is a header lookup or a length compare;
  * the costlier part of a check runs only once the cheap part has matched.
@@ -21,19 +35,26 @@
  * @module
  */
 
-import { pathAndQuery } from "./balancer.ts";
+import type { BodyRefusal } from "./body.ts";
+import type { FieldList } from "../lib/headers.ts";
 
-/** What the checks need besides the request; fixed for a listener, or read per request. */
-export interface EdgeContext {
+/** What the checks need besides the request: fixed for one configuration on one listener. */
+export interface RefusalLimits {
   /**
    * The origin `Deno.serve` puts in `request.url` when a request names no authority at all
    * (no `Host`, no absolute-form target, no HTTP/2 `:authority`), with a trailing `/`: for a
    * loopback or wildcard listener `http://localhost:PORT/`, else `http://ADDR:PORT/`. See
-   * {@linkcode hostlessOrigin}.
+   * {@linkcode hostlessOrigin}. Unset (a balancer not on a listener): no Host is required.
    */
-  readonly hostlessOrigin: string;
+  readonly hostlessOrigin?: string;
   /** Longest request target (path and query) accepted, in bytes; 0: no check. */
   readonly maxTargetBytes: number;
+  /** Largest header section accepted, in bytes (see `upstreamHeaders`). */
+  readonly maxHeaderBytes: number;
+  /** Largest body accepted, in bytes; 0: no limit. */
+  readonly maxBodyBytes: number;
+  /** How long a streamed body's client may send nothing, in milliseconds. */
+  readonly bodyIdleTimeoutMs: number;
 }
 
 /**
@@ -52,8 +73,67 @@ const ALLOWED = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS";
  */
 const VALID_HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::\d*)?$/;
 
-/** The answer for a request that must not be forwarded, or `undefined` to forward it. */
-export function refuseAtEdge(request: Request, edge: EdgeContext): Response | undefined {
+/**
+ * The answer for a request that must not be forwarded, or `undefined` to forward it.
+ * `fields` are its header fields as they would go upstream, `undefined` when they are over
+ * `maxHeaderBytes` (see `upstreamHeaders`); `length` is its `content-length`, which
+ * `Deno.serve` has checked is a valid length and holds the client to.
+ */
+export function refuse(
+  request: Request,
+  fields: FieldList | undefined,
+  length: string | null,
+  limits: RefusalLimits,
+): Response | undefined {
+  const refusal = refuseForm(request, limits);
+  if (refusal !== undefined) return refusal;
+  if (fields === undefined) return tooLarge(431, "request header fields", limits.maxHeaderBytes);
+  if (length !== null && limits.maxBodyBytes > 0 && Number(length) > limits.maxBodyBytes) {
+    return tooLarge(413, "request body", limits.maxBodyBytes);
+  }
+  return undefined;
+}
+
+/** The answer for a body refused while it was read (see `body.ts`). */
+export function answerBodyRefusal(
+  refusal: BodyRefusal,
+  signal: AbortSignal,
+  limits: RefusalLimits,
+): Response {
+  if (refusal === "too-large") return tooLarge(413, "request body", limits.maxBodyBytes);
+  if (refusal === "idle") {
+    return Response.json(
+      { error: `request body idle for ${limits.bodyIdleTimeoutMs}ms` },
+      { status: 408 },
+    );
+  }
+  // Deno.serve usually closes the connection at the malformed bytes, so the client rarely
+  // gets to read this answer; it is what the access log records.
+  if (signal.aborted) return clientGone();
+  return Response.json(
+    {
+      error: "request body could not be read: malformed chunked coding or cut short; " +
+        "send a well-formed body",
+    },
+    { status: 400 },
+  );
+}
+
+/** 499 (nginx's "client closed request"): nobody reads it, the access log records it. */
+export function clientGone(): Response {
+  return new Response(null, { status: 499 });
+}
+
+/** 413 or 431: the request is over one of the size limits; no backend saw it. */
+function tooLarge(status: 413 | 431, what: string, limitBytes: number): Response {
+  return Response.json(
+    { error: `${what} larger than ${limitBytes} bytes`, limitBytes },
+    { status },
+  );
+}
+
+/** The refusals of the request's form: its method, Host, target and a body on GET. */
+function refuseForm(request: Request, limits: RefusalLimits): Response | undefined {
   const method = request.method;
   if (REFUSED_METHODS.has(method)) {
     return Response.json(
@@ -71,7 +151,8 @@ export function refuseAtEdge(request: Request, edge: EdgeContext): Response | un
     // request is refused too; every HTTP/1.0 client in use (curl -0, ab, wget) sends Host.
     // An h2c request whose `:authority` is exactly the fallback (`localhost:PORT` on a
     // loopback listener) is indistinguishable and refused as well.
-    if (request.url.startsWith(edge.hostlessOrigin)) {
+    const hostless = limits.hostlessOrigin;
+    if (hostless !== undefined && request.url.startsWith(hostless)) {
       return Response.json(
         { error: "missing Host header: HTTP/1.1 requires one (RFC 9112 §3.2); send Host" },
         { status: 400 },
@@ -102,7 +183,7 @@ export function refuseAtEdge(request: Request, edge: EdgeContext): Response | un
     // literally named `/*` is answered here too.
     return new Response(null, { status: 204, headers: { allow: ALLOWED } });
   }
-  const maxTarget = edge.maxTargetBytes;
+  const maxTarget = limits.maxTargetBytes;
   // The URL is at least as long as its path: only a long one needs the path measured.
   if (maxTarget > 0 && request.url.length > maxTarget) {
     const length = pathAndQuery(request.url).length;
@@ -118,6 +199,12 @@ export function refuseAtEdge(request: Request, edge: EdgeContext): Response | un
     }
   }
   return undefined;
+}
+
+/** The path and query of a request URL, e.g. `/a?b=1`. Never the client's host. */
+export function pathAndQuery(url: string): string {
+  const slash = url.indexOf("/", url.indexOf("//") + 2);
+  return slash === -1 ? "/" : url.slice(slash);
 }
 
 /** Whether the path and query of `url` are exactly `/*`. */

@@ -14,7 +14,8 @@
  * @module
  */
 
-import { type EdgeContext, hostlessOrigin, refuseAtEdge } from "./refusals.ts";
+import { hostlessOrigin } from "./refusals.ts";
+import { isBackendFailure } from "./outcomes.ts";
 import { Backend, type BackendConfig } from "../backends/backend.ts";
 import { Balancer, type RequestRecord } from "./balancer.ts";
 import { type Clock, systemClock } from "../lib/clock.ts";
@@ -24,7 +25,7 @@ import { type BalancerOptions, DEFAULT_OPTIONS, healthSettings } from "./options
 import { createPolicy } from "../policies/mod.ts";
 import type { Random } from "../policies/policy.ts";
 import { type ProbeFn, Prober, type Scheduler } from "../backends/probes.ts";
-import { type Transport, UpstreamError } from "../transports/transport.ts";
+import type { Transport } from "../transports/transport.ts";
 import { AutoTransport } from "../transports/auto.ts";
 
 /** Everything needed to start a balancer. */
@@ -142,6 +143,7 @@ export function startBalancer(config: BalancerConfig): RunningBalancer {
       onRequest,
       onEject: log || config.onEject ? onEject : undefined,
       lag,
+      hostlessOrigin: origin,
     });
   const startProber = (balancer: Balancer): Prober | undefined => {
     if (!balancer.options.active.path) return undefined;
@@ -164,11 +166,11 @@ export function startBalancer(config: BalancerConfig): RunningBalancer {
   };
   const settings = healthSettings(options);
   let onRequest = config.onRequest;
-  let current = build(options, config.backends.map((b) => new Backend(b, settings)), onRequest);
+  // Built once listening: the refusals need the listener's fallback origin. No request can
+  // reach the handler before that, in the same synchronous run.
+  let current: Balancer;
+  let origin: string | undefined = undefined;
   let removed: Backend[] = [];
-  // What the edge checks need: the listener's fallback origin (set once listening) and the
-  // limit in force (replaced on reconfiguration), one object for every request.
-  let edge: EdgeContext = { hostlessOrigin: "", maxTargetBytes: options.maxTargetBytes };
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
     server = Deno.serve({
@@ -180,18 +182,19 @@ export function startBalancer(config: BalancerConfig): RunningBalancer {
       onError: (error) => {
         // A response body the backend cut or left idle also lands here, after its head went
         // out: not the balancer's fault, and already counted against the backend.
-        if (!(error instanceof UpstreamError)) {
+        if (!isBackendFailure(error)) {
           log?.(`internal error: ${error instanceof Error ? error.stack : error}`);
         }
         return Response.json({ error: "internal error in the balancer" }, { status: 500 });
       },
       // One read of `current` per request: the request keeps that configuration.
-    }, (request, info) => refuseAtEdge(request, edge) ?? current.handle(request, info));
+    }, (request, info) => current.handle(request, info));
   } catch (error) {
     transport.close();
     throw error;
   }
-  edge = { ...edge, hostlessOrigin: hostlessOrigin(server.addr) };
+  origin = hostlessOrigin(server.addr);
+  current = build(options, config.backends.map((b) => new Backend(b, settings)), onRequest);
   if (config.lag === undefined) lag.start();
   let prober = startProber(current);
   // Prober changes run one after another, in the order of the reconfigurations.
@@ -257,7 +260,6 @@ export function startBalancer(config: BalancerConfig): RunningBalancer {
       if ("onRequest" in next) onRequest = next.onRequest;
       const previous = current;
       current = build(next.options, backends, onRequest);
-      edge = { ...edge, maxTargetBytes: next.options.maxTargetBytes };
       const before = prober;
       const changed = gone.length > 0 || added.length > 0 ||
         JSON.stringify(previous.options.active) !== JSON.stringify(next.options.active);

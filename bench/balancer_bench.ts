@@ -14,7 +14,6 @@
 import { Backend } from "../backends/backend.ts";
 import { Balancer, type RequestRecord } from "../balancer/balancer.ts";
 import { DEFAULT_OPTIONS, healthSettings } from "../balancer/options.ts";
-import { refuseAtEdge } from "../balancer/refusals.ts";
 import { RoundRobin } from "../policies/round_robin.ts";
 import type { Transport, UpstreamRequest } from "../transports/transport.ts";
 
@@ -48,6 +47,7 @@ function balancer(onRequest?: (record: RequestRecord) => void): Balancer {
     policy: new RoundRobin(),
     transport: new ImmediateTransport(),
     clock: () => performance.now(),
+    hostlessOrigin: "http://localhost:8080/",
     onRequest,
   });
 }
@@ -60,10 +60,9 @@ function post(): Request {
   });
 }
 
-/** What the server runs per request: the edge's refusals, then the balancer. */
-const EDGE = { hostlessOrigin: "http://localhost:8080/", maxTargetBytes: 8192 };
+/** What the server runs per request: the balancer's handler, its refusals included. */
 function handle(balancer: Balancer, request: Request): Promise<Response> {
-  return Promise.resolve(refuseAtEdge(request, EDGE) ?? balancer.handle(request, INFO));
+  return balancer.handle(request, INFO);
 }
 
 const quiet = balancer();

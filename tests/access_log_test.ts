@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { accessLogger, jsonLine, LineBuffer, textLine } from "../balancer/access_log.ts";
 import type { RequestRecord } from "../balancer/balancer.ts";
+import { startBalancer } from "../balancer/server.ts";
 
 const RECORD: RequestRecord = {
   startMs: Date.UTC(2025, 0, 2, 3, 4, 5),
@@ -75,4 +76,35 @@ Deno.test("a reader too slow to keep up loses lines, counted, instead of holding
   release();
   await buffer.flush();
   assert.match(writes.join(""), new RegExp(`${buffer.dropped} log line\\(s\\) dropped`));
+});
+
+Deno.test("refused requests are in the access log with their status, and no backend or try", async () => {
+  const lines: string[] = [];
+  const balancer = startBalancer({
+    port: 0,
+    // Never reached: every request below is answered before a backend is chosen.
+    backends: [{ url: "http://127.0.0.1:9", weight: 1 }],
+    options: { maxTargetBytes: 64, maxHeaderBytes: 1024 },
+    onRequest: accessLogger("json", (line) => lines.push(line), false),
+  });
+  try {
+    const answers = [
+      await fetch(balancer.url + "/" + "a".repeat(100)),
+      await fetch(balancer.url + "/big", { headers: { "x-big": "b".repeat(2048) } }),
+      await fetch(balancer.url + "/*", { method: "OPTIONS" }),
+    ];
+    for (const answer of answers) await answer.body?.cancel();
+    assert.deepEqual(answers.map((a) => a.status), [414, 431, 204]);
+  } finally {
+    await balancer.shutdown();
+  }
+  const records = lines.map((line) => JSON.parse(line));
+  assert.deepEqual(
+    records.map((r) => [r.method, r.path, r.status, r.backend, r.attempts]),
+    [
+      ["GET", "/" + "a".repeat(100), 414, null, 0],
+      ["GET", "/big", 431, null, 0],
+      ["OPTIONS", "/*", 204, null, 0],
+    ],
+  );
 });
