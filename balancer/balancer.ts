@@ -7,42 +7,30 @@
  */
 
 import type { Backend } from "../backends/backend.ts";
-import { prepareBody, type PreparedBody } from "./body.ts";
+import { keepAnswer, releaseWhenSent, rewriteToClient } from "./answer.ts";
+import { prepareBody } from "./body.ts";
+import { Exchange, type RequestRecord, shareAmongRequests, type Shared } from "./exchange.ts";
 import type { Clock } from "../lib/clock.ts";
 import {
   answerFailure,
   answerNoBackend,
-  type FailedTry,
-  type FailureContext,
   judgeAnswer,
   judgeFailure,
-  type Replay,
   replayOf,
   type TryFailureKind,
   type TryRecord,
   type Verdict,
 } from "./outcomes.ts";
-import { type ClientInfo, type FieldList, upstreamHeaders } from "../lib/headers.ts";
+import { type FieldList, upstreamHeaders } from "../lib/headers.ts";
 import type { BalancerOptions } from "./options.ts";
 import type { TryFailure } from "../backends/health.ts";
 import type { LagMonitor } from "./overload.ts";
 import { leastRecentlyFailed, type Policy } from "../policies/policy.ts";
-import { answerBodyRefusal, pathAndQuery, type RefusalLimits, refuse } from "./refusals.ts";
+import { answerBodyRefusal, pathAndQuery, refuse } from "./refusals.ts";
 import type { Transport, UpstreamError } from "../transports/transport.ts";
 
 export type { TryRecord } from "./outcomes.ts";
-
-/** A finished request, for access logs and metrics: every answer, refusals included. */
-export interface RequestRecord {
-  readonly startMs: number;
-  readonly method: string;
-  readonly path: string;
-  readonly status: number;
-  /** The backend whose answer the client got, if any. */
-  readonly backend?: string;
-  readonly tries: readonly TryRecord[];
-  readonly durationMs: number;
-}
+export type { RequestRecord } from "./exchange.ts";
 
 /** What the balancer needs, all injected. */
 export interface BalancerParts {
@@ -66,73 +54,6 @@ export interface BalancerParts {
 
 const NO_TRIES: readonly Backend[] = [];
 const NO_RECORDS: readonly TryRecord[] = [];
-
-/** What every request of one configuration shares, made once per {@linkcode Balancer}. */
-interface Shared {
-  readonly clock: Clock;
-  /** Peers whose `x-forwarded-*` fields are kept. */
-  readonly trusted: ReadonlySet<string>;
-  readonly timeoutMs: number;
-  readonly limits: RefusalLimits;
-  readonly errorDetails: boolean;
-  readonly lagMs: () => number;
-}
-
-/**
- * One request on its way through the balancer: what every step needs, so that no step takes
- * a list of parameters. It is also the client's description for `upstreamHeaders`, and the
- * failed try `outcomes.ts` judges. Its lists are made only when something goes into them: a
- * request answered by its first backend, with nobody observing, makes none.
- */
-class Exchange implements ClientInfo, FailedTry, FailureContext {
-  readonly startMs: number;
-  readonly peer: string;
-  readonly trusted: boolean;
-  readonly signal: AbortSignal;
-  body: PreparedBody = null;
-  replay: Replay = "never";
-  /** The backend of the current try, and when that try started. */
-  backend!: Backend;
-  tryStartMs = 0;
-  /** Backends tried before the current one, for the policy's next pick. */
-  tried: Backend[] | undefined;
-  /** Every try so far, when observed or failed. */
-  tries: TryRecord[] | undefined;
-  /** The last failed try's verdict; the last 5xx answer kept in case nothing better comes. */
-  lastVerdict: Verdict | undefined;
-  kept: Response | undefined;
-  keptFrom: Backend | undefined;
-  /** Which backend's answer the client got. */
-  answeredBy: string | undefined;
-
-  constructor(
-    readonly request: Request,
-    readonly info: Deno.ServeHandlerInfo,
-    readonly shared: Shared,
-  ) {
-    this.startMs = shared.clock();
-    this.peer = (info.remoteAddr as Deno.NetAddr).hostname;
-    this.trusted = shared.trusted.has(this.peer);
-    this.signal = request.signal;
-  }
-
-  get timeoutMs(): number {
-    return this.shared.timeoutMs;
-  }
-  get limits(): RefusalLimits {
-    return this.shared.limits;
-  }
-  get errorDetails(): boolean {
-    return this.shared.errorDetails;
-  }
-  lagMs(): number {
-    return this.shared.lagMs();
-  }
-
-  record(tried: TryRecord): void {
-    (this.tries ??= []).push(tried);
-  }
-}
 
 /** Routes requests to backends. */
 export class Balancer {
@@ -158,21 +79,7 @@ export class Balancer {
     this.#clock = parts.clock;
     this.#onRequest = parts.onRequest;
     this.#onEject = parts.onEject;
-    const lag = parts.lag;
-    this.#shared = {
-      clock: parts.clock,
-      trusted: new Set(options.trustedProxies),
-      timeoutMs: options.timeoutMs,
-      limits: {
-        hostlessOrigin: parts.hostlessOrigin,
-        maxTargetBytes: options.maxTargetBytes,
-        maxHeaderBytes: options.maxHeaderBytes,
-        maxBodyBytes: options.maxBodyBytes,
-        bodyIdleTimeoutMs: options.bodyIdleTimeoutMs,
-      },
-      errorDetails: options.errorDetails,
-      lagMs: lag === undefined ? () => 0 : () => lag.lagMs(),
-    };
+    this.#shared = shareAmongRequests(parts);
     this.#clientHost = options.upstreamHost === "client";
     this.#rewriteLocation = options.rewriteLocation;
     this.#exposeBackend = options.exposeBackend;
@@ -187,17 +94,7 @@ export class Balancer {
   handle = async (request: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
     const exchange = new Exchange(request, info, this.#shared);
     const response = await this.#respond(exchange);
-    if (this.#onRequest) {
-      this.#onRequest({
-        startMs: exchange.startMs,
-        method: request.method,
-        path: pathAndQuery(request.url),
-        status: response.status,
-        backend: exchange.answeredBy,
-        tries: exchange.tries ?? NO_RECORDS,
-        durationMs: this.#clock() - exchange.startMs,
-      });
-    }
+    this.#onRequest?.(exchange.toRecord(response.status, this.#clock()));
     return response;
   };
 
@@ -290,7 +187,7 @@ export class Balancer {
     }
     if (verdict.recorded) {
       const kind = verdict.kind as TryFailureKind;
-      exchange.record(this.#tried(exchange, kind, undefined, verdict.detail));
+      exchange.record(kind, undefined, verdict.detail, this.#clock());
     }
     return verdict;
   }
@@ -303,11 +200,11 @@ export class Balancer {
       const nowMs = this.#clock();
       backend.recordSuccess(nowMs, nowMs - exchange.tryStartMs);
       // Only observers read a successful try's record: no allocation without one.
-      if (this.#onRequest) exchange.record(this.#tried(exchange, "ok", response.status));
+      if (this.#onRequest) exchange.record("ok", response.status, undefined, this.#clock());
       return undefined;
     }
     this.#markFailed(backend, "5xx", `status ${response.status}`, exchange.tryStartMs);
-    exchange.record(this.#tried(exchange, "status", response.status));
+    exchange.record("status", response.status, undefined, this.#clock());
     return verdict;
   }
 
@@ -374,16 +271,6 @@ export class Balancer {
     return leastRecentlyFailed(this.backends, tried);
   }
 
-  #tried(
-    exchange: Exchange,
-    outcome: TryRecord["outcome"],
-    status: number | undefined,
-    error?: string,
-  ): TryRecord {
-    const durationMs = this.#clock() - exchange.tryStartMs;
-    return { backend: exchange.backend.url, outcome, status, error, durationMs };
-  }
-
   #markFailed(backend: Backend, kind: TryFailure, detail: string, startMs: number): void {
     const nowMs = this.#clock();
     // A failure's cost for latency-aware policies is at least the per-try timeout.
@@ -391,88 +278,5 @@ export class Balancer {
     if (backend.recordFailure(kind, detail, nowMs, nowMs - startMs, penaltyMs)) {
       this.#onEject?.(backend);
     }
-  }
-}
-
-/**
- * Keeps the try counted in flight until the response body has been sent, or the client
- * left, or the body failed: `info.completed` settles in all three cases. One promise
- * reaction with a handler bound once per backend, instead of a stream wrapped around every
- * body. Outside `Deno.serve` (no `completed`), the try ends with its headers.
- */
-function releaseWhenSent(
-  response: Response,
-  backend: Backend,
-  info: Deno.ServeHandlerInfo,
-): Response {
-  const completed = info.completed as Promise<void> | undefined;
-  if (completed === undefined) backend.endTry();
-  else completed.then(backend.endTry, backend.endTry);
-  return response;
-}
-
-/**
- * Rewrites the field `name`, whose value is `value`, when it points at `backend`'s own base
- * URL: that prefix becomes the scheme and host the client used (from the request URL, which
- * `Deno.serve` builds from the client's `Host`), as nginx's `proxy_redirect default`. One
- * string comparison with a prefix kept per backend; nothing is parsed unless it matches.
- */
-function rewriteToClient(
-  headers: Headers,
-  name: string,
-  value: string,
-  backend: Backend,
-  request: Request,
-): void {
-  const base = backend.url;
-  if (!value.startsWith(base)) return;
-  // Only the whole base: `http://b:8001` must not match `http://b:80012/...`.
-  const next = value.charCodeAt(base.length);
-  // end, "/", "?", "#"
-  if (!(Number.isNaN(next) || next === 47 || next === 63 || next === 35)) return;
-  const url = request.url;
-  const slash = url.indexOf("/", url.indexOf("//") + 2);
-  const origin = slash === -1 ? url : url.slice(0, slash);
-  const rest = value.slice(base.length);
-  headers.set(name, origin + (rest === "" || rest.charCodeAt(0) !== 47 ? `/${rest}` : rest));
-}
-
-async function keepAnswer(
-  response: Response,
-  limit: number,
-  signal: AbortSignal,
-): Promise<Response | undefined> {
-  const length = Number(response.headers.get("content-length") ?? 0);
-  if (response.body === null || length > limit) {
-    await response.body?.cancel();
-    return undefined;
-  }
-  // A hanging body must not hold the request: the signal cancels the read.
-  const reader = response.body.getReader();
-  const stop = () => void reader.cancel().catch(() => {});
-  signal.addEventListener("abort", stop, { once: true });
-  try {
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > limit) {
-        await reader.cancel();
-        return undefined;
-      }
-      chunks.push(value);
-    }
-    if (signal.aborted) return undefined;
-    return new Response(new Blob(chunks as BlobPart[]), {
-      status: response.status,
-      statusText: response.statusText,
-      headers: response.headers,
-    });
-  } catch {
-    return undefined;
-  } finally {
-    signal.removeEventListener("abort", stop);
   }
 }

@@ -1,3 +1,4 @@
+// Over 300 lines: the meaning of every failure is kept in one file, as the one place to read it.
 /**
  * What a failed try means, in one place. The balancer asks {@linkcode judgeFailure} (no
  * answer: an error) or {@linkcode judgeAnswer} (a 5xx answer) once per failed try and acts

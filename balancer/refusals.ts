@@ -141,27 +141,9 @@ function refuseForm(request: Request, limits: RefusalLimits): Response | undefin
       { status: 405, headers: { allow: ALLOWED } },
     );
   }
+  const refusal = refuseHost(request, limits);
+  if (refusal !== undefined) return refusal;
   const headers = request.headers;
-  const host = headers.get("host");
-  if (host === null) {
-    // RFC 9112 §3.2: an HTTP/1.1 request without Host is answered 400. HTTP/2 carries the
-    // authority in `:authority`, which Deno.serve puts in the URL (with no Host field), so
-    // only a URL on the fallback origin means that no authority came at all. The handler
-    // cannot tell HTTP/1.0 (where Host is optional) from 1.1, so a Host-less HTTP/1.0
-    // request is refused too; every HTTP/1.0 client in use (curl -0, ab, wget) sends Host.
-    // An h2c request whose `:authority` is exactly the fallback (`localhost:PORT` on a
-    // loopback listener) is indistinguishable and refused as well.
-    const hostless = limits.hostlessOrigin;
-    if (hostless !== undefined && request.url.startsWith(hostless)) {
-      return Response.json(
-        { error: "missing Host header: HTTP/1.1 requires one (RFC 9112 §3.2); send Host" },
-        { status: 400 },
-      );
-    }
-  } else if (!VALID_HOST.test(host)) {
-    // RFC 9112 §3.2: a server must answer 400 to a request with an invalid Host.
-    return Response.json({ error: "invalid Host header" }, { status: 400 });
-  }
   if (method === "GET" || method === "HEAD") {
     // Deno.serve drops the body of a GET or HEAD (`request.body` is null), so forwarding one
     // would send a different request. RFC 9110 §9.3.1 lets a server refuse it.
@@ -197,6 +179,31 @@ function refuseForm(request: Request, limits: RefusalLimits): Response | undefin
         { status: 414 },
       );
     }
+  }
+  return undefined;
+}
+
+/** 400 for a request without Host (where one is required) or with an invalid one. */
+function refuseHost(request: Request, limits: RefusalLimits): Response | undefined {
+  const host = request.headers.get("host");
+  if (host === null) {
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host is answered 400. HTTP/2 carries the
+    // authority in `:authority`, which Deno.serve puts in the URL (with no Host field), so
+    // only a URL on the fallback origin means that no authority came at all. The handler
+    // cannot tell HTTP/1.0 (where Host is optional) from 1.1, so a Host-less HTTP/1.0
+    // request is refused too; every HTTP/1.0 client in use (curl -0, ab, wget) sends Host.
+    // An h2c request whose `:authority` is exactly the fallback (`localhost:PORT` on a
+    // loopback listener) is indistinguishable and refused as well.
+    const hostless = limits.hostlessOrigin;
+    if (hostless !== undefined && request.url.startsWith(hostless)) {
+      return Response.json(
+        { error: "missing Host header: HTTP/1.1 requires one (RFC 9112 §3.2); send Host" },
+        { status: 400 },
+      );
+    }
+  } else if (!VALID_HOST.test(host)) {
+    // RFC 9112 §3.2: a server must answer 400 to a request with an invalid Host.
+    return Response.json({ error: "invalid Host header" }, { status: 400 });
   }
   return undefined;
 }

@@ -1,22 +1,21 @@
 /**
  * Runs a {@linkcode Balancer} on `Deno.serve`, changes its configuration without dropping a
  * request, and stops it cleanly.
+
  *
  * A configuration in force is one immutable {@linkcode Balancer} (options, backends,
  * policy). The server's handler reads the current one once per request, so a request runs
  * start to end on the settings it started with; {@linkcode RunningBalancer.reconfigure}
- * builds the next `Balancer` and swaps it in one assignment. Backends kept across the change
- * (same URL) are the same `Backend` objects, with their health state and figures, and take
- * the new weight and health settings (`Backend.reconfigure`). Removed
- * backends are drained: no new try goes to them (their health says `draining`, which every
- * generation's policy respects), tries in flight finish, and they are forgotten once empty.
+ * builds the next `Balancer` and swaps it in one assignment; which backends are added, kept
+ * and drained is the `Pool`'s business (`backends/pool.ts`).
  *
  * @module
  */
 
 import { hostlessOrigin } from "./refusals.ts";
 import { isBackendFailure } from "./outcomes.ts";
-import { Backend, type BackendConfig } from "../backends/backend.ts";
+import type { Backend, BackendConfig } from "../backends/backend.ts";
+import { Pool, type PoolChange } from "../backends/pool.ts";
 import { Balancer, type RequestRecord } from "./balancer.ts";
 import { type Clock, systemClock } from "../lib/clock.ts";
 import { formatDuration } from "../lib/duration.ts";
@@ -80,213 +79,196 @@ export interface Reconfiguration {
 }
 
 /** What a reconfiguration changed, by backend URL. */
-export interface Reconfigured {
-  readonly added: readonly string[];
-  readonly removed: readonly string[];
-  /** Kept backends whose weight changed. */
-  readonly reweighted: readonly string[];
+export type Reconfigured = PoolChange;
+
+/** Starts serving; throws `Deno.errors.AddrInUse` when the port is taken. */
+export function startBalancer(config: BalancerConfig): RunningBalancer {
+  return new RunningBalancer(config);
 }
 
-/** A balancer that is serving. */
-export interface RunningBalancer {
-  /** The configuration in force (a new object after each reconfiguration). */
-  readonly balancer: Balancer;
+/** A balancer that is serving: `Deno.serve` hosting the handler of the configuration in force. */
+export class RunningBalancer {
   /** e.g. `http://127.0.0.1:8080` */
   readonly url: string;
   readonly hostname: string;
   readonly port: number;
-  /** The active health checks in force, when `options.active.path` is set. */
-  readonly prober?: Prober;
-  /** Backends removed by a reconfiguration that still have tries in flight. */
-  readonly draining: readonly Backend[];
   /** The balancer's own event-loop lag, shared by every configuration. */
   readonly lag: LagMonitor;
+  readonly #config: BalancerConfig;
+  readonly #transport: Transport;
+  readonly #clock: Clock;
+  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #pool: Pool;
+  #current: Balancer;
+  #onRequest: ((record: RequestRecord) => void) | undefined;
+  #prober: Prober | undefined;
+  /** Prober changes run one after another, in the order of the reconfigurations. */
+  #probers: Promise<unknown> = Promise.resolve();
+  #stopped = false;
+
+  constructor(config: BalancerConfig) {
+    this.#config = config;
+    this.#transport = config.transport ?? new AutoTransport();
+    this.#clock = config.clock ?? systemClock;
+    this.#onRequest = config.onRequest;
+    const log = config.log;
+    // Lag is a property of the real event loop: it is measured on the real (monotonic)
+    // clock even when the balancer's model of time is a test's fake clock.
+    this.lag = config.lag ?? new LagMonitor(monotonicClock, {
+      onChange: log && ((overloaded, lagMs) => log(overloadLine(overloaded, lagMs))),
+    });
+    const options: BalancerOptions = {
+      ...DEFAULT_OPTIONS,
+      ...config.options,
+      policy: config.policy ?? config.options?.policy ?? DEFAULT_OPTIONS.policy,
+    };
+    this.#pool = new Pool(config.backends, healthSettings(options));
+    try {
+      this.#server = Deno.serve({
+        hostname: config.hostname ?? "127.0.0.1",
+        port: config.port ?? 8080,
+        // Only set when asked: the single-thread path stays exactly as it was.
+        ...(config.reusePort ? { reusePort: true } : {}),
+        onListen: () => {},
+        onError: (error) => this.#internalError(error),
+        // One read of the configuration in force per request: the request keeps it.
+      }, (request, info) => this.#current.handle(request, info));
+    } catch (error) {
+      this.#transport.close();
+      throw error;
+    }
+    // Built once listening, for the listener's address; no request reaches the handler
+    // before this synchronous run ends.
+    this.#current = this.#build(options);
+    const addr = this.#server.addr;
+    this.hostname = addr.hostname;
+    this.port = addr.port;
+    this.url = `http://${addr.hostname}:${addr.port}`;
+    if (config.lag === undefined) this.lag.start();
+    this.#prober = this.#startProber();
+    const list = this.#pool.backends.map((b) => b.url).join(", ");
+    // A worker's socket is one of several on the port: "listening on" is said once, by the
+    // process, when every worker serves (scripts wait for that line).
+    log?.(`${config.reusePort ? "sharing" : "listening on"} ${this.url}, backends ${list}`);
+  }
+
+  /** The configuration in force (a new object after each reconfiguration). */
+  get balancer(): Balancer {
+    return this.#current;
+  }
+
+  /** The active health checks in force, when `options.active.path` is set. */
+  get prober(): Prober | undefined {
+    return this.#prober;
+  }
+
+  /** Backends removed by a reconfiguration that still have tries in flight. */
+  get draining(): readonly Backend[] {
+    return this.#pool.draining;
+  }
+
   /**
    * Puts a new configuration in force at once; requests already started finish on the old
    * one. Resolves when the active health checks follow the new backends too.
    */
-  reconfigure(next: Reconfiguration): Promise<Reconfigured>;
+  reconfigure(next: Reconfiguration): Promise<Reconfigured> {
+    if (this.#stopped) return Promise.reject(new Error("Cannot reconfigure a stopped balancer"));
+    const changed = this.#pool.reconfigure(
+      next.backends,
+      healthSettings(next.options),
+      this.#clock(),
+    );
+    if ("onRequest" in next) this.#onRequest = next.onRequest;
+    const previous = this.#current;
+    this.#current = this.#build(next.options);
+    const probesChanged = changed.removed.length > 0 || changed.added.length > 0 ||
+      JSON.stringify(previous.options.active) !== JSON.stringify(next.options.active);
+    const done = this.#probers.then(() => probesChanged ? this.#restartProber() : undefined);
+    this.#probers = done.catch(() => {});
+    return done.then(() => changed);
+  }
+
   /**
    * Stops accepting, lets in-flight requests finish for up to `graceMs` (default: as long
    * as they take), stops probes, closes upstream connections.
    *
    * @returns whether every in-flight request finished within the grace period.
    */
-  shutdown(graceMs?: number): Promise<boolean>;
-}
-
-/** Starts serving; throws `Deno.errors.AddrInUse` when the port is taken. */
-export function startBalancer(config: BalancerConfig): RunningBalancer {
-  const transport = config.transport ?? new AutoTransport();
-  const clock = config.clock ?? systemClock;
-  const log = config.log;
-  // Lag is a property of the real event loop: it is measured on the real (monotonic) clock
-  // even when the balancer's model of time is a test's fake clock.
-  const lag = config.lag ?? new LagMonitor(monotonicClock, {
-    onChange: log && ((overloaded, lagMs) => log(overloadLine(overloaded, lagMs))),
-  });
-  const onEject = (backend: Backend) => {
-    log?.(ejectionLine(backend));
-    config.onEject?.(backend);
-  };
-  const build = (
-    options: BalancerOptions,
-    backends: readonly Backend[],
-    onRequest: ((record: RequestRecord) => void) | undefined,
-  ) =>
-    new Balancer({
-      options,
-      backends,
-      policy: createPolicy(options.policy, { random: config.random, start: config.firstPick }),
-      transport,
-      clock,
-      onRequest,
-      onEject: log || config.onEject ? onEject : undefined,
-      lag,
-      hostlessOrigin: origin,
+  async shutdown(graceMs = Infinity): Promise<boolean> {
+    this.#stopped = true;
+    const finished = this.#server.shutdown().then(() => true);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<boolean>((resolve) => {
+      if (Number.isFinite(graceMs)) timer = setTimeout(() => resolve(false), graceMs);
     });
-  const startProber = (balancer: Balancer): Prober | undefined => {
+    const drained = await Promise.race([finished, expired]);
+    clearTimeout(timer);
+    await this.#probers;
+    await this.#prober?.stop();
+    if (this.#config.lag === undefined) this.lag.stop();
+    this.#transport.close();
+    return drained;
+  }
+
+  /** The handler of a configuration: the pool's backends with `options`. */
+  #build(options: BalancerOptions): Balancer {
+    const config = this.#config;
+    const log = config.log;
+    const onEject = log || config.onEject
+      ? (backend: Backend) => {
+        log?.(ejectionLine(backend));
+        config.onEject?.(backend);
+      }
+      : undefined;
+    return new Balancer({
+      options,
+      backends: this.#pool.backends,
+      policy: createPolicy(options.policy, { random: config.random, start: config.firstPick }),
+      transport: this.#transport,
+      clock: this.#clock,
+      hostlessOrigin: hostlessOrigin(this.#server.addr),
+      onRequest: this.#onRequest,
+      onEject,
+      lag: this.lag,
+    });
+  }
+
+  /** Active health checks for the backends in force, when configured. */
+  #startProber(): Prober | undefined {
+    const balancer = this.#current;
     if (!balancer.options.active.path) return undefined;
+    const log = this.#config.log;
+    const clock = this.#clock;
     const prober = new Prober({
       backends: balancer.backends,
       options: balancer.options.active,
       clock,
-      probe: config.probe,
-      scheduler: config.scheduler,
+      probe: this.#config.probe,
+      scheduler: this.#config.scheduler,
       onChange: log && ((backend) => log(probeLine(backend, clock()))),
     });
     prober.start();
     return prober;
-  };
-
-  const options: BalancerOptions = {
-    ...DEFAULT_OPTIONS,
-    ...config.options,
-    policy: config.policy ?? config.options?.policy ?? DEFAULT_OPTIONS.policy,
-  };
-  const settings = healthSettings(options);
-  let onRequest = config.onRequest;
-  // Built once listening: the refusals need the listener's fallback origin. No request can
-  // reach the handler before that, in the same synchronous run.
-  let current: Balancer;
-  let origin: string | undefined = undefined;
-  let removed: Backend[] = [];
-  let server: Deno.HttpServer<Deno.NetAddr>;
-  try {
-    server = Deno.serve({
-      hostname: config.hostname ?? "127.0.0.1",
-      port: config.port ?? 8080,
-      // Only set when asked: the single-thread path stays exactly as it was.
-      ...(config.reusePort ? { reusePort: true } : {}),
-      onListen: () => {},
-      onError: (error) => {
-        // A response body the backend cut or left idle also lands here, after its head went
-        // out: not the balancer's fault, and already counted against the backend.
-        if (!isBackendFailure(error)) {
-          log?.(`internal error: ${error instanceof Error ? error.stack : error}`);
-        }
-        return Response.json({ error: "internal error in the balancer" }, { status: 500 });
-      },
-      // One read of `current` per request: the request keeps that configuration.
-    }, (request, info) => current.handle(request, info));
-  } catch (error) {
-    transport.close();
-    throw error;
   }
-  origin = hostlessOrigin(server.addr);
-  current = build(options, config.backends.map((b) => new Backend(b, settings)), onRequest);
-  if (config.lag === undefined) lag.start();
-  let prober = startProber(current);
-  // Prober changes run one after another, in the order of the reconfigurations.
-  let probers: Promise<unknown> = Promise.resolve();
-  let stopped = false;
-  const url = `http://${server.addr.hostname}:${server.addr.port}`;
-  const list = current.backends.map((b) => b.url).join(", ");
-  // A worker's socket is one of several on the port: "listening on" is said once, by the
-  // process, when every worker serves (scripts wait for that line).
-  log?.(`${config.reusePort ? "sharing" : "listening on"} ${url}, backends ${list}`);
 
-  return {
-    get balancer() {
-      return current;
-    },
-    url,
-    hostname: server.addr.hostname,
-    port: server.addr.port,
-    get prober() {
-      return prober;
-    },
-    lag,
-    get draining() {
-      removed = removed.filter((backend) => backend.inFlight > 0);
-      return removed;
-    },
-    reconfigure(next) {
-      if (stopped) return Promise.reject(new Error("Cannot reconfigure a stopped balancer"));
-      const nowMs = clock();
-      const settings = healthSettings(next.options);
-      // A removed backend is remembered while it has tries in flight; added back then, it
-      // is the same object again.
-      removed = removed.filter((backend) => backend.inFlight > 0);
-      const known = new Map<string, Backend>();
-      for (const backend of [...removed, ...current.backends]) known.set(backend.url, backend);
-      const added: string[] = [];
-      const reweighted: string[] = [];
-      const backends = next.backends.map((config) => {
-        const kept = known.get(config.url);
-        if (kept === undefined) {
-          added.push(config.url);
-          return new Backend(config, settings);
-        }
-        known.delete(config.url);
-        if (kept.health.state(nowMs) === "draining" && removed.includes(kept)) {
-          kept.health.enable({ source: "admin", detail: "back in the configuration", atMs: nowMs });
-        }
-        if (kept.config.weight !== config.weight) reweighted.push(config.url);
-        // New weight and health settings (retry downtime, thresholds, back-off, slow start)
-        // from now on; its health state, figures and a current ejection's end stay.
-        kept.reconfigure(config, settings);
-        return kept;
-      });
-      const gone = current.backends.filter((backend) => known.has(backend.url));
-      for (const backend of gone) {
-        backend.health.drain({
-          source: "admin",
-          detail: "removed from the configuration",
-          atMs: nowMs,
-        });
-      }
-      removed = [...removed.filter((b) => known.has(b.url)), ...gone];
-      if ("onRequest" in next) onRequest = next.onRequest;
-      const previous = current;
-      current = build(next.options, backends, onRequest);
-      const before = prober;
-      const changed = gone.length > 0 || added.length > 0 ||
-        JSON.stringify(previous.options.active) !== JSON.stringify(next.options.active);
-      const done = probers.then(async () => {
-        if (!changed || stopped) return;
-        await before?.stop();
-        if (!stopped) prober = startProber(current);
-      });
-      probers = done.catch(() => {});
-      return done.then(() => ({ added, removed: gone.map((b) => b.url), reweighted }));
-    },
-    async shutdown(graceMs = Infinity) {
-      stopped = true;
-      const finished = server.shutdown().then(() => true);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const expired = new Promise<boolean>((resolve) => {
-        if (Number.isFinite(graceMs)) timer = setTimeout(() => resolve(false), graceMs);
-      });
-      const drained = await Promise.race([finished, expired]);
-      clearTimeout(timer);
-      await probers;
-      await prober?.stop();
-      if (config.lag === undefined) lag.stop();
-      transport.close();
-      return drained;
-    },
-  };
+  /** The old prober stops, one for the configuration in force starts (unless stopped). */
+  async #restartProber(): Promise<void> {
+    if (this.#stopped) return;
+    await this.#prober?.stop();
+    if (!this.#stopped) this.#prober = this.#startProber();
+  }
+
+  /**
+   * What `Deno.serve` answers when the handler throws. A response body the backend cut or
+   * left idle also lands here, after its head went out: not the balancer's fault, and
+   * already counted against the backend when the transport reported it.
+   */
+  #internalError(error: unknown): Response {
+    if (!isBackendFailure(error)) {
+      this.#config.log?.(`internal error: ${error instanceof Error ? error.stack : error}`);
+    }
+    return Response.json({ error: "internal error in the balancer" }, { status: 500 });
+  }
 }
 
 const monotonicClock = () => performance.now();

@@ -1,0 +1,141 @@
+/**
+ * One request on its way through the balancer, as {@linkcode Exchange}: the state every
+ * step of `Balancer.handle` reads and writes, in place of parameters.
+ *
+ * @module
+ */
+
+import type { Backend } from "../backends/backend.ts";
+import type { PreparedBody } from "./body.ts";
+import type { Clock } from "../lib/clock.ts";
+import type { ClientInfo } from "../lib/headers.ts";
+import type { FailedTry, FailureContext, Replay, TryRecord, Verdict } from "./outcomes.ts";
+import type { BalancerOptions } from "./options.ts";
+import type { LagMonitor } from "./overload.ts";
+import { pathAndQuery, type RefusalLimits } from "./refusals.ts";
+
+/** A finished request, for access logs and metrics: every answer, refusals included. */
+export interface RequestRecord {
+  readonly startMs: number;
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  /** The backend whose answer the client got, if any. */
+  readonly backend?: string;
+  readonly tries: readonly TryRecord[];
+  readonly durationMs: number;
+}
+
+const NO_RECORDS: readonly TryRecord[] = [];
+
+/** What every request of one configuration shares, made once per {@linkcode Balancer}. */
+export interface Shared {
+  readonly clock: Clock;
+  /** Peers whose `x-forwarded-*` fields are kept. */
+  readonly trusted: ReadonlySet<string>;
+  readonly timeoutMs: number;
+  readonly limits: RefusalLimits;
+  readonly errorDetails: boolean;
+  readonly lagMs: () => number;
+}
+
+/** The part of a balancer's configuration every request reads, made once per balancer. */
+export function shareAmongRequests(parts: {
+  readonly options: BalancerOptions;
+  readonly clock: Clock;
+  readonly hostlessOrigin?: string;
+  readonly lag?: Pick<LagMonitor, "lagMs">;
+}): Shared {
+  const { options, lag } = parts;
+  return {
+    clock: parts.clock,
+    trusted: new Set(options.trustedProxies),
+    timeoutMs: options.timeoutMs,
+    limits: {
+      hostlessOrigin: parts.hostlessOrigin,
+      maxTargetBytes: options.maxTargetBytes,
+      maxHeaderBytes: options.maxHeaderBytes,
+      maxBodyBytes: options.maxBodyBytes,
+      bodyIdleTimeoutMs: options.bodyIdleTimeoutMs,
+    },
+    errorDetails: options.errorDetails,
+    lagMs: lag === undefined ? () => 0 : () => lag.lagMs(),
+  };
+}
+
+/**
+ * One request on its way through the balancer: what every step needs, so that no step takes
+ * a list of parameters. It is also the client's description for `upstreamHeaders`, and the
+ * failed try `outcomes.ts` judges. Its lists are made only when something goes into them: a
+ * request answered by its first backend, with nobody observing, makes none.
+ */
+export class Exchange implements ClientInfo, FailedTry, FailureContext {
+  readonly startMs: number;
+  readonly peer: string;
+  readonly trusted: boolean;
+  readonly signal: AbortSignal;
+  body: PreparedBody = null;
+  replay: Replay = "never";
+  /** The backend of the current try, and when that try started. */
+  backend!: Backend;
+  tryStartMs = 0;
+  /** Backends tried before the current one, for the policy's next pick. */
+  tried: Backend[] | undefined;
+  /** Every try so far, when observed or failed. */
+  tries: TryRecord[] | undefined;
+  /** The last failed try's verdict; the last 5xx answer kept in case nothing better comes. */
+  lastVerdict: Verdict | undefined;
+  kept: Response | undefined;
+  keptFrom: Backend | undefined;
+  /** Which backend's answer the client got. */
+  answeredBy: string | undefined;
+
+  constructor(
+    readonly request: Request,
+    readonly info: Deno.ServeHandlerInfo,
+    readonly shared: Shared,
+  ) {
+    this.startMs = shared.clock();
+    this.peer = (info.remoteAddr as Deno.NetAddr).hostname;
+    this.trusted = shared.trusted.has(this.peer);
+    this.signal = request.signal;
+  }
+
+  get timeoutMs(): number {
+    return this.shared.timeoutMs;
+  }
+  get limits(): RefusalLimits {
+    return this.shared.limits;
+  }
+  get errorDetails(): boolean {
+    return this.shared.errorDetails;
+  }
+  lagMs(): number {
+    return this.shared.lagMs();
+  }
+
+  /** The finished request, answered with `status` at `nowMs`, for observers. */
+  toRecord(status: number, nowMs: number): RequestRecord {
+    const request = this.request;
+    return {
+      startMs: this.startMs,
+      method: request.method,
+      path: pathAndQuery(request.url),
+      status,
+      backend: this.answeredBy,
+      tries: this.tries ?? NO_RECORDS,
+      durationMs: nowMs - this.startMs,
+    };
+  }
+
+  /** Adds the current try, ended at `nowMs`, to the request's record. */
+  record(
+    outcome: TryRecord["outcome"],
+    status: number | undefined,
+    error: string | undefined,
+    nowMs: number,
+  ): void {
+    const durationMs = nowMs - this.tryStartMs;
+    (this.tries ??= []).push({ backend: this.backend.url, outcome, status, error, durationMs });
+  }
+}
