@@ -98,8 +98,8 @@ export class Balancer {
     return response;
   };
 
-  /** Refuse what must not be forwarded, pick the first backend, read the body, forward. */
-  async #respond(exchange: Exchange): Promise<Response> {
+  /** Refuse what must not be forwarded, pick the first backend, forward. */
+  #respond(exchange: Exchange): Response | Promise<Response> {
     const request = exchange.request;
     const fields = upstreamHeaders(request.headers, exchange, this.options.maxHeaderBytes);
     const length = request.headers.get("content-length");
@@ -107,29 +107,41 @@ export class Balancer {
     if (refusal !== undefined) return refusal;
     const first = this.#pick(exchange.startMs, NO_TRIES);
     if (first === undefined) return answerNoBackend(this.backends, exchange.startMs);
-    // Read only once a backend is there to take it.
-    const body = await prepareBody(request, length, this.options);
-    if (typeof body === "string") return answerBodyRefusal(body, exchange.signal, exchange.limits);
-    exchange.body = body;
-    exchange.replay = replayOf(request, body, this.options.retryNonIdempotent);
-    return await this.#forward(exchange, first, fields!);
+    return this.#forward(exchange, first, fields!, length);
   }
 
-  /** The seed's loop: try a backend, decide from what the try meant, move on or answer. */
-  async #forward(exchange: Exchange, first: Backend, fields: FieldList): Promise<Response> {
+  /**
+   * The seed's loop: read the body (once a backend is there to take it), then try a
+   * backend, decide from what the try meant, and move on or answer.
+   */
+  async #forward(
+    exchange: Exchange,
+    first: Backend,
+    fields: FieldList,
+    length: string | null,
+  ): Promise<Response> {
+    const body = await prepareBody(exchange.request, length, this.options);
+    if (typeof body === "string") return answerBodyRefusal(body, exchange.signal, exchange.limits);
+    exchange.body = body;
+    exchange.replay = replayOf(exchange.request, body, this.options.retryNonIdempotent);
     let backend: Backend | undefined = first;
     while (backend !== undefined) {
-      const outcome = await this.#try(exchange, backend, fields);
-      const verdict = outcome instanceof Response ? this.#judgeAnswer(exchange, outcome) : outcome;
-      if (verdict === undefined) return this.#deliver(exchange, outcome as Response);
-      if (verdict.next === "stop") return this.#giveUp(exchange, verdict);
-      exchange.lastVerdict = verdict;
-      backend = verdict.next === "move-on" ? this.#next(exchange) : undefined;
-      if (outcome instanceof Response) {
-        // A 5xx: the last one goes to the client, an earlier one is kept meanwhile.
-        if (backend === undefined) return this.#deliver(exchange, outcome);
-        await this.#keep(exchange, outcome);
+      let response: Response;
+      try {
+        response = await this.#send(exchange, backend, fields);
+      } catch (error) {
+        const verdict = this.#judgeFailure(exchange, error);
+        if (verdict.next === "stop") return this.#giveUp(exchange, verdict);
+        exchange.lastVerdict = verdict;
+        backend = verdict.next === "move-on" ? this.#next(exchange) : undefined;
+        continue;
       }
+      const verdict = this.#judgeAnswer(exchange, response);
+      if (verdict === undefined) return this.#deliver(exchange, response);
+      // A 5xx: the last one goes to the client, an earlier one is kept meanwhile.
+      backend = verdict.next === "move-on" ? this.#next(exchange) : undefined;
+      if (backend === undefined) return this.#deliver(exchange, response);
+      await this.#keep(exchange, response);
     }
     const kept = exchange.kept;
     if (kept) return this.#answer(kept, exchange.keptFrom!, exchange);
@@ -137,49 +149,41 @@ export class Balancer {
   }
 
   /**
-   * Sends one try to `backend`: its response head, or the verdict on its failure. The try
-   * counts in flight from here until its answer is sent (see {@linkcode releaseWhenSent}).
+   * Sends one try to `backend`. The try counts in flight from here until its answer is sent
+   * (see `releaseWhenSent`), or until it fails (see {@linkcode Balancer.#judgeFailure}).
    */
-  async #try(exchange: Exchange, backend: Backend, fields: FieldList): Promise<Response | Verdict> {
+  #send(exchange: Exchange, backend: Backend, fields: FieldList): Promise<Response> {
     exchange.backend = backend;
     const tryStartMs = exchange.tryStartMs = this.#clock();
+    const tryNumber = ++exchange.tryCount;
     const request = exchange.request;
-    let response: Response | undefined;
     backend.startTry();
-    try {
-      response = await this.#transport.send({
-        url: backend.url + pathAndQuery(request.url),
-        method: request.method,
-        // The client's Host, sent upstream in place of the backend's (`upstreamHost: client`).
-        host: this.#clientHost ? request.headers.get("host") ?? undefined : undefined,
-        headers: fields,
-        body: exchange.body,
-        signal: exchange.signal,
-        timeoutMs: this.options.timeoutMs,
-        bodyIdleTimeoutMs: this.options.bodyIdleTimeoutMs || undefined, // 0: off
-        // A body the backend cuts or leaves idle after its head went to the client: the
-        // client's response ends abnormally (the stream errors) and the backend is blamed,
-        // here only (`Deno.serve`'s onError sees the same error and stays quiet about it).
-        // A 5xx was counted once seen here (a body may fail before that); a client that
-        // left is not the backend's doing.
-        onBodyError: (error: UpstreamError) => {
-          if ((response !== undefined && response.status >= 500) || error.kind === "client-gone") {
-            return;
-          }
-          this.#markFailed(backend, error.kind, error.message, tryStartMs);
-        },
-      });
-      return response;
-    } catch (error) {
-      backend.endTry();
-      return this.#judgeFailure(exchange, error);
-    }
+    return this.#transport.send({
+      url: backend.url + pathAndQuery(request.url),
+      method: request.method,
+      // The client's Host, sent upstream in place of the backend's (`upstreamHost: client`).
+      host: this.#clientHost ? request.headers.get("host") ?? undefined : undefined,
+      headers: fields,
+      body: exchange.body,
+      signal: exchange.signal,
+      timeoutMs: this.options.timeoutMs,
+      bodyIdleTimeoutMs: this.options.bodyIdleTimeoutMs || undefined, // 0: off
+      // A body the backend cuts or leaves idle after its head went to the client: the
+      // client's response ends abnormally (the stream errors) and the backend is blamed,
+      // here only (`Deno.serve`'s onError sees the same error and stays quiet about it).
+      // Not twice for a 5xx, counted when it arrived; not for a client that left.
+      onBodyError: (error: UpstreamError) => {
+        if (exchange.countedAnswer === tryNumber || error.kind === "client-gone") return;
+        this.#markFailed(backend, error.kind, error.message, tryStartMs);
+      },
+    });
   }
 
-  /** The verdict on a try that got no answer, acted on: the backend blamed or excused. */
+  /** The verdict on a try that got no answer, acted on: the try ends, its backend is blamed or excused. */
   #judgeFailure(exchange: Exchange, error: unknown): Verdict {
-    const verdict = judgeFailure(error, exchange);
     const backend = exchange.backend;
+    backend.endTry();
+    const verdict = judgeFailure(error, exchange);
     if (verdict.blame === "counted") {
       this.#markFailed(backend, verdict.kind as TryFailure, verdict.detail, exchange.tryStartMs);
     } else if (verdict.blame === "excused") {
@@ -203,6 +207,7 @@ export class Balancer {
       if (this.#onRequest) exchange.record("ok", response.status, undefined, this.#clock());
       return undefined;
     }
+    exchange.countedAnswer = exchange.tryCount;
     this.#markFailed(backend, "5xx", `status ${response.status}`, exchange.tryStartMs);
     exchange.record("status", response.status, undefined, this.#clock());
     return verdict;

@@ -79,6 +79,9 @@ export class Exchange implements ClientInfo, FailedTry, FailureContext {
   /** The backend of the current try, and when that try started. */
   backend!: Backend;
   tryStartMs = 0;
+  /** Tries sent so far; the number of the one whose 5xx answer was counted last. */
+  tryCount = 0;
+  countedAnswer = 0;
   /** Backends tried before the current one, for the policy's next pick. */
   tried: Backend[] | undefined;
   /** Every try so far, when observed or failed. */
