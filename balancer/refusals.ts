@@ -24,7 +24,7 @@
  * - A request head over 65,540 bytes (the target included) is answered 400 with an empty body
  *   and a closed connection; so is a non-`OPTIONS` request with the asterisk target.
  * - The handler is not told the HTTP version: an HTTP/1.0 request without Host looks exactly
- *   like an HTTP/1.1 one without Host (see {@linkcode EdgeContext.hostlessOrigin}).
+ *   like an HTTP/1.1 one without Host (see {@linkcode RefusalLimits.hostlessOrigin}).
  * - `OPTIONS *` and `OPTIONS /*` reach the handler as the same URL, `…/*`.
  * - `GET` and `HEAD` bodies are read and thrown away: `request.body` is `null` whatever the
  *   headers announced.
