@@ -28,7 +28,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { Backend } from "../backends/backend.ts";
-import type { Clock } from "../lib/clock.ts";
+import type { Clock } from "../lib/time.ts";
 import { formatDuration, parseDuration } from "../lib/duration.ts";
 import type { LiveConfig, Outcome } from "../config/live.ts";
 import { BACKEND_BODY, backendConfig, isLoopback, toFile } from "../config/model.ts";

@@ -11,7 +11,7 @@ import type { WorkerRole } from "../admin/app.ts";
 import { type RunningAdmin, startAdmin } from "../admin/server.ts";
 import { accessLogger } from "../balancer/access_log.ts";
 import type { RequestRecord } from "../balancer/balancer.ts";
-import { type Clock, systemClock } from "../lib/clock.ts";
+import { type Clock, systemClock } from "../lib/time.ts";
 import { LiveConfig } from "../config/live.ts";
 import type { Settings } from "../config/model.ts";
 import type { Layer, Resolved } from "../config/sources.ts";

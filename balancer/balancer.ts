@@ -14,7 +14,7 @@ import {
   TOO_LARGE,
   UNREADABLE,
 } from "./body.ts";
-import type { Clock } from "../lib/clock.ts";
+import type { Clock } from "../lib/time.ts";
 import {
   classifyFailure,
   type Failure,

@@ -17,13 +17,13 @@
 import { type EdgeContext, hostlessOrigin, refuseAtEdge } from "./refusals.ts";
 import { Backend, type BackendConfig } from "../backends/backend.ts";
 import { Balancer, type RequestRecord } from "./balancer.ts";
-import { type Clock, systemClock } from "../lib/clock.ts";
+import { type Clock, monotonicClock, systemClock, type Timers } from "../lib/time.ts";
 import { formatDuration } from "../lib/duration.ts";
 import { LagMonitor } from "./overload.ts";
 import { type BalancerOptions, DEFAULT_OPTIONS, healthSettings } from "./options.ts";
 import { createPolicy } from "../policies/mod.ts";
 import type { Random } from "../policies/policy.ts";
-import { type ProbeFn, Prober, type Scheduler } from "../backends/probes.ts";
+import { type ProbeFn, Prober } from "../backends/probes.ts";
 import { type Transport, UpstreamError } from "../transports/transport.ts";
 import { AutoTransport } from "../transports/auto.ts";
 
@@ -52,7 +52,7 @@ export interface BalancerConfig {
   /** How active probes are sent (tests fake it). Default `fetch`. */
   readonly probe?: ProbeFn;
   /** Timers for active probes (tests drive them). Default the real timers. */
-  readonly scheduler?: Scheduler;
+  readonly scheduler?: Timers;
   /** Randomness for random policies (tests seed it). Default `Math.random`. */
   readonly random?: Random;
   /** Where round robin's counter starts (see `PolicyDeps.start`). Default 0. */
@@ -150,7 +150,7 @@ export function startBalancer(config: BalancerConfig): RunningBalancer {
       options: balancer.options.active,
       clock,
       probe: config.probe,
-      scheduler: config.scheduler,
+      timers: config.scheduler,
       onChange: log && ((backend) => log(probeLine(backend, clock()))),
     });
     prober.start();
@@ -286,8 +286,6 @@ export function startBalancer(config: BalancerConfig): RunningBalancer {
     },
   };
 }
-
-const monotonicClock = () => performance.now();
 
 /**
  * e.g. `overloaded: event loop 740ms late; timeouts are not held against backends`. Written

@@ -5,14 +5,14 @@
  */
 import assert from "node:assert/strict";
 import type { BackendConfig } from "../backends/backend.ts";
-import { type Clock, FakeClock } from "../lib/clock.ts";
+import type { Clock } from "../lib/time.ts";
+import { FakeClock } from "./_fake_clock.ts";
 import { type BalancerOptions, DEFAULT_OPTIONS } from "../balancer/options.ts";
 import { seededRandom } from "../lib/random.ts";
 import { type RunningBalancer, startBalancer } from "../balancer/server.ts";
 import { statusSnapshot } from "../admin/status.ts";
 import { startMock } from "../mocks/mod.ts";
 import { deadPort, serve, type TestServer } from "./_helpers.ts";
-import { FakeScheduler } from "./_scheduler.ts";
 
 /** An app whose answers the test changes as it goes; `arrivals` leaves out probes. */
 interface App extends TestServer {
@@ -52,7 +52,7 @@ function balance(urls: string[], options: Options = {}, clock: Clock = new FakeC
     port: 0,
     backends,
     clock,
-    scheduler: new FakeScheduler(fake),
+    scheduler: fake,
     random: seededRandom(42),
     options: {
       policy: options.policy ?? "round-robin",

@@ -5,7 +5,7 @@
  * backpressure instead of being buffered. Raw TCP where fetch cannot say what is needed.
  */
 import assert from "node:assert/strict";
-import { FakeClock } from "../lib/clock.ts";
+import { FakeClock } from "./_fake_clock.ts";
 import { envLayer, flagLayer, resolve } from "../config/sources.ts";
 import { TRANSPORTS } from "../transports/mod.ts";
 import type { BalancerOptions } from "../balancer/options.ts";

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { Balancer } from "../balancer/balancer.ts";
-import { FakeClock } from "../lib/clock.ts";
+import { FakeClock } from "./_fake_clock.ts";
 import { type BalancerOptions, DEFAULT_OPTIONS } from "../balancer/options.ts";
 import { RoundRobin } from "../policies/round_robin.ts";
 import {
