@@ -7,6 +7,7 @@
  * @module
  */
 
+import { concatBytes } from "../../lib/bytes.ts";
 import { bodyCutError, bodyIdleError, UpstreamError } from "../transport.ts";
 import type { Deadline, Deadlines } from "../deadlines.ts";
 import type { Http1Connection } from "./connection.ts";
@@ -278,14 +279,7 @@ export class BodySource implements UnderlyingDefaultSource<Uint8Array> {
       }
     }
     if (pieces.length === 0) return undefined;
-    if (pieces.length === 1) return pieces[0];
-    const joined = new Uint8Array(size);
-    let offset = 0;
-    for (const piece of pieces) {
-      joined.set(piece, offset);
-      offset += piece.byteLength;
-    }
-    return joined;
+    return concatBytes(pieces, size);
   }
 
   /** Decodes a chunk-size line or a trailer line; false when the line is not complete yet. */

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { concatBytes } from "../../lib/bytes.ts";
 import type { FieldList } from "../../lib/headers.ts";
 import type { Http1Connection } from "./connection.ts";
 
@@ -88,7 +89,7 @@ export async function writeRequest(
     head = encodeLatin1(text);
   }
   if (body instanceof Uint8Array) {
-    if (body.byteLength <= JOIN_BODY_BYTES) return conn.write(join(head, body));
+    if (body.byteLength <= JOIN_BODY_BYTES) return conn.write(concatBytes([head, body]));
     await conn.write(head);
     return conn.write(body);
   }
@@ -140,7 +141,7 @@ async function writeChunked(
       const size = encoder.encode(`${bytes.byteLength.toString(16)}\r\n`);
       slot.writing?.(true);
       if (bytes.byteLength <= JOIN_CHUNK_BYTES) {
-        await conn.write(join(size, bytes, CRLF));
+        await conn.write(concatBytes([size, bytes, CRLF]));
       } else {
         await conn.write(size);
         await conn.write(bytes);
@@ -157,18 +158,6 @@ async function writeChunked(
   } finally {
     slot.reader = undefined;
   }
-}
-
-function join(...parts: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const part of parts) size += part.byteLength;
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.byteLength;
-  }
-  return out;
 }
 
 /**
