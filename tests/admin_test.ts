@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { sameToken } from "../admin/auth.ts";
 import { startAdmin } from "../admin/server.ts";
 import { type RunningMock, startMock } from "../mocks/mod.ts";
-import { eventually, withInstance } from "./_instance.ts";
+import { eventually } from "./_helpers.ts";
+import { withInstance } from "./_instance.ts";
 
 async function withApps(
   kinds: ("normal" | "delayed")[],

@@ -4,7 +4,7 @@
  * however slowly, is not; a client that leaves is nobody's failure. On both transports,
  * with the `slow-body` mock and short real times (it trickles on real timers).
  */
-import { rawBackend } from "./_helpers.ts";
+import { eventually, rawBackend } from "./_helpers.ts";
 import assert from "node:assert/strict";
 import { FakeClock } from "./_fake_clock.ts";
 import { TRANSPORTS } from "../transports/mod.ts";
@@ -13,7 +13,6 @@ import { type RunningBalancer, startBalancer } from "../balancer/server.ts";
 import { Deadlines } from "../transports/deadlines.ts";
 import type { Timers } from "../lib/time.ts";
 import { startMock, TRICKLE_CHUNKS } from "../mocks/mod.ts";
-import { eventually } from "./_instance.ts";
 
 async function withSlowBody(
   transportName: string,

@@ -12,7 +12,7 @@ import { seededRandom } from "../lib/random.ts";
 import { type RunningBalancer, startBalancer } from "../balancer/server.ts";
 import { statusSnapshot } from "../admin/status.ts";
 import { startMock } from "../mocks/mod.ts";
-import { deadPort, serve, type TestServer } from "./_helpers.ts";
+import { deadPort, eventually, serve, type TestServer } from "./_helpers.ts";
 
 /** An app whose answers the test changes as it goes; `arrivals` leaves out probes. */
 interface App extends TestServer {
@@ -342,21 +342,13 @@ Deno.test("a request counts as in flight until its response body has been sent",
     assert.equal(state.inFlight, 1, "headers and a first chunk arrived, the body goes on");
     release();
     while (!(await reader.read()).done) { /* read to the end */ }
-    await until(() => state.inFlight === 0);
+    await eventually(() => state.inFlight === 0, "the request to leave flight once read");
 
     const cancelled = await fetch(balancer.url);
     await cancelled.body!.cancel();
-    await until(() => state.inFlight === 0);
+    await eventually(() => state.inFlight === 0, "the request to leave flight once cancelled");
   } finally {
     await balancer.shutdown();
     await backend.shutdown();
   }
 });
-
-/** Waits (briefly, polling) until `condition` holds; fails after a second. */
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 100 && !condition(); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  assert.ok(condition(), "condition not met within 1 s");
-}

@@ -11,7 +11,7 @@ import { TRANSPORTS } from "../transports/mod.ts";
 import type { BalancerOptions } from "../balancer/options.ts";
 import { type RunningBalancer, startBalancer } from "../balancer/server.ts";
 import { type MockKind, type RunningMock, startMock } from "../mocks/mod.ts";
-import { eventually } from "./_instance.ts";
+import { eventually } from "./_helpers.ts";
 
 const encoder = new TextEncoder();
 
