@@ -27,7 +27,7 @@
  * @module
  */
 
-import { Hono } from "hono";
+import { type Handler, Hono } from "hono";
 import { problem } from "./errors.ts";
 import { refuseBrowsers, requireToken } from "./auth.ts";
 import type { AdminParts } from "./parts.ts";
@@ -36,7 +36,6 @@ import { configApi } from "./config_api.ts";
 import { backendsApi } from "./backends_api.ts";
 
 export type { AdminParts, WorkerRole } from "./parts.ts";
-export { MAX_WAIT_MS } from "./backends_api.ts";
 
 /** The admin API. */
 export function adminApp(parts: AdminParts): Hono {
@@ -66,17 +65,18 @@ function answerTheRest(app: Hono): void {
     if (!methods.includes(method)) methods.push(method);
     allowed.set(path, methods);
   }
-  for (const [path, methods] of allowed) {
-    app.all(
-      path,
-      (c) =>
-        problem(c, 405, `${c.req.method} is not allowed on ${c.req.path}`, { allowed: methods }, {
-          allow: methods.join(", "),
-        }),
-    );
-  }
+  for (const [path, methods] of allowed) app.all(path, wrongMethod(methods));
   const endpoints = [...allowed.keys()];
   app.notFound((c) =>
     problem(c, 404, `no such endpoint: ${c.req.method} ${c.req.path}`, { endpoints })
   );
+}
+
+/** The 405 of an endpoint that takes only `methods`. */
+function wrongMethod(methods: readonly string[]): Handler {
+  const allow = methods.join(", ");
+  return (c) =>
+    problem(c, 405, `${c.req.method} is not allowed on ${c.req.path}`, { allowed: methods }, {
+      allow,
+    });
 }
