@@ -89,6 +89,11 @@ Deno.test("wrong method, unknown endpoint or backend, and bad JSON get JSON erro
         assert.equal(wrongMethod.headers.get("allow"), "GET");
         assert.equal(wrongMethod.body.error, "DELETE is not allowed on /status");
 
+        // HEAD is GET without the content (RFC 9110 §9.3.2), wherever GET is allowed.
+        const head = await fetch(`${admin}/status`, { method: "HEAD" });
+        assert.equal(head.status, 200);
+        assert.equal(await head.text(), "");
+
         const backendsMethod = await call(`${admin}/backends`, { method: "PUT" });
         assert.equal(backendsMethod.status, 405);
         assert.equal(backendsMethod.headers.get("allow"), "GET, POST");
