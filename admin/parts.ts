@@ -6,7 +6,7 @@
 
 import type { MiddlewareHandler } from "hono";
 import type { Backend } from "../backends/backend.ts";
-import type { Clock } from "../lib/clock.ts";
+import type { Clock } from "../lib/time.ts";
 import type { LiveConfig } from "../config/live.ts";
 import type { RunningBalancer } from "../balancer/server.ts";
 import type { Metrics } from "./metrics.ts";
