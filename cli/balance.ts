@@ -6,12 +6,16 @@
  */
 
 import { LineBuffer, writeAll } from "../balancer/access_log.ts";
-import { CONFIG_ENV, envName, FIELDS } from "../config/fields.ts";
-import { DEFAULT_SETTINGS, toFile } from "../config/model.ts";
+import {
+  CONFIG_ENV,
+  defaultText,
+  envName,
+  placeholder,
+  type Setting,
+  SETTINGS,
+} from "../config/settings.ts";
 import { envLayer, flagLayer, type Layer, readFileLayer, resolve } from "../config/sources.ts";
-import { TRANSPORT_NAMES } from "../transports/mod.ts";
 import { formatDuration } from "../lib/duration.ts";
-import { POLICY_NAMES } from "../policies/mod.ts";
 import { type Instance, startInstance } from "../app/instance.ts";
 import { runWorkers } from "./workers.ts";
 import { explainListenError, untilStopped } from "./lifecycle.ts";
@@ -20,45 +24,38 @@ import { type Flags, type FlagSpec, parseFlags, quote, stringFlag, UsageError } 
 /** The flags every setting has, plus `--config`; shared with `up` and `check-config`. */
 export const BALANCE_FLAGS: FlagSpec = {
   config: { type: "string" },
-  ...Object.fromEntries(
-    FIELDS.map((field) => [
-      field.flag,
-      field.kind === "boolean"
-        ? { type: "boolean" }
-        : { type: "string", multiple: field.kind === "list" || field.kind === "backends" },
-    ]),
-  ),
+  ...Object.fromEntries(SETTINGS.map((setting) => [setting.flag, flagSpec(setting)])),
 };
 
-const CHOICES: Readonly<Record<string, readonly string[]>> = {
-  policy: POLICY_NAMES,
-  transport: TRANSPORT_NAMES,
-};
+function flagSpec(setting: Setting): FlagSpec[string] {
+  if (setting.type === "switch") return { type: "boolean" };
+  const repeatable = ["backends", "addresses", "list"].includes(setting.type);
+  return { type: "string", multiple: repeatable };
+}
 
-/** The flag section of `--help`, from the fields and their defaults. */
+const HELP_GROUPS: readonly Setting["group"][] = [
+  "Backends",
+  "Listening",
+  "Behaviour",
+  "Health",
+  "Operations",
+];
+
+/** The flag section of `--help`, from the settings' declarations (`skip`: flags left out). */
 export function settingsHelp(skip: readonly string[] = []): string {
-  const defaults = toFile(DEFAULT_SETTINGS) as Record<string, unknown>;
   const lines: string[] = [];
-  let group = "";
-  for (const field of FIELDS) {
-    if (skip.includes(field.flag)) continue;
-    if (field.group !== group) {
-      group = field.group;
-      lines.push(`${group}:`);
+  for (const group of HELP_GROUPS) {
+    const listed = SETTINGS.filter((s) => s.group === group && !skip.includes(s.flag));
+    if (listed.length > 0) lines.push(`${group}:`);
+    for (const setting of listed) {
+      const left = setting.type === "switch"
+        ? `--[no-]${setting.flag}`
+        : `--${setting.flag} ${placeholder(setting)}`;
+      const choices = placeholder(setting) === "NAME" ? ` (${setting.choices!.join(", ")})` : "";
+      const text = `${setting.description}${choices} Default ${defaultText(setting)}. ` +
+        `[${envName(setting.path)}]`;
+      lines.push(...wrap(left, text));
     }
-    const value = field.path.split(".").reduce<unknown>(
-      (node, key) => (node as Record<string, unknown> | undefined)?.[key],
-      defaults,
-    );
-    const shown = Array.isArray(value) ? (value.length === 0 ? "none" : value.join(",")) : value;
-    const choices = CHOICES[field.path] ? `: ${CHOICES[field.path].join(", ")}` : "";
-    const fallback = shown === undefined || field.path === "backends" ? "" : ` (default ${shown})`;
-    lines.push(
-      ...wrap(
-        field.kind === "boolean" ? `--[no-]${field.flag}` : `--${field.flag} ${field.placeholder}`,
-        field.help + choices + fallback + ` [${envName(field.path)}]`,
-      ),
-    );
   }
   return lines.join("\n");
 }

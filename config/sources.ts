@@ -8,18 +8,19 @@
  */
 
 import type * as z from "zod";
-import { envName, type Field, FIELDS } from "./fields.ts";
 import { JsoncError, parseJsonc } from "./jsonc.ts";
 import {
-  CONFIG_FILE,
-  type ConfigFile,
-  DEFAULT_SETTINGS,
+  getPath,
   isLoopback,
   repeatedBackends,
+  setPath,
   type Settings,
   toSettings,
 } from "./model.ts";
 import { ConfigError, formatPath, issueLines, problemLine, quote, type Where } from "./problems.ts";
+import { CONFIG_FILE } from "./schema.ts";
+import { CONFIG_ENV, envName, type Setting, SETTINGS } from "./settings.ts";
+import { numberFromText } from "./values.ts";
 
 /** Where one setting's value came from (`api`: changed through the admin API). */
 export type Source = "default" | "file" | "env" | "flag" | "api";
@@ -42,13 +43,13 @@ export interface Layer {
   /** How a path inside `values` is named in a message. */
   whereOf(path: readonly PropertyKey[]): Where;
   /** How a setting given here is named in `check-config`. */
-  originOf(field: Field): string;
+  originOf(setting: Setting): string;
 }
 
 /** A configuration that passed every check, with where each setting came from. */
 export interface Resolved {
   readonly settings: Settings;
-  /** By field path (see `fields.ts`). */
+  /** By setting path (see `settings.ts`). */
   readonly origins: ReadonlyMap<string, Origin>;
 }
 
@@ -104,13 +105,13 @@ export type FlagValues = Readonly<
 
 /** The settings among command-line flags. */
 export function flagLayer(flags: FlagValues): Layer {
-  const given = new Map<Field, string[]>();
-  for (const field of FIELDS) {
-    const value = flags[field.flag];
+  const given = new Map<Setting, string[]>();
+  for (const setting of SETTINGS) {
+    const value = flags[setting.flag];
     if (value === undefined) continue;
-    given.set(field, (Array.isArray(value) ? value : [value]).map(String));
+    given.set(setting, (Array.isArray(value) ? value : [value]).map(String));
   }
-  return textLayer("flag", "command line", given, (field) => `--${field.flag}`);
+  return textLayer("flag", "command line", given, (setting) => `--${setting.flag}`);
 }
 
 /**
@@ -118,17 +119,17 @@ export function flagLayer(flags: FlagValues): Layer {
  * `ROUNDABOUT_` variable that names no setting is a problem (a typo must not pass silently).
  */
 export function envLayer(env: Readonly<Record<string, string | undefined>>): Layer {
-  const given = new Map<Field, string[]>();
-  const known = new Set([...FIELDS.map((field) => envName(field.path)), "ROUNDABOUT_CONFIG"]);
+  const given = new Map<Setting, string[]>();
+  const known = new Set([...SETTINGS.map((setting) => envName(setting.path)), CONFIG_ENV]);
   const unknown: string[] = [];
   for (const name of Object.keys(env)) {
     if (name.startsWith("ROUNDABOUT_") && !known.has(name)) unknown.push(name);
   }
-  for (const field of FIELDS) {
-    const value = env[envName(field.path)];
-    if (value !== undefined && value !== "") given.set(field, [value]);
+  for (const setting of SETTINGS) {
+    const value = env[envName(setting.path)];
+    if (value !== undefined && value !== "") given.set(setting, [value]);
   }
-  const layer = textLayer("env", "environment", given, (field) => envName(field.path));
+  const layer = textLayer("env", "environment", given, (setting) => envName(setting.path));
   const problems = unknown.sort().map((name) =>
     `${name}: is not a known setting (ROUNDABOUT_ variables: ${[...known].sort().join(", ")})`
   );
@@ -138,40 +139,17 @@ export function envLayer(env: Readonly<Record<string, string | undefined>>): Lay
 function textLayer(
   source: "env" | "flag",
   name: string,
-  given: ReadonlyMap<Field, readonly string[]>,
-  nameOf: (field: Field) => string,
+  given: ReadonlyMap<Setting, readonly string[]>,
+  nameOf: (setting: Setting) => string,
 ): Layer {
   const values: Record<string, unknown> = {};
   const problems: string[] = [];
-  for (const [field, texts] of given) {
-    const label = nameOf(field);
-    let value: unknown;
-    switch (field.kind) {
-      case "text":
-        value = texts.at(-1);
-        break;
-      case "integer": {
-        const text = texts.at(-1)!;
-        value = /^\d{1,15}$/.test(text) ? Number(text) : text;
-        break;
-      }
-      case "list":
-        value = texts.flatMap((text) => text.split(",")).map((t) => t.trim()).filter((t) => t);
-        break;
-      case "backends":
-        value = parseBackendList(texts, label, problems);
-        break;
-      case "boolean": {
-        const text = texts.at(-1)!;
-        value = text === "true" ? true : text === "false" ? false : text;
-        break;
-      }
-    }
-    setPath(values, field.path.split("."), value);
+  for (const [setting, texts] of given) {
+    setPath(values, setting.path, fromText(setting, texts, nameOf(setting), problems));
   }
-  const fieldOf = (path: readonly PropertyKey[]) => {
+  const settingOf = (path: readonly PropertyKey[]) => {
     const dotted = path.filter((p) => typeof p === "string").join(".");
-    return FIELDS.find((f) => dotted === f.path || dotted.startsWith(`${f.path}.`));
+    return SETTINGS.find((s) => dotted === s.path || dotted.startsWith(`${s.path}.`));
   };
   return {
     source,
@@ -179,11 +157,41 @@ function textLayer(
     values,
     problems,
     whereOf: (path) => {
-      const field = fieldOf(path);
-      return { name: field ? nameOf(field) : formatPath(path), style: "flag" };
+      const setting = settingOf(path);
+      return { name: setting ? nameOf(setting) : formatPath(path), style: "flag" };
     },
     originOf: nameOf,
   };
+}
+
+/**
+ * A flag's or variable's text as the file would hold the value, for the schema to check; a
+ * text that cannot be turned into the right type is passed on as it is, for the schema to
+ * reject with its usual words. The last of a repeated flag wins, lists gather them all.
+ */
+function fromText(
+  setting: Setting,
+  texts: readonly string[],
+  label: string,
+  problems: string[],
+): unknown {
+  const last = texts.at(-1)!;
+  switch (setting.type) {
+    case "bytes":
+    case "count":
+    case "port":
+    case "status":
+      return numberFromText(last);
+    case "switch":
+      return last === "true" ? true : last === "false" ? false : last;
+    case "addresses":
+    case "list":
+      return texts.flatMap((text) => text.split(",")).map((t) => t.trim()).filter((t) => t);
+    case "backends":
+      return parseBackendList(texts, label, problems);
+    default:
+      return last;
+  }
 }
 
 /**
@@ -273,7 +281,7 @@ export function checkLayer(layer: Layer): { lines: string[]; bad: Set<string> } 
  *
  * @throws {ConfigError} listing every problem in every layer.
  */
-export function resolve(layers: readonly Layer[], defaults: Settings = DEFAULT_SETTINGS): Resolved {
+export function resolve(layers: readonly Layer[]): Resolved {
   const problems: string[] = [];
   const badPaths = new Map<Layer, Set<string>>();
   for (const layer of layers) {
@@ -284,18 +292,18 @@ export function resolve(layers: readonly Layer[], defaults: Settings = DEFAULT_S
   const merged: Record<string, unknown> = {};
   const origins = new Map<string, Origin>();
   const deciding = new Map<string, Layer>();
-  for (const field of FIELDS) {
-    const path = field.path.split(".");
+  for (const setting of SETTINGS) {
+    const { path } = setting;
     let decided: Layer | undefined;
     for (const layer of layers) {
       if (getPath(layer.values, path) !== undefined) decided = layer;
     }
     if (decided) {
       setPath(merged, path, getPath(decided.values, path));
-      origins.set(field.path, { source: decided.source, name: decided.originOf(field) });
-      deciding.set(field.path, decided);
+      origins.set(path, { source: decided.source, name: decided.originOf(setting) });
+      deciding.set(path, decided);
     } else {
-      origins.set(field.path, { source: "default", name: "default" });
+      origins.set(path, { source: "default", name: "default" });
     }
   }
   const valid = (path: string) => {
@@ -310,23 +318,23 @@ export function resolve(layers: readonly Layer[], defaults: Settings = DEFAULT_S
     const layer = deciding.get(path);
     return layer ? layer.whereOf(path.split(".")) : { name: path, style: "path" };
   };
-  problems.push(...crossCheck(merged as ConfigFile, defaults, valid, whereOf, deciding));
+  const value = (path: string) =>
+    getPath(merged, path) ?? SETTINGS.find((setting) => setting.path === path)!.default;
+  problems.push(...crossCheck(value, valid, whereOf, deciding));
   if (problems.length > 0) throw new ConfigError(problems);
-  return { settings: toSettings(merged as ConfigFile, defaults), origins };
+  return { settings: toSettings(merged), origins };
 }
 
 /** Rules that involve more than one setting, or the combination of all sources. */
 function crossCheck(
-  file: ConfigFile,
-  defaults: Settings,
+  value: (path: string) => unknown,
   valid: (path: string) => boolean,
   whereOf: (path: string) => Where,
   deciding: ReadonlyMap<string, Layer>,
 ): string[] {
   const problems: string[] = [];
   if (valid("backends")) {
-    const backends = file.backends ?? defaults.backends;
-    if (backends.length === 0) {
+    if ((value("backends") as unknown[]).length === 0) {
       problems.push(
         deciding.has("backends")
           ? problemLine(whereOf("backends"), "expected at least one backend", { value: [] })
@@ -336,8 +344,8 @@ function crossCheck(
     }
   }
   if (valid("active.expectStatusMin") && valid("active.expectStatusMax")) {
-    const min = file.active?.expectStatusMin ?? defaults.options.active.expectStatusMin;
-    const max = file.active?.expectStatusMax ?? defaults.options.active.expectStatusMax;
+    const min = value("active.expectStatusMin") as number;
+    const max = value("active.expectStatusMax") as number;
     if (min > max) {
       const path = deciding.has("active.expectStatusMin")
         ? "active.expectStatusMin"
@@ -350,10 +358,11 @@ function crossCheck(
     }
   }
   if (valid("admin.hostname") && valid("admin.port") && valid("admin.token")) {
-    const port = file.admin?.port ?? defaults.admin.port;
-    const hostname = file.admin?.hostname ?? defaults.admin.hostname;
-    const token = file.admin?.token ?? defaults.admin.token;
-    if (port !== undefined && token === undefined && !isLoopback(hostname)) {
+    const hostname = value("admin.hostname") as string;
+    if (
+      value("admin.port") !== undefined && value("admin.token") === undefined &&
+      !isLoopback(hostname)
+    ) {
       problems.push(
         problemLine(
           whereOf("admin.hostname"),
@@ -366,23 +375,4 @@ function crossCheck(
     }
   }
   return problems;
-}
-
-function getPath(object: unknown, path: readonly string[]): unknown {
-  let node = object;
-  for (const key of path) {
-    if (node === null || typeof node !== "object" || Array.isArray(node)) return undefined;
-    if (!Object.hasOwn(node, key)) return undefined;
-    node = (node as Record<string, unknown>)[key];
-  }
-  return node;
-}
-
-function setPath(object: Record<string, unknown>, path: readonly string[], value: unknown): void {
-  let node = object;
-  for (const key of path.slice(0, -1)) {
-    node[key] ??= {};
-    node = node[key] as Record<string, unknown>;
-  }
-  node[path.at(-1)!] = value;
 }

@@ -4,7 +4,7 @@
  * with its path, the value and what was expected, and the JSON Schema kept in step.
  */
 import assert from "node:assert/strict";
-import { envName, FIELDS } from "../config/fields.ts";
+import { envName, SETTINGS } from "../config/settings.ts";
 import { JsoncError, parseJsonc } from "../config/jsonc.ts";
 import { DEFAULT_SETTINGS } from "../config/model.ts";
 import { ConfigError } from "../config/problems.ts";
@@ -138,8 +138,8 @@ Deno.test("every file setting has a flag and an environment variable, and the ot
     if (value.properties) leaves.push(...Object.keys(value.properties).map((k) => `${key}.${k}`));
     else leaves.push(key);
   }
-  assert.deepEqual(leaves.sort(), FIELDS.map((field) => field.path).sort());
-  assert.equal(new Set(FIELDS.map((f) => f.flag)).size, FIELDS.length, "flags are distinct");
+  assert.deepEqual(leaves.sort(), SETTINGS.map((setting) => setting.path).sort());
+  assert.equal(new Set(SETTINGS.map((s) => s.flag)).size, SETTINGS.length, "flags are distinct");
   assert.equal(envName("passive.failuresToEject"), "ROUNDABOUT_PASSIVE_FAILURES_TO_EJECT");
   assert.equal(envName("admin.token"), "ROUNDABOUT_ADMIN_TOKEN");
 });
