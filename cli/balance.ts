@@ -7,6 +7,7 @@
 
 import { LineBuffer, writeAll } from "../balancer/access_log.ts";
 import {
+  CONFIG_DESCRIPTION,
   CONFIG_ENV,
   defaultText,
   envName,
@@ -87,11 +88,7 @@ Usage: roundabout balance --backend URL [--backend URL ...] [options]
        roundabout balance --config roundabout.json [options]
 
 Configuration:
-  --config FILE              a config file: JSON with comments, described by
-                             roundabout.schema.json [${CONFIG_ENV}]. Flags override
-                             environment variables, which override the file. The file is
-                             watched: a change (or SIGHUP, or POST /reload on the admin API)
-                             reloads without dropping a request.
+${wrap("--config FILE", `${CONFIG_DESCRIPTION} [${CONFIG_ENV}]`).join("\n")}
 ${settingsHelp()}
 
 Durations: 250ms, 2s, 1m, or a bare number of milliseconds. Each setting also reads the

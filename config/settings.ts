@@ -118,8 +118,8 @@ export const SETTINGS: readonly Setting[] = [
     type: "duration",
     default: 2_000,
     group: "Behaviour",
-    description: "Per-try timeout: a backend slower than this to send its status and headers " +
-      "is marked failed and the request moves on. For a request body streamed past the " +
+    description: 'Per-try timeout ("max delay response" in the original): a backend slower ' +
+      "than this to send its status and headers is marked failed and the request moves on. For a request body streamed past the " +
       "replay limit it counts from when the whole body was sent, as nginx's " +
       "proxy_read_timeout.",
   },
@@ -142,7 +142,8 @@ export const SETTINGS: readonly Setting[] = [
     description: "Once a response's headers are forwarded, the longest its backend may leave " +
       "the body without sending more; then the response is cut and the backend marked " +
       "failed. Also the longest a backend may leave a streamed request body untaken (a " +
-      "failure) and a client may leave it unsent (408). 0 turns it off.",
+      "failure) and a client may leave it unsent (408): nginx's proxy_read_timeout, " +
+      "proxy_send_timeout and client_body_timeout in one. 0 turns it off.",
   },
   {
     path: "replayLimit",
@@ -154,7 +155,8 @@ export const SETTINGS: readonly Setting[] = [
     max: 2 ** 30,
     group: "Behaviour",
     description: "Request bodies up to this size are held in memory so they can be replayed " +
-      "on another backend; larger ones stream through and are not retried once sent.",
+      "on another backend; larger ones stream through and are not retried once sent. So " +
+      "request bodies take at most this much memory times the requests in flight.",
   },
   {
     path: "maxBodySize",
@@ -166,7 +168,9 @@ export const SETTINGS: readonly Setting[] = [
     max: 2 ** 40,
     group: "Behaviour",
     description: "Largest request body accepted; larger ones are answered 413, before any " +
-      "backend is contacted when content-length says so. 0 accepts any size.",
+      "backend is contacted when content-length says so; a chunked body is read until it " +
+      "passes the limit, and the try under way is not held against its backend. 0 accepts " +
+      "any size.",
   },
   {
     path: "maxHeaderSize",
@@ -178,7 +182,8 @@ export const SETTINGS: readonly Setting[] = [
     max: 2 ** 20,
     group: "Behaviour",
     description: "Largest total of request header names and values; more is answered 431. " +
-      "0 turns the check off (Deno's own limit of about 64 KiB remains).",
+      "0 turns the check off. Deno.serve itself answers 400 to a head over about 64 KiB or " +
+      "with more than about 127 fields, so limits above 64 KiB change nothing.",
   },
   {
     path: "maxTargetSize",
@@ -190,7 +195,8 @@ export const SETTINGS: readonly Setting[] = [
     max: 2 ** 20,
     group: "Behaviour",
     description: "Longest request target (path and query); longer ones are answered 414. " +
-      "0 turns the check off (Deno's own limit of about 64 KiB for the whole head remains).",
+      "0 turns the check off. Deno.serve itself answers 400 to a whole head over 65,540 " +
+      "bytes (Deno 2.9.6), so limits above about 64 KiB change nothing.",
   },
   {
     path: "retryAfterSend",
@@ -202,7 +208,8 @@ export const SETTINGS: readonly Setting[] = [
     choices: ["all", "idempotent"],
     group: "Behaviour",
     description: "Which requests move on after reaching a backend that failed: all (as the " +
-      "original), or only idempotent methods (RFC 9110 section 9.2.2) and requests with an " +
+      "original, so a backend failing every other request goes unseen for POST too), or " +
+      "only idempotent methods (RFC 9110 section 9.2.2) and requests with an " +
       "Idempotency-Key header. A connection that never reached a backend always moves on.",
   },
   {
@@ -497,6 +504,12 @@ export function envName(path: string): string {
 
 /** Environment variable naming the config file, as `--config` does. */
 export const CONFIG_ENV = "ROUNDABOUT_CONFIG";
+
+/** What `--config` (or {@linkcode CONFIG_ENV}) gives, for `--help` and the README. */
+export const CONFIG_DESCRIPTION = "A config file: JSON with comments, described by " +
+  "roundabout.schema.json. Flags override environment variables, which override the file. " +
+  "The file is watched: a change (or SIGHUP, or POST /reload on the admin API) reloads " +
+  "without dropping a request.";
 
 /** How `--help` and the README write a setting's value. */
 export function placeholder(setting: Setting): string {
