@@ -11,7 +11,7 @@ import {
   CONFIG_ENV,
   defaultText,
   envName,
-  placeholder,
+  flagUsage,
   type Setting,
   SETTINGS,
 } from "../config/settings.ts";
@@ -49,13 +49,9 @@ export function settingsHelp(skip: readonly string[] = []): string {
     const listed = SETTINGS.filter((s) => s.group === group && !skip.includes(s.flag));
     if (listed.length > 0) lines.push(`${group}:`);
     for (const setting of listed) {
-      const left = setting.type === "switch"
-        ? `--[no-]${setting.flag}`
-        : `--${setting.flag} ${placeholder(setting)}`;
-      const choices = placeholder(setting) === "NAME" ? ` (${setting.choices!.join(", ")})` : "";
-      const text = `${setting.description}${choices} Default ${defaultText(setting)}. ` +
+      const text = `${setting.description} Default ${defaultText(setting)}. ` +
         `[${envName(setting.path)}]`;
-      lines.push(...wrap(left, text));
+      lines.push(...wrap(flagUsage(setting), text));
     }
   }
   return lines.join("\n");

@@ -88,7 +88,7 @@ export function portFlag(flags: Flags, name: string, fallback: number): number {
   return text === undefined ? fallback : checked(name, numberFromText(text), PORT);
 }
 
-/** `value`, given as `--name text`, if `schema` accepts it. */
+/** The value given as `--name text`, if `schema` accepts it; else a UsageError in its words. */
 function checked<T>(name: string, text: string | number, schema: z.ZodType<T>): T {
   const result = check(schema, text);
   if (!result.ok) throw new UsageError(`--${name} ${quote(String(text))}: ${result.problem}`);

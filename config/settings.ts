@@ -524,7 +524,7 @@ export function placeholder(setting: Setting): string {
     case "status":
       return "STATUS";
     case "choice":
-      return setting.choices!.length <= 3 ? setting.choices!.join("|") : "NAME";
+      return setting.choices!.join("|");
     case "switch":
       return "";
     case "address":
@@ -539,6 +539,13 @@ export function placeholder(setting: Setting): string {
     case "backends":
       return "URL[,URL...]";
   }
+}
+
+/** How `--help` and the README show a setting's flag: `--timeout DURATION`, `--[no-]NAME`. */
+export function flagUsage(setting: Setting): string {
+  return setting.type === "switch"
+    ? `--[no-]${setting.flag}`
+    : `--${setting.flag} ${placeholder(setting)}`;
 }
 
 /** A setting's default as people write it (`2s`, `1048576 (1 MiB)`), or what unset means. */

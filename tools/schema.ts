@@ -14,7 +14,7 @@ import {
   CONFIG_ENV,
   defaultText,
   envName,
-  placeholder,
+  flagUsage,
   SETTINGS,
 } from "../config/settings.ts";
 import { TOPOLOGY_FILE } from "../app/topology.ts";
@@ -47,11 +47,7 @@ export function settingsTable(): string {
     ["flag", "environment variable", "file", "meaning", "default"],
     [code("--config FILE"), code(CONFIG_ENV), "", CONFIG_DESCRIPTION, "none"],
     ...SETTINGS.map((setting) => [
-      code(
-        setting.type === "switch"
-          ? `--[no-]${setting.flag}`
-          : `--${setting.flag} ${placeholder(setting)}`,
-      ),
+      code(flagUsage(setting)),
       code(envName(setting.path)),
       code(setting.path),
       setting.description.replaceAll("|", "\\|"),
