@@ -62,7 +62,7 @@ export interface Transport {
    * place rather than copying them on every request) and end-to-end only: the transport
    * owns the connection to the backend, so it drops that connection's hop-by-hop fields
    * and those its Connection header names (RFC 9110 §7.6.1). Rejects with the client's native error or an {@linkcode UpstreamError};
-   * `classifyFailure` in `failure.ts` turns either into a {@linkcode FailureKind}.
+   * `classifyFailure` in `balancer/outcomes.ts` turns either into a {@linkcode FailureKind}.
    *
    * A body that fails later (cut, idle, invalid) must make the body stream error, never
    * end cleanly, and be reported through {@linkcode UpstreamRequest.onBodyError}.
@@ -96,7 +96,7 @@ export class UpstreamError extends Error {
  * request was on its way (a race the pool's idle watch narrows but cannot close); it is also
  * what a backend crashing on the request looks like, and the two cannot be told apart. The
  * backend may have received the request, so a transport never sends it again itself: what
- * the balancer does with it is `reusedConnectionExcuse` in `failure.ts`.
+ * the balancer does with it is `reusedConnectionExcuse` in `balancer/outcomes.ts`.
  */
 export class ReusedConnectionClosed extends UpstreamError {
   constructor(cause?: unknown) {
