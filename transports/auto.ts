@@ -22,7 +22,9 @@ export class AutoTransport implements Transport {
   }
 
   send(request: UpstreamRequest): Promise<Response> {
-    return request.url.startsWith("http://") ? this.#plain.send(request) : this.#tls.send(request);
+    return request.baseUrl.startsWith("http://")
+      ? this.#plain.send(request)
+      : this.#tls.send(request);
   }
 
   close(): void {

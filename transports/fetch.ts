@@ -114,7 +114,7 @@ export class FetchTransport implements Transport {
       }
       let response: Response;
       try {
-        response = await fetch(request.url, {
+        response = await fetch(request.baseUrl + request.path, {
           method: request.method,
           headers,
           body: upload,

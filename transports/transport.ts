@@ -9,12 +9,22 @@ import type { FieldList } from "../lib/headers.ts";
 
 /** One try, as the proxy hands it to a transport. */
 export interface UpstreamRequest {
-  /** Absolute URL on the chosen backend. */
-  readonly url: string;
+  /**
+   * The chosen backend's base URL as configured: scheme, authority and an optional path
+   * prefix, no trailing slash (`http://127.0.0.1:8001`, `https://api.test/v2`). The same
+   * string on every try to one backend, so a transport keys what it knows of the backend by
+   * it instead of parsing it on every request.
+   */
+  readonly baseUrl: string;
+  /**
+   * Path and query of the client's request, starting with `/`, percent-encoded as
+   * `Deno.serve` received them; the request goes to `baseUrl + path`.
+   */
+  readonly path: string;
   readonly method: string;
   /**
    * The `Host` to send (the client's, with `upstreamHost: client`); unset, the transport
-   * sends the host and port of `url`. Not re-validated: it comes from `Deno.serve`.
+   * sends the host and port of `baseUrl`. Not re-validated: it comes from `Deno.serve`.
    */
   readonly host?: string;
   /**

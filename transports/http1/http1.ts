@@ -34,7 +34,8 @@
  * const server = Deno.serve({ port: 0, onListen() {} }, () => new Response("hi"));
  * const transport = new Http1Transport({ idleTimeoutMs: 30_000 });
  * const response = await transport.send({
- *   url: `http://127.0.0.1:${server.addr.port}/health`,
+ *   baseUrl: `http://127.0.0.1:${server.addr.port}`,
+ *   path: "/health",
  *   method: "GET",
  *   headers: [["accept", "text/plain"]],
  *   body: null,
@@ -58,14 +59,9 @@ import { protocolError, type ResponseHead } from "./head.ts";
 import { Http1Pool, type Origin } from "./pool.ts";
 import { NothingSentError, roundTrip } from "./round_trip.ts";
 import { http1Settings, type Http1TransportOptions } from "./options.ts";
-import type { RequestToWrite } from "./request.ts";
+import { checkRequestLine, type RequestToWrite } from "./request.ts";
 
 export { HTTP1_DEFAULTS, type Http1TransportOptions } from "./options.ts";
-
-/** Percent-encoded path and query: visible ASCII only, so nothing can end the request line. */
-const SAFE_PATH = /^[\x21-\x7e]*$/;
-/** A method is a token (RFC 9110 §5.6.2). */
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** HTTP/1.1 over pooled `Deno.connect` connections. */
 export class Http1Transport implements Transport {
@@ -84,11 +80,8 @@ export class Http1Transport implements Transport {
   async send(request: UpstreamRequest): Promise<Response> {
     const signal = request.signal;
     signal.throwIfAborted();
-    const { authority, path } = splitUrl(request.url);
-    if (!TOKEN.test(request.method)) {
-      throw new TypeError(`Cannot send a request with method "${request.method.slice(0, 32)}"`);
-    }
-    const origin = this.#pool.origin(authority);
+    checkRequestLine(request.method, request.path);
+    const { origin, pathPrefix } = this.#pool.target(request.baseUrl);
     const guard = new ExchangeGuard(this.#deadlines, request, signal);
     // Once the head is back the body is the consumer's: the listener goes in `finally`.
     signal.addEventListener("abort", guard, { once: true });
@@ -97,7 +90,7 @@ export class Http1Transport implements Transport {
     // proxy_read_timeout does; while it is written, the idle timeout bounds each write.
     if (!(request.body instanceof ReadableStream)) guard.startTimeout();
     try {
-      return await this.#exchange(origin, path, request, guard);
+      return await this.#exchange(origin, pathPrefix + request.path, request, guard);
     } catch (error) {
       // An interruption closed the connection under the exchange; report it, as fetch would.
       if (signal.aborted) throw signal.reason;
@@ -191,28 +184,4 @@ export class Http1Transport implements Transport {
         : protocolError("invalid header field or reason phrase", error);
     }
   }
-}
-
-/** `http://authority/path?query` → its authority and its path and query. */
-function splitUrl(url: string): { authority: string; path: string } {
-  if (!url.startsWith("http://")) {
-    const scheme = url.slice(0, url.indexOf(":") + 1).toLowerCase();
-    if (scheme === "https:") {
-      throw new UpstreamError(
-        "connect",
-        "https backends are not supported by Http1Transport (plain HTTP/1.1 only); " +
-          "use FetchTransport for TLS",
-      );
-    }
-    if (scheme !== "http:") {
-      throw new UpstreamError("connect", `unsupported backend URL "${url.slice(0, 100)}"`);
-    }
-  }
-  const slash = url.indexOf("/", 7);
-  const authority = slash === -1 ? url.slice(7) : url.slice(7, slash);
-  const path = slash === -1 ? "/" : url.slice(slash);
-  if (!SAFE_PATH.test(path)) {
-    throw new TypeError(`Cannot send a request to "${url.slice(0, 100)}": unencoded path`);
-  }
-  return { authority, path };
 }
