@@ -10,7 +10,7 @@
 import { bodyCutError, bodyIdleError, UpstreamError } from "../transport.ts";
 import type { Deadline, Deadlines } from "../deadlines.ts";
 import type { Http1Connection } from "./connection.ts";
-import { type Framing, protocolError } from "./head.ts";
+import { type Framing, protocolError } from "./framing.ts";
 
 /** Largest read straight into a fresh chunk (bypassing the connection's buffer). */
 const DIRECT_READ_BYTES = 64 * 1024;
