@@ -1,3 +1,4 @@
+// Over 300 lines: one body state machine on one buffer; split, it costs an object per response.
 /**
  * Reading a response body as its framing says (RFC 9112 §6-7): a fixed length, chunks, or
  * everything until the server closes. A {@linkcode BodySource} is the underlying source of
