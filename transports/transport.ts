@@ -71,8 +71,9 @@ export interface Transport {
    * body streams. The response's headers must be mutable (the proxy adds `x-app-url` in
    * place rather than copying them on every request) and end-to-end only: the transport
    * owns the connection to the backend, so it drops that connection's hop-by-hop fields
-   * and those its Connection header names (RFC 9110 §7.6.1). Rejects with the client's native error or an {@linkcode UpstreamError};
-   * `classifyFailure` in `balancer/outcomes.ts` turns either into a {@linkcode FailureKind}.
+   * and those its Connection header names (RFC 9110 §7.6.1). Rejects with the client's
+   * native error or an {@linkcode UpstreamError}; `classifyFailure` in
+   * `balancer/outcomes.ts` turns either into a {@linkcode FailureKind}.
    *
    * A body that fails later (cut, idle, invalid) must make the body stream error, never
    * end cleanly, and be reported through {@linkcode UpstreamRequest.onBodyError}.
