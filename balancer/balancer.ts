@@ -188,7 +188,8 @@ export class Balancer {
       let response: Response;
       try {
         response = await this.#transport.send({
-          url: backend.url + path,
+          baseUrl: backend.url,
+          path,
           method: request.method,
           host,
           headers,

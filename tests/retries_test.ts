@@ -22,7 +22,7 @@ class ScriptedTransport implements Transport {
   readonly sent: { host: string; method: string; body: string | null }[] = [];
   constructor(readonly script: Record<string, Behaviour>) {}
   async send(request: UpstreamRequest): Promise<Response> {
-    const host = new URL(request.url).host;
+    const host = new URL(request.baseUrl).host;
     const body = request.body instanceof Uint8Array ? new TextDecoder().decode(request.body) : null;
     this.sent.push({ host, method: request.method, body });
     return await this.script[host](request);

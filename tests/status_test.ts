@@ -38,7 +38,7 @@ Deno.test("the status document explains each backend's state, figures and histor
     send(request) {
       clock.advance(12);
       return Promise.resolve(
-        request.url.includes(":8002")
+        request.baseUrl.includes(":8002")
           ? new Response("App failure", { status: 500 })
           : new Response("ok"),
       );

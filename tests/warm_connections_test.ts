@@ -213,7 +213,8 @@ Deno.test("fetch transport: a POST reaches a backend that resets the connection 
   const transport = TRANSPORTS.fetch();
   const send = async (method: string, id: string) => {
     const response = await transport.send({
-      url: `${node.url}/item`,
+      baseUrl: node.url,
+      path: "/item",
       method,
       headers: [["x-request-id", id]],
       body: method === "POST" ? new TextEncoder().encode("{}") : null,

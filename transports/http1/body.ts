@@ -1,3 +1,4 @@
+// Over 300 lines: one body state machine on one buffer; split, it costs an object per response.
 /**
  * Reading a response body as its framing says (RFC 9112 §6-7): a fixed length, chunks, or
  * everything until the server closes. A {@linkcode BodySource} is the underlying source of
@@ -11,7 +12,7 @@ import { concatBytes } from "../../lib/bytes.ts";
 import { bodyCutError, bodyIdleError, UpstreamError } from "../transport.ts";
 import type { Deadline, Deadlines } from "../deadlines.ts";
 import type { Http1Connection } from "./connection.ts";
-import { type Framing, protocolError } from "./head.ts";
+import { type Framing, protocolError } from "./framing.ts";
 
 /** Largest read straight into a fresh chunk (bypassing the connection's buffer). */
 const DIRECT_READ_BYTES = 64 * 1024;

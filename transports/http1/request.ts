@@ -20,6 +20,29 @@ const LAST_CHUNK = new Uint8Array([48, 13, 10, 13, 10]); // "0\r\n\r\n"
 
 const encoder = new TextEncoder();
 
+/** Percent-encoded path and query: visible ASCII only, so nothing can end the request line. */
+const SAFE_PATH = /^[\x21-\x7e]*$/;
+/** A method is a token (RFC 9110 §5.6.2). */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** Whether `path` can stand in a request line: nothing in it can end the line early. */
+export function isSafePath(path: string): boolean {
+  return SAFE_PATH.test(path);
+}
+
+/**
+ * Throws a `TypeError` when `method` or `path` could break the request line (a space, a
+ * line break): they would let a client smuggle a second request to the backend.
+ */
+export function checkRequestLine(method: string, path: string): void {
+  if (!TOKEN.test(method)) {
+    throw new TypeError(`Cannot send a request with method "${method.slice(0, 32)}"`);
+  }
+  if (path[0] !== "/" || !SAFE_PATH.test(path)) {
+    throw new TypeError(`Cannot send a request to path "${path.slice(0, 100)}": unencoded path`);
+  }
+}
+
 /** What a request write needs; the stream body's reader is exposed so an abort can cancel it. */
 export interface RequestToWrite {
   readonly method: string;
