@@ -108,7 +108,7 @@ export class Backend {
 
   /**
    * Whether a try that started after `startMs` has been answered (below 500): the backend
-   * was answering while a try of that age waited (see `timeoutExcuse` in `failure.ts`).
+   * was answering while a try of that age waited (see `timeoutExcuse` in `balancer/outcomes.ts`).
    */
   answeredSince(startMs: number): boolean {
     return this.#newestAnswerStartMs > startMs;
