@@ -1,12 +1,56 @@
 /**
- * Bearer-token checking for the admin API, in constant time: both tokens are hashed with
- * SHA-256 and the digests compared byte by byte without an early exit, so neither the
- * position of the first wrong character nor the token's length shows in the timing.
+ * Who may call the admin API. Two guards run before any route: one refuses requests a web
+ * page made (CSRF, DNS rebinding), the other checks the bearer token when one is set. The
+ * token is compared in constant time: both tokens are hashed with SHA-256 and the digests
+ * compared byte by byte without an early exit, so neither the position of the first wrong
+ * character nor the token's length shows in the timing.
  *
  * @module
  */
 
+import type { Context, MiddlewareHandler } from "hono";
+import { isLoopback } from "../config/model.ts";
+import { problem } from "./errors.ts";
+
 const encoder = new TextEncoder();
+
+/**
+ * Refuses requests from web pages. A page in the operator's browser can send "simple"
+ * cross-origin requests to a loopback API with no preflight (CSRF), or reach it under the
+ * page's own name once that name resolves to 127.0.0.1 (DNS rebinding). Browsers mark such
+ * requests with Origin or Sec-Fetch-Site; curl and `roundabout status` send neither. Without
+ * a token the API listens on loopback only, so it must then be called by a loopback name.
+ */
+export function refuseBrowsers(token: string | undefined): MiddlewareHandler {
+  return async (c, next) => {
+    const site = c.req.header("sec-fetch-site");
+    if (c.req.header("origin") !== undefined || (site !== undefined && site !== "none")) {
+      return problem(c, 403, "requests from web pages are refused");
+    }
+    const host = c.req.header("host");
+    if (token === undefined && host !== undefined && !isLoopback(hostOf(host))) {
+      return problem(c, 403, `Host ${JSON.stringify(host)} is not a loopback name`);
+    }
+    return await next();
+  };
+}
+
+/**
+ * Lets through only requests that carry `Authorization: Bearer <token>` (RFC 6750), before
+ * any route is matched: an unauthorised caller learns nothing, not even which paths exist.
+ * With no token configured, everything passes.
+ */
+export function requireToken(token: string | undefined): MiddlewareHandler {
+  return async (c, next) => {
+    if (token === undefined) return await next();
+    const given = bearerToken(c.req.header("authorization"));
+    if (given === undefined) {
+      return unauthorised(c, "this admin API needs Authorization: Bearer <token>", false);
+    }
+    if (!(await sameToken(given, token))) return unauthorised(c, "wrong token", true);
+    return await next();
+  };
+}
 
 /** Whether `given` equals `expected`, taking the same time whatever `given` is. */
 export async function sameToken(given: string, expected: string): Promise<boolean> {
@@ -26,4 +70,18 @@ export function bearerToken(header: string | null | undefined): string | undefin
   if (!header) return undefined;
   const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
   return match?.[1];
+}
+
+/** A 401 with the challenge of RFC 6750 §3: `invalid_token` when a token was given. */
+function unauthorised(c: Context, error: string, wrong: boolean): Response {
+  const challenge = wrong
+    ? 'Bearer realm="roundabout-admin", error="invalid_token"'
+    : 'Bearer realm="roundabout-admin"';
+  return problem(c, 401, error, {}, { "www-authenticate": challenge });
+}
+
+/** The name in a Host header, without port or IPv6 brackets. */
+function hostOf(header: string): string {
+  const bracketed = /^\[([^\]]*)\]/.exec(header);
+  return bracketed ? bracketed[1] : header.replace(/:\d*$/, "");
 }

@@ -1,7 +1,8 @@
 /**
  * What the balancer believes about each backend, and why, as one JSON-serialisable
  * document: served by the admin API at `GET /status` and printed by the `status` command.
- * Built only when asked, from the counters the request path keeps anyway.
+ * This module is its one builder. Built only when asked, from the counters the request path
+ * keeps anyway.
  *
  * @module
  */
@@ -9,6 +10,7 @@
 import type { Backend } from "../backends/backend.ts";
 import type { Cause, HealthState } from "../backends/health.ts";
 import type { LatencySummary } from "../backends/latency.ts";
+import type { RunningBalancer } from "../balancer/server.ts";
 
 /** A cause with its time as an ISO 8601 string. */
 export interface CauseStatus {
@@ -58,12 +60,32 @@ export interface BackendStatus {
   readonly history: readonly TransitionStatus[];
 }
 
-/** The whole document. */
-export interface StatusDocument {
+/** The backends in force and the policy choosing among them. */
+export interface BalancerStatus {
   readonly policy: string;
   /** When it was taken. */
   readonly at: string;
   readonly backends: readonly BackendStatus[];
+}
+
+/** The whole document, as `GET /status` serves it. */
+export interface StatusDocument extends BalancerStatus {
+  /** Which of several workers answered (`--workers N`); absent with one process. */
+  readonly worker?: WorkerPlace;
+  /** Backends a reload removed that still have tries in flight. */
+  readonly draining: readonly BackendStatus[];
+  /** The balancer's own load (see balancer/overload.ts): whether timeouts are its fault. */
+  readonly overload: {
+    readonly overloaded: boolean;
+    readonly eventLoopLagMs: number;
+    readonly episodes: number;
+  };
+}
+
+/** One worker among several: its index from 0 and how many there are. */
+export interface WorkerPlace {
+  readonly index: number;
+  readonly count: number;
 }
 
 /** What {@linkcode statusSnapshot} reads; a `Balancer` has it. */
@@ -72,12 +94,31 @@ export interface StatusSource {
   readonly policyName: string;
 }
 
-/** The status document at `nowMs`. */
-export function statusSnapshot(balancer: StatusSource, nowMs: number): StatusDocument {
+/** The backends in force at `nowMs`: the core of the status document. */
+export function statusSnapshot(balancer: StatusSource, nowMs: number): BalancerStatus {
   return {
     policy: balancer.policyName,
     at: iso(nowMs),
     backends: balancer.backends.map((backend) => backendStatus(backend, nowMs)),
+  };
+}
+
+/** The whole status document of `running` at `nowMs`, naming `worker` when there are several. */
+export function statusDocument(
+  running: Pick<RunningBalancer, "balancer" | "draining" | "lag">,
+  nowMs: number,
+  worker?: WorkerPlace,
+): StatusDocument {
+  const lag = running.lag;
+  return {
+    ...statusSnapshot(running.balancer, nowMs),
+    ...(worker ? { worker: { index: worker.index, count: worker.count } } : {}),
+    draining: running.draining.map((backend) => backendStatus(backend, nowMs)),
+    overload: {
+      overloaded: lag.overloaded,
+      eventLoopLagMs: Math.round(lag.lagMs()),
+      episodes: lag.episodes,
+    },
   };
 }
 

@@ -11,7 +11,7 @@ import type { WorkerRole } from "../admin/app.ts";
 import { type RunningAdmin, startAdmin } from "../admin/server.ts";
 import { accessLogger } from "../balancer/access_log.ts";
 import type { RequestRecord } from "../balancer/balancer.ts";
-import { type Clock, systemClock } from "../lib/clock.ts";
+import { type Clock, systemClock } from "../lib/time.ts";
 import { LiveConfig } from "../config/live.ts";
 import type { Settings } from "../config/model.ts";
 import type { Layer, Resolved } from "../config/sources.ts";
@@ -80,25 +80,7 @@ export function startInstance(options: InstanceOptions): Instance {
       metrics?.onRequest,
       accessLogger(s.accessLog, options.accessLog, options.isTerminal ?? false),
     );
-  const transport = options.transport ?? TRANSPORTS[settings.transport]();
-  let running: RunningBalancer;
-  try {
-    running = startBalancer({
-      hostname: settings.listen.hostname,
-      port: settings.listen.port,
-      backends: settings.backends,
-      options: settings.options,
-      transport,
-      clock,
-      onRequest: sinkFor(settings),
-      onEject: metrics?.onEject,
-      log: options.log,
-      ...(options.worker ? { reusePort: true, firstPick: options.worker.index } : {}),
-    });
-  } catch (error) {
-    const { hostname, port } = settings.listen;
-    throw new ListenError(`--hostname ${hostname} --port ${port}`, error);
-  }
+  const running = listen(options, clock, sinkFor(settings), metrics);
   const live = new LiveConfig({
     initial: options.resolved,
     sources: options.sources,
@@ -107,37 +89,10 @@ export function startInstance(options: InstanceOptions): Instance {
     log: options.log,
   });
   const stopping = new AbortController();
-  let admin: RunningAdmin | undefined;
-  if (settings.admin.port !== undefined) {
-    try {
-      admin = startAdmin({
-        hostname: settings.admin.hostname,
-        port: settings.admin.port,
-        token: settings.admin.token,
-        live,
-        running,
-        metrics: metrics!,
-        clock,
-        stopping: stopping.signal,
-        worker: options.worker,
-      });
-    } catch (error) {
-      running.shutdown().catch(() => {});
-      const { hostname, port } = settings.admin;
-      if (error instanceof RangeError) throw error;
-      throw new ListenError(`--admin-hostname ${hostname} --admin-port ${port}`, error);
-    }
-    options.log(
-      `admin API on ${admin.url}${settings.admin.token ? " (bearer token required)" : ""}`,
-    );
-  }
-  let watch: FileWatch | undefined;
-  if (options.watch !== undefined) {
-    const path = options.watch;
-    watch = watchFile(path, () => {
-      live.reload(`${path} (changed)`).catch((error) => options.log(`reload failed: ${error}`));
-    }, options.watchDebounceMs);
-  }
+  const admin = settings.admin.port === undefined
+    ? undefined
+    : startAdminApi(options, { live, running, metrics: metrics!, clock, stopping });
+  const watch = options.watch === undefined ? undefined : watchConfig(options.watch, live, options);
   let stopped: Promise<boolean> | undefined;
   return {
     running,
@@ -154,6 +109,78 @@ export function startInstance(options: InstanceOptions): Instance {
       return stopped;
     },
   };
+}
+
+/** Starts the balancer on the configured address. */
+function listen(
+  options: InstanceOptions,
+  clock: Clock,
+  onRequest: ((record: RequestRecord) => void) | undefined,
+  metrics: Metrics | undefined,
+): RunningBalancer {
+  const settings = options.resolved.settings;
+  try {
+    return startBalancer({
+      hostname: settings.listen.hostname,
+      port: settings.listen.port,
+      backends: settings.backends,
+      options: settings.options,
+      transport: options.transport ?? TRANSPORTS[settings.transport](),
+      clock,
+      onRequest,
+      onEject: metrics?.onEject,
+      log: options.log,
+      ...(options.worker ? { reusePort: true, firstPick: options.worker.index } : {}),
+    });
+  } catch (error) {
+    const { hostname, port } = settings.listen;
+    throw new ListenError(`--hostname ${hostname} --port ${port}`, error);
+  }
+}
+
+/** What the admin API reads and controls. */
+interface AdminWiring {
+  readonly live: LiveConfig;
+  readonly running: RunningBalancer;
+  readonly metrics: Metrics;
+  readonly clock: Clock;
+  /** Aborted when the instance stops: the admin API's waits end at once. */
+  readonly stopping: AbortController;
+}
+
+/** Starts the admin API; if it cannot, stops the balancer before throwing. */
+function startAdminApi(options: InstanceOptions, parts: AdminWiring): RunningAdmin {
+  const { admin: settings } = options.resolved.settings;
+  let admin: RunningAdmin;
+  try {
+    admin = startAdmin({
+      hostname: settings.hostname,
+      port: settings.port!,
+      token: settings.token,
+      live: parts.live,
+      running: parts.running,
+      metrics: parts.metrics,
+      clock: parts.clock,
+      stopping: parts.stopping.signal,
+      worker: options.worker,
+    });
+  } catch (error) {
+    parts.running.shutdown().catch(() => {});
+    if (error instanceof RangeError) throw error;
+    throw new ListenError(
+      `--admin-hostname ${settings.hostname} --admin-port ${settings.port}`,
+      error,
+    );
+  }
+  options.log(`admin API on ${admin.url}${settings.token ? " (bearer token required)" : ""}`);
+  return admin;
+}
+
+/** Reloads the configuration whenever the file at `path` changes. */
+function watchConfig(path: string, live: LiveConfig, options: InstanceOptions): FileWatch {
+  return watchFile(path, () => {
+    live.reload(`${path} (changed)`).catch((error) => options.log(`reload failed: ${error}`));
+  }, options.watchDebounceMs);
 }
 
 function combine(

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Health, type HealthSettings, type TryFailure } from "./health.ts";
+import { type Cause, Health, type HealthSettings, type TryFailure } from "./health.ts";
 import { Latency } from "./latency.ts";
 
 /** How a backend is configured. */
@@ -153,6 +153,24 @@ export class Backend {
     if (counted) this.latency.record(nowMs, Math.max(penaltyMs, durationMs), answered);
     else if (answered !== undefined) this.latency.record(nowMs, durationMs, answered);
     return this.health.recordFailure({ source: "request", detail, atMs: nowMs }, kind);
+  }
+
+  // Operator actions (the admin API, and a reload that removes or restores a backend): the
+  // only ways besides outcomes to change its health, so the history always says who did it.
+
+  /** Stops new requests to the backend; those in flight finish. */
+  drain(cause: Cause): void {
+    this.health.drain(cause);
+  }
+
+  /** Takes the backend out of rotation until {@linkcode enable}. */
+  disable(cause: Cause): void {
+    this.health.disable(cause);
+  }
+
+  /** Returns the backend to rotation (slow start applies); a failing probe verdict stays. */
+  enable(cause: Cause): void {
+    this.health.enable(cause);
   }
 }
 

@@ -62,7 +62,7 @@ export class Pool {
       }
       known.delete(config.url);
       if (kept.health.state(nowMs) === "draining" && draining.includes(kept)) {
-        kept.health.enable({ source: "admin", detail: "back in the configuration", atMs: nowMs });
+        kept.enable({ source: "admin", detail: "back in the configuration", atMs: nowMs });
       }
       if (kept.config.weight !== config.weight) reweighted.push(config.url);
       // New weight and health settings (retry downtime, thresholds, back-off, slow start)
@@ -72,7 +72,7 @@ export class Pool {
     });
     const removed = this.#backends.filter((backend) => known.has(backend.url));
     for (const backend of removed) {
-      backend.health.drain({
+      backend.drain({
         source: "admin",
         detail: "removed from the configuration",
         atMs: nowMs,

@@ -7,8 +7,8 @@
  * (fixed rate, re-armed when the round starts, so a slow probe does not stretch the
  * interval) and probes every backend concurrently. One timer per balancer is one handle to
  * clear on shutdown, a round gives the status document results taken at the same moment,
- * and tests drive it round by round with {@linkcode Prober.runOnce} or a fake
- * {@linkcode Scheduler}. A backend whose previous probe is still running is skipped that
+ * and tests drive it round by round with {@linkcode Prober.runOnce} or with fake
+ * {@linkcode Timers}. A backend whose previous probe is still running is skipped that
  * round, so a backend never has two probes at once. Probes never touch the request path:
  * they only update the health state that policies read.
  *
@@ -16,7 +16,7 @@
  */
 
 import type { Backend } from "./backend.ts";
-import type { Clock } from "../lib/clock.ts";
+import { type Clock, systemTimers, type Timers } from "../lib/time.ts";
 import { formatDuration } from "../lib/duration.ts";
 
 /** Active health check settings. */
@@ -42,19 +42,6 @@ export interface ActiveHealthOptions {
  * It must consume or cancel the body, and stop when `signal` aborts.
  */
 export type ProbeFn = (url: string, signal: AbortSignal) => Promise<number>;
-
-/** Timers, injected so tests control them. */
-export interface Scheduler {
-  /** Calls `callback` once after `delayMs`; returns a handle for `clearTimeout`. */
-  setTimeout(callback: () => void, delayMs: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-/** The real timers. */
-export const systemScheduler: Scheduler = {
-  setTimeout: (callback, delayMs) => setTimeout(callback, delayMs),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
 
 /** A probe over `fetch` with its own keep-alive client; `close()` releases it. */
 export function fetchProbe(): { probe: ProbeFn; close(): void } {
@@ -83,8 +70,8 @@ export interface ProberParts {
   readonly clock: Clock;
   /** How to send a probe. Default {@linkcode fetchProbe}, closed by `stop()`. */
   readonly probe?: ProbeFn;
-  /** Timers for the schedule and the probe timeout. Default {@linkcode systemScheduler}. */
-  readonly scheduler?: Scheduler;
+  /** Timers for the schedule and the probe timeout. Default {@linkcode systemTimers}. */
+  readonly timers?: Timers;
   /** Called after a probe changed a backend's state (for the event log). */
   readonly onChange?: (backend: Backend) => void;
 }
@@ -97,11 +84,11 @@ export class Prober {
   readonly #clock: Clock;
   readonly #probe: ProbeFn;
   readonly #close: (() => void) | undefined;
-  readonly #scheduler: Scheduler;
+  readonly #timers: Timers;
   readonly #onChange?: (backend: Backend) => void;
   /** Probes under way, by backend, with the controller that stops them. */
   readonly #running = new Map<Backend, { done: Promise<void>; controller: AbortController }>();
-  #timer: unknown;
+  #timer: number | undefined;
   #stopped = false;
 
   constructor(parts: ProberParts) {
@@ -119,14 +106,14 @@ export class Prober {
       this.#probe = made.probe;
       this.#close = made.close;
     }
-    this.#scheduler = parts.scheduler ?? systemScheduler;
+    this.#timers = parts.timers ?? systemTimers;
     this.#onChange = parts.onChange;
   }
 
   /** Starts the schedule: a first round at once, then one every `intervalMs`. */
   start(): void {
     if (this.#stopped || this.#timer !== undefined) return;
-    this.#timer = this.#scheduler.setTimeout(this.#tick, 0);
+    this.#timer = this.#timers.setTimeout(this.#tick, 0);
   }
 
   /**
@@ -150,7 +137,7 @@ export class Prober {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    if (this.#timer !== undefined) this.#scheduler.clearTimeout(this.#timer);
+    if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
     this.#timer = undefined;
     const running = [...this.#running.values()];
     for (const { controller } of running) controller.abort();
@@ -160,13 +147,13 @@ export class Prober {
 
   readonly #tick = (): void => {
     if (this.#stopped) return;
-    this.#timer = this.#scheduler.setTimeout(this.#tick, this.#options.intervalMs);
+    this.#timer = this.#timers.setTimeout(this.#tick, this.#options.intervalMs);
     this.runOnce().catch(() => {/* #probeOne records every failure itself */});
   };
 
   async #probeOne(backend: Backend, controller: AbortController): Promise<void> {
     const { timeoutMs, expectStatusMin, expectStatusMax } = this.#options;
-    const timer = this.#scheduler.setTimeout(
+    const timer = this.#timers.setTimeout(
       () => controller.abort(new DOMException("probe timed out", "TimeoutError")),
       timeoutMs,
     );
@@ -181,7 +168,7 @@ export class Prober {
         ? `no answer within ${formatDuration(timeoutMs)}`
         : describe(caught);
     } finally {
-      this.#scheduler.clearTimeout(timer);
+      this.#timers.clearTimeout(timer);
     }
     // Stopping aborts probes: that says nothing about the backend.
     if (this.#stopped) return;

@@ -10,7 +10,7 @@ import type { Backend } from "../backends/backend.ts";
 import { keepAnswer, releaseWhenSent, rewriteToClient } from "./answer.ts";
 import { prepareBody } from "./body.ts";
 import { Exchange, type RequestRecord, shareAmongRequests, type Shared } from "./exchange.ts";
-import type { Clock } from "../lib/clock.ts";
+import type { Clock } from "../lib/time.ts";
 import {
   answerFailure,
   answerNoBackend,
@@ -159,7 +159,8 @@ export class Balancer {
     const request = exchange.request;
     backend.startTry();
     return this.#transport.send({
-      url: backend.url + pathAndQuery(request.url),
+      baseUrl: backend.url,
+      path: pathAndQuery(request.url),
       method: request.method,
       // The client's Host, sent upstream in place of the backend's (`upstreamHost: client`).
       host: this.#clientHost ? request.headers.get("host") ?? undefined : undefined,

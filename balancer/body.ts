@@ -11,6 +11,8 @@
  * @module
  */
 
+import { concatBytes } from "../lib/bytes.ts";
+
 /** A request body ready to send: bytes can be sent any number of times, a stream once. */
 export type PreparedBody = Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null;
 
@@ -79,7 +81,7 @@ async function readUpTo(
   let size = 0;
   while (size <= limits.replayLimitBytes) {
     const { done, value } = await reader.read();
-    if (done) return concat(chunks, size);
+    if (done) return concatBytes(chunks, size);
     size += value.byteLength;
     if (size > maxBytes) {
       // Stop reading: the rest of the upload is not wanted.
@@ -177,15 +179,4 @@ class GuardedSource implements UnderlyingDefaultSource<Uint8Array> {
     this.refusal = refusal;
     this.reader.cancel().catch(() => {});
   }
-}
-
-function concat(chunks: Uint8Array<ArrayBuffer>[], size: number): Uint8Array<ArrayBuffer> {
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
 }

@@ -7,7 +7,7 @@
 
 import type { Backend } from "../backends/backend.ts";
 import type { PreparedBody } from "./body.ts";
-import type { Clock } from "../lib/clock.ts";
+import type { Clock } from "../lib/time.ts";
 import type { ClientInfo } from "../lib/headers.ts";
 import type { FailedTry, FailureContext, Replay, TryRecord, Verdict } from "./outcomes.ts";
 import type { BalancerOptions } from "./options.ts";

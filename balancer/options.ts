@@ -1,6 +1,7 @@
 /**
- * The balancer's tunables, each documented where it is declared with its unit and default.
- * Defaults live in {@linkcode DEFAULT_OPTIONS} and nowhere else.
+ * The balancer's tunables as the request path reads them. Each is a setting declared once,
+ * with its unit, default, range and description, in `config/settings.ts` (its `field` names
+ * the member here); the comments below name that setting rather than repeat it.
  *
  * @module
  */
@@ -12,164 +13,63 @@ export type { ActiveHealthOptions, CountedFailure };
 
 /** How the proxy behaves; the per-backend settings live with each backend. */
 export interface BalancerOptions {
-  /**
-   * Per-try timeout in milliseconds: how long one backend may take to answer with its status
-   * line and headers before the try is abandoned, the backend is marked failed and the
-   * request moves on ("max delay response" in the original). For a request body streamed
-   * past the replay limit it counts from when the whole body has been sent, as nginx's
-   * `proxy_read_timeout` does: a slow upload is not the backend being slow. Default 2000
-   * (2 s).
-   */
+  /** Setting `timeout`: the per-try timeout. */
   readonly timeoutMs: number;
-  /**
-   * Body idle timeout in milliseconds: once a response's headers have been forwarded, the
-   * longest the backend may leave its body without sending more bytes. Past it the
-   * response is cut (the client sees its connection end before the body does) and the try
-   * counts as a `timeout` failure of the backend. As nginx's `proxy_read_timeout`. Waiting
-   * for a slow client to read does not count. The same limit applies to a request body
-   * streamed to a backend (over the replay limit): a backend that takes none of it for this
-   * long is a `timeout` failure (nginx's `proxy_send_timeout`), a client that sends none of
-   * it for this long is answered 408 (nginx's `client_body_timeout`). 0 turns all three off.
-   * Default 60000 (60 s).
-   */
+  /** Setting `bodyIdleTimeout`: the longest a body may stall either way; 0 is off. */
   readonly bodyIdleTimeoutMs: number;
-  /**
-   * Retry downtime in milliseconds: how long a backend that failed is skipped before it is
-   * tried again. Default 10000 (10 s).
-   */
+  /** Setting `retryDowntime`: how long a failed backend is skipped. */
   readonly retryDowntimeMs: number;
-  /**
-   * Largest request body, in bytes, that is buffered so it can be replayed on another
-   * backend. Larger bodies stream straight through and are never retried after being sent.
-   * Default 1048576 (1 MiB). Such bodies are held in memory while their request lasts, so
-   * request bodies take at most this much times the requests in flight; larger ones
-   * stream with backpressure.
-   */
+  /** Setting `replayLimit`: largest request body buffered for replay. */
   readonly replayLimitBytes: number;
-  /**
-   * Largest request body accepted, in bytes; 0 accepts any size. A declared
-   * `content-length` over it is answered 413 at once, before any backend is contacted; a
-   * chunked body is read until it passes the limit, then answered 413 (the try on its way
-   * to a backend, if any, is abandoned and not held against the backend). Default 104857600
-   * (100 MiB): large uploads pass, a runaway one cannot tie a backend up for ever.
-   */
+  /** Setting `maxBodySize`: largest request body accepted (413); 0 is any. */
   readonly maxBodyBytes: number;
-  /**
-   * Largest request head accepted, in bytes: the total length of the header field names
-   * and values. More is answered 431 without contacting a backend. 0 turns the check off.
-   * `Deno.serve` itself answers 400 and closes the connection for a head over about
-   * 64 KiB or with more than about 127 fields, before the balancer sees it, so limits
-   * above 64 KiB change nothing. Default 32768 (32 KiB), as nginx's
-   * `large_client_header_buffers` allows.
-   */
+  /** Setting `maxHeaderSize`: largest request head accepted (431); 0 is off. */
   readonly maxHeaderBytes: number;
-  /**
-   * Longest request target accepted (path and query as sent), in bytes; a longer one is
-   * answered 414 without contacting a backend. 0 turns the check off. `Deno.serve` itself
-   * answers 400 and closes the connection for a whole head over 65,540 bytes (measured with
-   * Deno 2.9.6), target included, before the balancer sees it, so limits above about 64 KiB
-   * change nothing. Default 8192 (8 KiB), as one of nginx's `large_client_header_buffers`.
-   */
+  /** Setting `maxTargetSize`: longest request target accepted (414); 0 is off. */
   readonly maxTargetBytes: number;
-  /**
-   * Whether a request that reached a backend (and failed there) may be replayed on the next
-   * backend even when its method is not idempotent. `true` follows the original balancer, so
-   * the alternating-failure scenario is invisible to clients for POST too. With `false`, only
-   * idempotent methods (RFC 9110 §9.2.2) and requests carrying an `Idempotency-Key` header
-   * move on after they were sent. A connection that never reached a backend is always
-   * retried. Default true.
-   */
+  /** Setting `retryAfterSend`: `all` is true, `idempotent` false. */
   readonly retryNonIdempotent: boolean;
-  /**
-   * Peer addresses whose incoming `X-Forwarded-*` headers are believed and extended. From
-   * any other peer they are replaced, so a client cannot forge its address. Exact IP
-   * addresses. Default none.
-   */
+  /** Setting `trustedProxies`. */
   readonly trustedProxies: readonly string[];
-  /** Backend selection policy, by name (see `policies/mod.ts`). Default `round-robin`. */
+  /** Setting `policy`, by name (see `policies/mod.ts`). */
   readonly policy: string;
-  /** Passive health: what real traffic teaches about backends. */
+  /** Settings `passive.*`: what real traffic teaches about backends. */
   readonly passive: PassiveHealthOptions;
-  /** Active health: probes sent on their own schedule. Off unless `path` is set. */
+  /** Settings `active.*`: probes on their own schedule, off unless `path` is set. */
   readonly active: ActiveHealthOptions;
-  /**
-   * What to do when every backend is ejected. `fail-fast`: answer 503 at once with
-   * `Retry-After`. `least-recently-failed`: send the request to the backend whose failure is
-   * oldest, as a last resort. Default `fail-fast`.
-   */
+  /** Setting `panic`: what to do when every backend is ejected. */
   readonly panic: "fail-fast" | "least-recently-failed";
-  /**
-   * Which `Host` the backend gets. `client`: the `Host` the client sent, as Caddy, Traefik
-   * and HAProxy do, so a backend that builds absolute URLs or picks a virtual host from it
-   * sees the public name. `backend`: the host and port of the backend's own URL, as nginx's
-   * default `proxy_set_header Host $proxy_host`. Either way the client's `Host` is also in
-   * `x-forwarded-host`. Default `client`.
-   */
+  /** Setting `upstreamHost`: which `Host` the backend gets. */
   readonly upstreamHost: "client" | "backend";
-  /**
-   * Whether a `Location` or `Content-Location` response header that points at the answering
-   * backend's own base URL (its configured scheme, host and port) is rewritten to the
-   * address the client used (the scheme and `Host` of its request), as nginx's
-   * `proxy_redirect default`. Applies with either `upstreamHost`. Default true.
-   */
+  /** Setting `rewriteLocation`. */
   readonly rewriteLocation: boolean;
-  /**
-   * Whether responses carry `x-app-url`, naming the backend that answered. Off, clients
-   * cannot learn internal addresses from it (access logs still name the backend).
-   * Default true (the original's contract).
-   */
+  /** Setting `exposeBackend`: the `x-app-url` response header. */
   readonly exposeBackend: boolean;
-  /**
-   * Whether the 502/504/503-overload bodies the balancer makes up list each try (`tried`:
-   * backend address, outcome, error such as `connection refused (10.0.0.5:8001)`). Off,
-   * the body says what happened in words only (`upstream timed out`, `upstream
-   * unreachable`); the event and access logs keep the details. Default true.
-   */
+  /** Setting `errorDetails`: tries listed in the bodies the balancer makes up. */
   readonly errorDetails: boolean;
-  /**
-   * Slow start window in milliseconds: a backend that returns to rotation gets a share of
-   * traffic that grows linearly from ~0 to its full share over this window. 0 turns it off.
-   * Default 0.
-   */
+  /** Setting `slowStart`: the ramp-up window; 0 is off. */
   readonly slowStartMs: number;
 }
 
-/**
- * Passive health settings. Every ejection lasts `retryDowntimeMs`, unless `backoff` is
- * `exponential`.
- */
+/** Settings `passive.*`. */
 export interface PassiveHealthOptions {
-  /** Consecutive failed tries that eject a backend. Default 1 (the original's behaviour). */
+  /** Setting `passive.failuresToEject`. */
   readonly failuresToEject: number;
-  /**
-   * Which failures count. `connect`: no connection; `timeout`: no response within the
-   * per-try timeout; `reset`: connection broken or invalid HTTP; `5xx`: a 5xx status.
-   * Default all four.
-   */
+  /** Setting `passive.countedFailures`. */
   readonly countedFailures: readonly CountedFailure[];
-  /**
-   * How long repeated ejections last. `none`: every ejection lasts exactly `retryDowntimeMs`
-   * (the original's contract: a failed backend is skipped for the retry downtime, then used
-   * again). `exponential`: each ejection that follows another without a healthy spell
-   * (`healthySpellMs`) lasts twice as long as the one before, up to `maxEjectionMs` (Envoy's
-   * outlier detection). Default `none`.
-   */
+  /** Setting `passive.backoff`. */
   readonly backoff: "none" | "exponential";
-  /**
-   * Longest ejection in milliseconds, with `backoff: exponential` only (ignored otherwise).
-   * Each ejection that follows another without a healthy spell in between lasts twice as
-   * long as the one before, up to this cap. Default 300000 (5 min).
-   */
+  /** Setting `passive.maxEjection`, with `backoff: exponential` only. */
   readonly maxEjectionMs: number;
-  /**
-   * With `backoff: exponential` only (ignored otherwise): a backend that has served without
-   * failure for this long, in milliseconds, is forgiven its past ejections: the next one
-   * lasts `retryDowntimeMs` again. Default 60000 (1 min).
-   */
+  /** Setting `passive.healthySpell`, with `backoff: exponential` only. */
   readonly healthySpellMs: number;
 }
 
-/** The documented defaults, in one place. */
+/**
+ * The defaults of `config/settings.ts`, for the code below `config/` that cannot import it
+ * (the balancer, tests and benchmarks that build a balancer without a configuration).
+ * tests/config_test.ts checks that they are the table's.
+ */
 export const DEFAULT_OPTIONS: BalancerOptions = {
   timeoutMs: 2_000,
   bodyIdleTimeoutMs: 60_000,

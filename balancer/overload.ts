@@ -5,7 +5,7 @@
  * backends are slow. Without this, a per-try timeout that expired while the loop was stuck is
  * indistinguishable from a slow backend, passive health ejects healthy backends, and once all
  * are out every request gets a 503: an overload turns into an outage (measured with 1,000
- * connections on one core). `failure.ts` reads {@linkcode LagMonitor.lagMs} to tell the two
+ * connections on one core). `outcomes.ts` reads {@linkcode LagMonitor.lagMs} to tell the two
  * apart; see `OVERLOAD_LAG_FRACTION` there for the rule.
  *
  * One timer for the whole process, re-armed every `intervalMs`: a tick that runs `d` ms after
@@ -16,23 +16,7 @@
  * @module
  */
 
-import type { Clock } from "../lib/clock.ts";
-
-/** Timers as the monitor needs them; tests pass a fake (or none, and call `tick`). */
-export interface LagTimers {
-  setTimer(callback: () => void, ms: number): number;
-  clearTimer(id: number): void;
-}
-
-const REAL_TIMERS: LagTimers = {
-  setTimer(callback, ms) {
-    const id = setTimeout(callback, ms) as unknown as number;
-    // Measuring lag must never keep the process alive on its own.
-    Deno.unrefTimer(id);
-    return id;
-  },
-  clearTimer: (id) => clearTimeout(id),
-};
+import { backgroundTimers, type Clock, type Timers } from "../lib/time.ts";
 
 /** Options of {@linkcode LagMonitor}. */
 export interface LagMonitorOptions {
@@ -57,8 +41,11 @@ export interface LagMonitorOptions {
    * so a flapping loop logs at most one start and one end per window.
    */
   readonly onChange?: (overloaded: boolean, lagMs: number) => void;
-  /** Default the real timers. */
-  readonly timers?: LagTimers;
+  /**
+   * Default {@linkcode backgroundTimers}: measuring lag must never keep the process alive on
+   * its own. Tests pass timers that never fire and call {@linkcode LagMonitor.tick}.
+   */
+  readonly timers?: Timers;
 }
 
 /** Defaults of {@linkcode LagMonitorOptions}, in one place. */
@@ -70,7 +57,7 @@ export class LagMonitor {
   readonly windowMs: number;
   readonly thresholdMs: number;
   readonly #clock: Clock;
-  readonly #timers: LagTimers;
+  readonly #timers: Timers;
   readonly #onChange?: (overloaded: boolean, lagMs: number) => void;
   #timer: number | undefined;
   #running = false;
@@ -91,7 +78,7 @@ export class LagMonitor {
     this.windowMs = options.windowMs ?? LAG_DEFAULTS.windowMs;
     this.thresholdMs = options.thresholdMs ?? LAG_DEFAULTS.thresholdMs;
     this.#onChange = options.onChange;
-    this.#timers = options.timers ?? REAL_TIMERS;
+    this.#timers = options.timers ?? backgroundTimers;
     const nowMs = clock();
     this.#dueMs = nowMs + this.intervalMs;
     this.#windowStartMs = nowMs;
@@ -108,7 +95,7 @@ export class LagMonitor {
   /** Stops the timer; `lagMs` keeps answering from what was measured. */
   stop(): void {
     this.#running = false;
-    if (this.#timer !== undefined) this.#timers.clearTimer(this.#timer);
+    if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
     this.#timer = undefined;
   }
 
@@ -166,6 +153,6 @@ export class LagMonitor {
   }
 
   #arm(): void {
-    this.#timer = this.#timers.setTimer(() => this.tick(), this.intervalMs);
+    this.#timer = this.#timers.setTimeout(() => this.tick(), this.intervalMs);
   }
 }

@@ -17,13 +17,13 @@ import { isBackendFailure } from "./outcomes.ts";
 import type { Backend, BackendConfig } from "../backends/backend.ts";
 import { Pool, type PoolChange } from "../backends/pool.ts";
 import { Balancer, type RequestRecord } from "./balancer.ts";
-import { type Clock, systemClock } from "../lib/clock.ts";
+import { type Clock, monotonicClock, systemClock, type Timers } from "../lib/time.ts";
 import { formatDuration } from "../lib/duration.ts";
 import { LagMonitor } from "./overload.ts";
 import { type BalancerOptions, DEFAULT_OPTIONS, healthSettings } from "./options.ts";
 import { createPolicy } from "../policies/mod.ts";
 import type { Random } from "../policies/policy.ts";
-import { type ProbeFn, Prober, type Scheduler } from "../backends/probes.ts";
+import { type ProbeFn, Prober } from "../backends/probes.ts";
 import type { Transport } from "../transports/transport.ts";
 import { AutoTransport } from "../transports/auto.ts";
 
@@ -52,7 +52,7 @@ export interface BalancerConfig {
   /** How active probes are sent (tests fake it). Default `fetch`. */
   readonly probe?: ProbeFn;
   /** Timers for active probes (tests drive them). Default the real timers. */
-  readonly scheduler?: Scheduler;
+  readonly scheduler?: Timers;
   /** Randomness for random policies (tests seed it). Default `Math.random`. */
   readonly random?: Random;
   /** Where round robin's counter starts (see `PolicyDeps.start`). Default 0. */
@@ -244,7 +244,7 @@ export class RunningBalancer {
       options: balancer.options.active,
       clock,
       probe: this.#config.probe,
-      scheduler: this.#config.scheduler,
+      timers: this.#config.scheduler,
       onChange: log && ((backend) => log(probeLine(backend, clock()))),
     });
     prober.start();
@@ -270,8 +270,6 @@ export class RunningBalancer {
     return Response.json({ error: "internal error in the balancer" }, { status: 500 });
   }
 }
-
-const monotonicClock = () => performance.now();
 
 /**
  * e.g. `overloaded: event loop 740ms late; timeouts are not held against backends`. Written

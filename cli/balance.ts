@@ -6,12 +6,17 @@
  */
 
 import { LineBuffer, writeAll } from "../balancer/access_log.ts";
-import { CONFIG_ENV, envName, FIELDS } from "../config/fields.ts";
-import { DEFAULT_SETTINGS, toFile } from "../config/model.ts";
+import {
+  CONFIG_DESCRIPTION,
+  CONFIG_ENV,
+  defaultText,
+  envName,
+  flagUsage,
+  type Setting,
+  SETTINGS,
+} from "../config/settings.ts";
 import { envLayer, flagLayer, type Layer, readFileLayer, resolve } from "../config/sources.ts";
-import { TRANSPORT_NAMES } from "../transports/mod.ts";
 import { formatDuration } from "../lib/duration.ts";
-import { POLICY_NAMES } from "../policies/mod.ts";
 import { type Instance, startInstance } from "../app/instance.ts";
 import { runWorkers } from "./workers.ts";
 import { explainListenError, untilStopped } from "./lifecycle.ts";
@@ -20,45 +25,34 @@ import { type Flags, type FlagSpec, parseFlags, quote, stringFlag, UsageError } 
 /** The flags every setting has, plus `--config`; shared with `up` and `check-config`. */
 export const BALANCE_FLAGS: FlagSpec = {
   config: { type: "string" },
-  ...Object.fromEntries(
-    FIELDS.map((field) => [
-      field.flag,
-      field.kind === "boolean"
-        ? { type: "boolean" }
-        : { type: "string", multiple: field.kind === "list" || field.kind === "backends" },
-    ]),
-  ),
+  ...Object.fromEntries(SETTINGS.map((setting) => [setting.flag, flagSpec(setting)])),
 };
 
-const CHOICES: Readonly<Record<string, readonly string[]>> = {
-  policy: POLICY_NAMES,
-  transport: TRANSPORT_NAMES,
-};
+function flagSpec(setting: Setting): FlagSpec[string] {
+  if (setting.type === "switch") return { type: "boolean" };
+  const repeatable = ["backends", "addresses", "list"].includes(setting.type);
+  return { type: "string", multiple: repeatable };
+}
 
-/** The flag section of `--help`, from the fields and their defaults. */
+const HELP_GROUPS: readonly Setting["group"][] = [
+  "Backends",
+  "Listening",
+  "Behaviour",
+  "Health",
+  "Operations",
+];
+
+/** The flag section of `--help`, from the settings' declarations (`skip`: flags left out). */
 export function settingsHelp(skip: readonly string[] = []): string {
-  const defaults = toFile(DEFAULT_SETTINGS) as Record<string, unknown>;
   const lines: string[] = [];
-  let group = "";
-  for (const field of FIELDS) {
-    if (skip.includes(field.flag)) continue;
-    if (field.group !== group) {
-      group = field.group;
-      lines.push(`${group}:`);
+  for (const group of HELP_GROUPS) {
+    const listed = SETTINGS.filter((s) => s.group === group && !skip.includes(s.flag));
+    if (listed.length > 0) lines.push(`${group}:`);
+    for (const setting of listed) {
+      const text = `${setting.description} Default ${defaultText(setting)}. ` +
+        `[${envName(setting.path)}]`;
+      lines.push(...wrap(flagUsage(setting), text));
     }
-    const value = field.path.split(".").reduce<unknown>(
-      (node, key) => (node as Record<string, unknown> | undefined)?.[key],
-      defaults,
-    );
-    const shown = Array.isArray(value) ? (value.length === 0 ? "none" : value.join(",")) : value;
-    const choices = CHOICES[field.path] ? `: ${CHOICES[field.path].join(", ")}` : "";
-    const fallback = shown === undefined || field.path === "backends" ? "" : ` (default ${shown})`;
-    lines.push(
-      ...wrap(
-        field.kind === "boolean" ? `--[no-]${field.flag}` : `--${field.flag} ${field.placeholder}`,
-        field.help + choices + fallback + ` [${envName(field.path)}]`,
-      ),
-    );
   }
   return lines.join("\n");
 }
@@ -90,11 +84,7 @@ Usage: roundabout balance --backend URL [--backend URL ...] [options]
        roundabout balance --config roundabout.json [options]
 
 Configuration:
-  --config FILE              a config file: JSON with comments, described by
-                             roundabout.schema.json [${CONFIG_ENV}]. Flags override
-                             environment variables, which override the file. The file is
-                             watched: a change (or SIGHUP, or POST /reload on the admin API)
-                             reloads without dropping a request.
+${wrap("--config FILE", `${CONFIG_DESCRIPTION} [${CONFIG_ENV}]`).join("\n")}
 ${settingsHelp()}
 
 Durations: 250ms, 2s, 1m, or a bare number of milliseconds. Each setting also reads the

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { envName, FIELDS } from "../config/fields.ts";
-import { toFile } from "../config/model.ts";
+import { getPath, toFile } from "../config/model.ts";
+import { envName, SETTINGS } from "../config/settings.ts";
 import { envLayer, flagLayer, readFileLayer, resolve, type Resolved } from "../config/sources.ts";
 import { BALANCE_FLAGS } from "./balance.ts";
 import { parseFlags, quote, UsageError } from "./usage.ts";
@@ -61,23 +61,20 @@ export function checkConfigCommand(args: readonly string[]): Promise<number> {
 
 /** Every setting with its value and origin, as aligned columns. */
 export function effectiveTable(resolved: Resolved): string {
-  const file = toFile(resolved.settings) as Record<string, unknown>;
+  const file = toFile(resolved.settings);
   const rows: string[][] = [["setting", "value", "from"]];
-  for (const field of FIELDS) {
-    const value = field.path.split(".").reduce<unknown>(
-      (node, key) => (node as Record<string, unknown> | undefined)?.[key],
-      file,
-    );
-    const shown = field.path === "admin.token"
+  for (const { path } of SETTINGS) {
+    const value = getPath(file, path);
+    const shown = path === "admin.token"
       ? (resolved.settings.admin.token === undefined ? "(unset)" : "(set, not shown)")
       : show(value);
-    const origin = resolved.origins.get(field.path)!;
+    const origin = resolved.origins.get(path)!;
     const from = origin.source === "default"
       ? "default"
       : origin.source === "file"
       ? `file ${origin.name}`
       : `${origin.source} ${origin.name}`;
-    rows.push([field.path, shown, from]);
+    rows.push([path, shown, from]);
   }
   const widths = [0, 1].map((i) => Math.max(...rows.map((row) => row[i].length)));
   const lines = rows.map((row) =>

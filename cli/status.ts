@@ -6,7 +6,7 @@
  */
 
 import { CONVENTIONAL_ADMIN_PORT } from "../config/model.ts";
-import type { BackendStatus } from "../admin/status.ts";
+import type { BackendStatus, StatusDocument } from "../admin/status.ts";
 import { parseFlags, quote, stringFlag, UsageError } from "./usage.ts";
 
 const DEFAULT_ADMIN = `http://127.0.0.1:${CONVENTIONAL_ADMIN_PORT}`;
@@ -27,14 +27,6 @@ const SPEC = {
   json: { type: "boolean" },
 } as const;
 
-/** The status document as the admin API sends it. */
-interface StatusBody {
-  readonly policy: string;
-  readonly at: string;
-  readonly backends: readonly BackendStatus[];
-  readonly draining?: readonly BackendStatus[];
-}
-
 /** Runs the command; resolves with the exit status. */
 export async function statusCommand(args: readonly string[]): Promise<number> {
   const { flags, positionals } = parseFlags("status", args, SPEC);
@@ -46,6 +38,20 @@ export async function statusCommand(args: readonly string[]): Promise<number> {
     throw new UsageError(`status: unexpected argument ${quote(positionals[0])} (see --help)`);
   }
   const admin = (stringFlag(flags, "admin") ?? DEFAULT_ADMIN).replace(/\/+$/, "");
+  const token = stringFlag(flags, "token") ?? (Deno.env.get("ROUNDABOUT_ADMIN_TOKEN") || undefined);
+  const text = await fetchStatus(admin, token);
+  if (text === undefined) return 1;
+  console.log(flags.json ? text : statusTable(JSON.parse(text) as StatusDocument));
+  return 0;
+}
+
+/**
+ * The status document's text from the admin API at `admin`, or `undefined` once the reason
+ * it could not be had is printed.
+ *
+ * @throws {UsageError} when `admin` is not an http(s) URL.
+ */
+async function fetchStatus(admin: string, token: string | undefined): Promise<string | undefined> {
   let url: URL;
   try {
     url = new URL(`${admin}/status`);
@@ -53,7 +59,6 @@ export async function statusCommand(args: readonly string[]): Promise<number> {
   } catch {
     throw new UsageError(`--admin ${quote(admin)}: expected a URL such as ${DEFAULT_ADMIN}`);
   }
-  const token = stringFlag(flags, "token") ?? (Deno.env.get("ROUNDABOUT_ADMIN_TOKEN") || undefined);
   let response: Response;
   try {
     response = await fetch(url, {
@@ -67,28 +72,21 @@ export async function statusCommand(args: readonly string[]): Promise<number> {
     console.error(
       `roundabout: status: ${admin}: ${reason} (is the balancer running with --admin-port?)`,
     );
-    return 1;
+    return undefined;
   }
   const text = await response.text();
-  if (!response.ok) {
-    let error = text;
-    try {
-      error = JSON.parse(text).error ?? text;
-    } catch { /* not JSON */ }
-    const hint = response.status === 401 ? " (give --token or ROUNDABOUT_ADMIN_TOKEN)" : "";
-    console.error(`roundabout: status: ${admin} answered ${response.status}: ${error}${hint}`);
-    return 1;
-  }
-  if (flags.json) {
-    console.log(text);
-    return 0;
-  }
-  console.log(statusTable(JSON.parse(text) as StatusBody));
-  return 0;
+  if (response.ok) return text;
+  let error = text;
+  try {
+    error = JSON.parse(text).error ?? text;
+  } catch { /* not JSON */ }
+  const hint = response.status === 401 ? " (give --token or ROUNDABOUT_ADMIN_TOKEN)" : "";
+  console.error(`roundabout: status: ${admin} answered ${response.status}: ${error}${hint}`);
+  return undefined;
 }
 
 /** The status document as a table a person reads. */
-export function statusTable(status: StatusBody): string {
+export function statusTable(status: StatusDocument): string {
   const rows: string[][] = [[
     "ID",
     "STATE",
@@ -116,6 +114,7 @@ export function statusTable(status: StatusBody): string {
       backend.cause ? `${backend.cause.source}: ${backend.cause.detail}` : "-",
     ]);
   for (const backend of status.backends) add(backend);
+  // `?? []`: a balancer from before `draining` was in the document still prints.
   for (const backend of status.draining ?? []) add(backend, " (removed)");
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
   const lines = rows.map((row) =>

@@ -15,7 +15,7 @@ import { type RunningMock, startMock } from "../mocks/mod.ts";
 import { BALANCE_FLAGS, runUntilStopped, settingsHelp, startOrExplain } from "./balance.ts";
 import { explainListenError } from "./lifecycle.ts";
 import { type Instance, startInstance } from "../app/instance.ts";
-import { parseFlags, quote, stringFlag, UsageError } from "./usage.ts";
+import { type Flags, parseFlags, quote, stringFlag, UsageError } from "./usage.ts";
 
 export const UP_HELP = `roundabout up: a scenario in one process, mock apps behind the balancer
 
@@ -44,6 +44,37 @@ export async function upCommand(args: readonly string[]): Promise<number> {
     console.log(UP_HELP);
     return 0;
   }
+  const { name, topology } = chooseTopology(flags, positionals);
+  const stdout = new LineBuffer((bytes) => writeAll(Deno.stdout, bytes));
+  const prefixed = (source: string) => {
+    const prefix = `[${source}] `;
+    return (line: string) => stdout.push(prefix + line);
+  };
+  const apps: RunningMock[] = [];
+  const closeApps = () => Promise.all(apps.map((app) => app.close()));
+  let instance: Instance;
+  try {
+    await startApps(topology, prefixed, apps);
+    instance = startBalancerInFront(name, topology.balancer, apps, flags, prefixed("balancer"));
+  } catch (error) {
+    await closeApps();
+    throw error;
+  }
+  const say = prefixed("up");
+  if (topology.description) say(topology.description);
+  say(`topology "${name}" is up: try  curl -si ${instance.running.url}/`);
+  await runUntilStopped(instance, prefixed("balancer"), stdout);
+  await closeApps();
+  say("stopped");
+  await stdout.flush();
+  return 0;
+}
+
+/** The topology the arguments name (default `normal`), with `--app-ports` applied. */
+function chooseTopology(
+  flags: Flags,
+  positionals: readonly string[],
+): { name: string; topology: Topology } {
   if (positionals.length > 1) {
     throw new UsageError(`up: unexpected argument ${quote(positionals[1])} (see --help)`);
   }
@@ -63,64 +94,57 @@ export async function upCommand(args: readonly string[]): Promise<number> {
         `one per app of the topology, e.g. ${topology.apps.map((_, i) => 8001 + i).join(",")}`,
     );
   }
+  return { name, topology };
+}
 
-  const stdout = new LineBuffer((bytes) => writeAll(Deno.stdout, bytes));
-  const prefixed = (source: string) => {
-    const prefix = `[${source}] `;
-    return (line: string) => stdout.push(prefix + line);
-  };
-  const apps: RunningMock[] = [];
-  let instance: Instance | undefined;
-  const closeApps = () => Promise.all(apps.map((app) => app.close()));
-  try {
-    for (const app of topology.apps) {
-      const log = prefixed(`${app.name} ${app.kind}:${app.options.port}`);
-      const running = await startMock(app.kind, { ...app.options, log }).catch((error) =>
-        explainListenError(error, app.options.hostname, app.options.port)
-      );
-      apps.push(running);
-      log(`listening on ${running.url}`);
-    }
-    const balancerSection = {
-      ...topology.balancer,
-      backends: topology.balancer.backends ?? apps.map((app) => app.url),
-    };
-    const env = Deno.env.toObject();
-    const sources = (): Layer[] => [
-      objectLayer(name, balancerSection),
-      envLayer(env),
-      flagLayer(flags),
-    ];
-    const resolved = resolve(sources());
-    if (resolved.settings.workers > 1) {
-      // A scenario is for watching one balancer's decisions in one log; several workers
-      // would each keep their own order and health, which is what `balance` documents.
-      throw new UsageError(
-        `up: --workers ${resolved.settings.workers} is not taken here; use balance --workers`,
-      );
-    }
-    const log = prefixed("balancer");
-    instance = startOrExplain(() =>
-      startInstance({
-        resolved,
-        sources,
-        log,
-        accessLog: log,
-        isTerminal: Deno.stdout.isTerminal(),
-      })
+/**
+ * Starts the topology's apps in order, each logging under its own prefix, adding each to
+ * `started` as it listens (so the caller closes those if a later one fails).
+ */
+async function startApps(
+  topology: Topology,
+  prefixed: (source: string) => (line: string) => void,
+  started: RunningMock[],
+): Promise<void> {
+  for (const app of topology.apps) {
+    const log = prefixed(`${app.name} ${app.kind}:${app.options.port}`);
+    const running = await startMock(app.kind, { ...app.options, log }).catch((error) =>
+      explainListenError(error, app.options.hostname, app.options.port)
     );
-  } catch (error) {
-    await closeApps();
-    throw error;
+    started.push(running);
+    log(`listening on ${running.url}`);
   }
-  const say = prefixed("up");
-  if (topology.description) say(topology.description);
-  say(`topology "${name}" is up: try  curl -si ${instance.running.url}/`);
-  await runUntilStopped(instance, prefixed("balancer"), stdout);
-  await closeApps();
-  say("stopped");
-  await stdout.flush();
-  return 0;
+}
+
+/**
+ * Starts one balancer in front of `apps`: the topology's balancer section (its backends
+ * default to the apps), under the environment and the flags.
+ */
+function startBalancerInFront(
+  name: string,
+  section: Topology["balancer"],
+  apps: readonly RunningMock[],
+  flags: Flags,
+  log: (line: string) => void,
+): Instance {
+  const balancerSection = { ...section, backends: section.backends ?? apps.map((app) => app.url) };
+  const env = Deno.env.toObject();
+  const sources = (): Layer[] => [
+    objectLayer(name, balancerSection),
+    envLayer(env),
+    flagLayer(flags),
+  ];
+  const resolved = resolve(sources());
+  if (resolved.settings.workers > 1) {
+    // A scenario is for watching one balancer's decisions in one log; several workers
+    // would each keep their own order and health, which is what `balance` documents.
+    throw new UsageError(
+      `up: --workers ${resolved.settings.workers} is not taken here; use balance --workers`,
+    );
+  }
+  return startOrExplain(() =>
+    startInstance({ resolved, sources, log, accessLog: log, isTerminal: Deno.stdout.isTerminal() })
+  );
 }
 
 const COUNTS = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];

@@ -1,13 +1,18 @@
 /**
- * Command-line input handling: flag parsing on top of `node:util` parseArgs, and the parsers
- * for the values flags take. Every problem becomes a {@linkcode UsageError}: one line naming
- * the flag, the value and what was expected, and exit status 2.
+ * Command-line input handling: flag parsing on top of `node:util` parseArgs, and the few
+ * flags that are not settings, checked by the settings' own value checks (so `--delay soon`
+ * and `--timeout soon` read alike). Every problem becomes a {@linkcode UsageError}: one line
+ * naming the flag, the value and what was expected, and exit status 2.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
-import { MAX_DURATION_MS, parseDuration } from "../lib/duration.ts";
+import type * as z from "zod";
+import { quote } from "../config/problems.ts";
+import { check, DURATION, ms, numberFromText, PORT } from "../config/values.ts";
+
+export { quote };
 
 /** Bad command-line input. `main` prints the message and exits with status 2. */
 export class UsageError extends Error {
@@ -68,76 +73,24 @@ export function stringFlag(flags: Flags, name: string): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
-/** Every value given for a repeatable string flag. */
-export function listFlag(flags: Flags, name: string): string[] {
-  const value = flags[name];
-  if (value === undefined) return [];
-  return (Array.isArray(value) ? value : [value]).map(String);
-}
-
-/** A duration flag in milliseconds: `250ms`, `2s`, `1m` or bare milliseconds. */
+/**
+ * A duration flag in milliseconds (`250ms`, `2s`, `1m` or bare milliseconds), checked as a
+ * duration setting is.
+ */
 export function durationFlag(flags: Flags, name: string, fallback: number): number {
   const text = stringFlag(flags, name);
-  if (text === undefined) return fallback;
-  const ms = parseDuration(text);
-  if (ms === undefined) {
-    throw new UsageError(
-      `--${name} ${quote(text)}: expected a duration such as 250ms, 2s or 1m ` +
-        `(0 to ${MAX_DURATION_MS / 3_600_000}h)`,
-    );
-  }
-  return ms;
+  return text === undefined ? fallback : ms(checked(name, text, DURATION));
 }
 
-/** A TCP port flag, 0-65535 (0 picks any free port). */
+/** A TCP port flag, 0-65535 (0 picks any free port), checked as a port setting is. */
 export function portFlag(flags: Flags, name: string, fallback: number): number {
   const text = stringFlag(flags, name);
-  if (text === undefined) return fallback;
-  return parsePort(text, `--${name}`);
+  return text === undefined ? fallback : checked(name, numberFromText(text), PORT);
 }
 
-/** Parses a port number, naming `where` in the error. */
-export function parsePort(text: string, where: string): number {
-  if (!/^\d{1,5}$/.test(text) || Number(text) > 65_535) {
-    throw new UsageError(`${where} ${quote(text)}: expected a port number from 0 to 65535`);
-  }
-  return Number(text);
-}
-
-/** A whole number flag within `min..max`. */
-export function integerFlag(
-  flags: Flags,
-  name: string,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  const text = stringFlag(flags, name);
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value < min || value > max) {
-    throw new UsageError(`--${name} ${quote(text)}: expected a whole number from ${min} to ${max}`);
-  }
-  return value;
-}
-
-/** A flag that takes one of a few words. */
-export function choiceFlag<T extends string>(
-  flags: Flags,
-  name: string,
-  choices: readonly T[],
-  fallback: T,
-): T {
-  const text = stringFlag(flags, name);
-  if (text === undefined) return fallback;
-  if (!(choices as readonly string[]).includes(text)) {
-    throw new UsageError(`--${name} ${quote(text)}: expected one of ${choices.join(", ")}`);
-  }
-  return text as T;
-}
-
-/** A value quoted for an error message, cut short and with control characters escaped. */
-export function quote(value: string): string {
-  const shown = value.length > 80 ? `${value.slice(0, 77)}...` : value;
-  return JSON.stringify(shown);
+/** The value given as `--name text`, if `schema` accepts it; else a UsageError in its words. */
+function checked<T>(name: string, text: string | number, schema: z.ZodType<T>): T {
+  const result = check(schema, text);
+  if (!result.ok) throw new UsageError(`--${name} ${quote(String(text))}: ${result.problem}`);
+  return result.value;
 }

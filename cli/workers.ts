@@ -74,36 +74,112 @@ export interface WorkersPlan {
  * @throws {UsageError | ConfigError} when a worker cannot start: one line each, exit 2.
  */
 export async function runWorkers(plan: WorkersPlan): Promise<number> {
-  const { settings } = plan;
-  const count = settings.workers;
+  const count = plan.settings.workers;
   const log = (line: string) => console.error(`[balancer] ${line}`);
-  const adminPort = settings.admin.port;
+  checkAdminPorts(plan.settings.admin.port, count);
+  const crashed = Promise.withResolvers<string>();
+  const pool = new WorkerPool(plan, crashed.resolve);
+  const url = await pool.start();
+  log(`listening on ${url} with ${count} workers`);
+  const stopForwarding = forwardReloads(pool, plan.configPath);
+  const status = await Promise.race([
+    untilStopped(async (signal) => {
+      log(`${signal}: stopping ${count} workers`);
+      await pool.stop(signal);
+      log("every worker stopped");
+    }).then(() => 0),
+    crashed.promise.then(async (message) => {
+      // The other workers may be fine and busy: let their requests finish, then exit
+      // non-zero, since the process no longer serves what it was told to.
+      console.error(`roundabout: ${message}; stopping the other workers`);
+      await pool.stop("worker crash");
+      return 1;
+    }),
+  ]);
+  stopForwarding();
+  pool.terminate();
+  return status;
+}
+
+/** Worker i serves its admin API on the configured port + i: all of them must exist. */
+function checkAdminPorts(adminPort: number | undefined, count: number): void {
   if (adminPort !== undefined && adminPort > 0 && adminPort + count - 1 > 65_535) {
     throw new UsageError(
       `--admin-port ${adminPort}: worker ${count - 1} would serve its admin API on port ` +
         `${adminPort + count - 1}; expected a port up to ${65_536 - count} with ${count} workers`,
     );
   }
-  let crash: (message: string) => void = () => {};
-  const crashed = new Promise<string>((resolve) => crash = resolve);
-  const workers: WorkerThread[] = [];
-  const reload = (reason: string, except?: number) => {
-    for (const worker of workers) {
+}
+
+/**
+ * Forwards SIGHUP and changes of the config file (one watch, one debounce) to every worker
+ * as a reload; returns the function that stops forwarding.
+ */
+function forwardReloads(pool: WorkerPool, configPath: string | undefined): () => void {
+  const onHangup = () => pool.reload("SIGHUP");
+  Deno.addSignalListener("SIGHUP", onHangup);
+  const watch = configPath === undefined
+    ? undefined
+    : watchFile(configPath, () => pool.reload(`${configPath} (changed)`));
+  return () => {
+    Deno.removeSignalListener("SIGHUP", onHangup);
+    watch?.close();
+  };
+}
+
+/** The workers of one process, seen from the main thread. */
+class WorkerPool {
+  readonly #workers: WorkerThread[] = [];
+
+  constructor(readonly plan: WorkersPlan, readonly onCrash: (message: string) => void) {}
+
+  /**
+   * Starts every worker and resolves with the URL they serve; if one cannot start, stops
+   * the others and rejects with its reason.
+   */
+  async start(): Promise<string> {
+    try {
+      const first = await this.#spawn(0).ready;
+      const port = this.plan.settings.listen.port === 0 ? first.port : undefined;
+      for (let i = 1; i < this.plan.settings.workers; i++) this.#spawn(i, port);
+      await Promise.all(this.#workers.map((worker) => worker.ready));
+      return first.url;
+    } catch (error) {
+      this.terminate();
+      throw error;
+    }
+  }
+
+  /** Tells every worker (but `except`) to reload. */
+  reload(reason: string, except?: number): void {
+    for (const worker of this.#workers) {
       if (worker.index !== except) worker.post({ type: "reload", reason });
     }
-  };
-  const spawn = (index: number, listenPort?: number) => {
+  }
+
+  /** Tells every worker to stop (saying why) and waits until all of them have. */
+  async stop(signal: string): Promise<void> {
+    for (const worker of this.#workers) worker.post({ type: "stop", signal });
+    await Promise.all(this.#workers.map((worker) => worker.stopped));
+  }
+
+  terminate(): void {
+    for (const worker of this.#workers) worker.terminate();
+  }
+
+  #spawn(index: number, listenPort?: number): WorkerThread {
     const worker = new WorkerThread(index, {
-      onReloadOthers: (reason) => reload(reason, index),
-      onCrash: crash,
+      onReloadOthers: (reason) => this.reload(reason, index),
+      onCrash: this.onCrash,
     });
-    workers.push(worker);
+    this.#workers.push(worker);
+    const adminPort = this.plan.settings.admin.port;
     worker.post({
       type: "start",
       index,
-      count,
-      args: plan.args,
-      env: plan.env,
+      count: this.plan.settings.workers,
+      args: this.plan.args,
+      env: this.plan.env,
       listenPort,
       adminPort: adminPort !== undefined && adminPort > 0 && index > 0
         ? adminPort + index
@@ -111,49 +187,7 @@ export async function runWorkers(plan: WorkersPlan): Promise<number> {
       isTerminal: Deno.stdout.isTerminal(),
     });
     return worker;
-  };
-
-  let url: string;
-  try {
-    const first = await spawn(0).ready;
-    url = first.url;
-    const port = settings.listen.port === 0 ? first.port : undefined;
-    for (let i = 1; i < count; i++) spawn(i, port);
-    await Promise.all(workers.map((worker) => worker.ready));
-  } catch (error) {
-    for (const worker of workers) worker.terminate();
-    throw error;
   }
-  log(`listening on ${url} with ${count} workers`);
-
-  const onHangup = () => reload("SIGHUP");
-  Deno.addSignalListener("SIGHUP", onHangup);
-  const configPath = plan.configPath;
-  const watch = configPath === undefined
-    ? undefined
-    : watchFile(configPath, () => reload(`${configPath} (changed)`));
-  const stopAll = async (signal: string) => {
-    for (const worker of workers) worker.post({ type: "stop", signal });
-    await Promise.all(workers.map((worker) => worker.stopped));
-  };
-  const status = await Promise.race([
-    untilStopped(async (signal) => {
-      log(`${signal}: stopping ${count} workers`);
-      await stopAll(signal);
-      log("every worker stopped");
-    }).then(() => 0),
-    crashed.then(async (message) => {
-      // The other workers may be fine and busy: let their requests finish, then exit
-      // non-zero, since the process no longer serves what it was told to.
-      console.error(`roundabout: ${message}; stopping the other workers`);
-      await stopAll("worker crash");
-      return 1;
-    }),
-  ]);
-  Deno.removeSignalListener("SIGHUP", onHangup);
-  watch?.close();
-  for (const worker of workers) worker.terminate();
-  return status;
 }
 
 /** One worker, seen from the main thread. */

@@ -13,9 +13,9 @@
 import type { BackendConfig } from "../backends/backend.ts";
 import type { RequestRecord } from "../balancer/balancer.ts";
 import type { RunningBalancer } from "../balancer/server.ts";
-import { FIELDS } from "./fields.ts";
-import { type Settings, toFile } from "./model.ts";
+import { getPath, type Settings, toFile } from "./model.ts";
 import { ConfigError } from "./problems.ts";
+import { SETTINGS } from "./settings.ts";
 import { type Layer, objectLayer, type Origin, resolve, type Resolved } from "./sources.ts";
 
 /** What became of a change. */
@@ -69,7 +69,7 @@ export class LiveConfig {
     return this.#resolved.settings;
   }
 
-  /** Where each setting in force came from, by field path. */
+  /** Where each setting in force came from, by setting path. */
   get origins(): ReadonlyMap<string, Origin> {
     return this.#resolved.origins;
   }
@@ -177,14 +177,13 @@ export class LiveConfig {
 /** One line per setting that differs, e.g. `timeout: 2s → 1s`. */
 export function describeChanges(before: Settings, after: Settings): string[] {
   const changes: string[] = [];
-  const a = toFile(before) as Record<string, unknown>;
-  const b = toFile(after) as Record<string, unknown>;
-  for (const field of FIELDS) {
-    if (field.path === "backends") continue;
-    const path = field.path.split(".");
-    const x = JSON.stringify(dig(a, path));
-    const y = JSON.stringify(dig(b, path));
-    if (x !== y) changes.push(`${field.path}: ${x ?? "unset"} → ${y ?? "unset"}`);
+  const a = toFile(before);
+  const b = toFile(after);
+  for (const { path } of SETTINGS) {
+    if (path === "backends") continue;
+    const x = JSON.stringify(getPath(a, path));
+    const y = JSON.stringify(getPath(b, path));
+    if (x !== y) changes.push(`${path}: ${x ?? "unset"} → ${y ?? "unset"}`);
   }
   const old = new Map(before.backends.map((backend) => [backend.url, backend.weight]));
   const now = new Map(after.backends.map((backend) => [backend.url, backend.weight]));
@@ -203,10 +202,4 @@ export function describeChanges(before: Settings, after: Settings): string[] {
     changes.push("backends reordered");
   }
   return changes;
-}
-
-function dig(object: Record<string, unknown>, path: readonly string[]): unknown {
-  let node: unknown = object;
-  for (const key of path) node = (node as Record<string, unknown> | undefined)?.[key];
-  return node;
 }

@@ -8,18 +8,21 @@
  */
 
 import type * as z from "zod";
-import { envName, type Field, FIELDS } from "./fields.ts";
 import { JsoncError, parseJsonc } from "./jsonc.ts";
 import {
-  CONFIG_FILE,
-  type ConfigFile,
-  DEFAULT_SETTINGS,
+  getPath,
   isLoopback,
   repeatedBackends,
+  setPath,
   type Settings,
   toSettings,
 } from "./model.ts";
 import { ConfigError, formatPath, issueLines, problemLine, quote, type Where } from "./problems.ts";
+import { CONFIG_FILE } from "./schema.ts";
+import { type Setting, SETTINGS } from "./settings.ts";
+
+// Flags and environment variables are sources too; they are read in text_layers.ts.
+export { envLayer, flagLayer, type FlagValues } from "./text_layers.ts";
 
 /** Where one setting's value came from (`api`: changed through the admin API). */
 export type Source = "default" | "file" | "env" | "flag" | "api";
@@ -42,13 +45,13 @@ export interface Layer {
   /** How a path inside `values` is named in a message. */
   whereOf(path: readonly PropertyKey[]): Where;
   /** How a setting given here is named in `check-config`. */
-  originOf(field: Field): string;
+  originOf(setting: Setting): string;
 }
 
 /** A configuration that passed every check, with where each setting came from. */
 export interface Resolved {
   readonly settings: Settings;
-  /** By field path (see `fields.ts`). */
+  /** By setting path (see `settings.ts`). */
   readonly origins: ReadonlyMap<string, Origin>;
 }
 
@@ -95,135 +98,6 @@ export function readFileLayer(path: string, via = "--config"): Layer {
     };
   }
   return fileLayer(path, text);
-}
-
-/** Flag values as `node:util` parseArgs gives them. */
-export type FlagValues = Readonly<
-  Record<string, string | boolean | (string | boolean)[] | undefined>
->;
-
-/** The settings among command-line flags. */
-export function flagLayer(flags: FlagValues): Layer {
-  const given = new Map<Field, string[]>();
-  for (const field of FIELDS) {
-    const value = flags[field.flag];
-    if (value === undefined) continue;
-    given.set(field, (Array.isArray(value) ? value : [value]).map(String));
-  }
-  return textLayer("flag", "command line", given, (field) => `--${field.flag}`);
-}
-
-/**
- * The settings among environment variables. An empty variable counts as unset; a
- * `ROUNDABOUT_` variable that names no setting is a problem (a typo must not pass silently).
- */
-export function envLayer(env: Readonly<Record<string, string | undefined>>): Layer {
-  const given = new Map<Field, string[]>();
-  const known = new Set([...FIELDS.map((field) => envName(field.path)), "ROUNDABOUT_CONFIG"]);
-  const unknown: string[] = [];
-  for (const name of Object.keys(env)) {
-    if (name.startsWith("ROUNDABOUT_") && !known.has(name)) unknown.push(name);
-  }
-  for (const field of FIELDS) {
-    const value = env[envName(field.path)];
-    if (value !== undefined && value !== "") given.set(field, [value]);
-  }
-  const layer = textLayer("env", "environment", given, (field) => envName(field.path));
-  const problems = unknown.sort().map((name) =>
-    `${name}: is not a known setting (ROUNDABOUT_ variables: ${[...known].sort().join(", ")})`
-  );
-  return { ...layer, problems: [...problems, ...layer.problems] };
-}
-
-function textLayer(
-  source: "env" | "flag",
-  name: string,
-  given: ReadonlyMap<Field, readonly string[]>,
-  nameOf: (field: Field) => string,
-): Layer {
-  const values: Record<string, unknown> = {};
-  const problems: string[] = [];
-  for (const [field, texts] of given) {
-    const label = nameOf(field);
-    let value: unknown;
-    switch (field.kind) {
-      case "text":
-        value = texts.at(-1);
-        break;
-      case "integer": {
-        const text = texts.at(-1)!;
-        value = /^\d{1,15}$/.test(text) ? Number(text) : text;
-        break;
-      }
-      case "list":
-        value = texts.flatMap((text) => text.split(",")).map((t) => t.trim()).filter((t) => t);
-        break;
-      case "backends":
-        value = parseBackendList(texts, label, problems);
-        break;
-      case "boolean": {
-        const text = texts.at(-1)!;
-        value = text === "true" ? true : text === "false" ? false : text;
-        break;
-      }
-    }
-    setPath(values, field.path.split("."), value);
-  }
-  const fieldOf = (path: readonly PropertyKey[]) => {
-    const dotted = path.filter((p) => typeof p === "string").join(".");
-    return FIELDS.find((f) => dotted === f.path || dotted.startsWith(`${f.path}.`));
-  };
-  return {
-    source,
-    name,
-    values,
-    problems,
-    whereOf: (path) => {
-      const field = fieldOf(path);
-      return { name: field ? nameOf(field) : formatPath(path), style: "flag" };
-    },
-    originOf: nameOf,
-  };
-}
-
-/**
- * The `--backend` syntax: comma-separated items; an item `name=value` (without `://`) is an
- * option of the URL before it, e.g. `http://a:8001,weight=3,http://b:8002`. URLs are checked
- * by the schema; the options' syntax here.
- */
-export function parseBackendList(
-  texts: readonly string[],
-  label: string,
-  problems: string[],
-): { url: string; weight?: number }[] {
-  const backends: { url: string; weight?: number }[] = [];
-  for (const text of texts) {
-    for (const raw of text.split(",")) {
-      const item = raw.trim();
-      if (item === "") continue;
-      const option = /^([a-z]+)=(.*)$/.exec(item);
-      if (!option || item.includes("://")) {
-        backends.push({ url: item });
-        continue;
-      }
-      const previous = backends.at(-1);
-      const [, name, value] = option;
-      if (!previous) {
-        problems.push(`${label} ${quote(text)}: ${item} must follow a backend URL`);
-      } else if (name !== "weight") {
-        problems.push(
-          `${label} ${quote(text)}: unknown backend option "${name}" (expected weight)`,
-        );
-      } else if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1_000) {
-        problems.push(
-          `${label} ${quote(text)}: weight ${quote(value)} is not a whole number from 1 to 1000`,
-        );
-      } else {
-        previous.weight = Number(value);
-      }
-    }
-  }
-  return backends;
 }
 
 /** Zod's words for the few issues our schema does not word itself. */
@@ -273,7 +147,7 @@ export function checkLayer(layer: Layer): { lines: string[]; bad: Set<string> } 
  *
  * @throws {ConfigError} listing every problem in every layer.
  */
-export function resolve(layers: readonly Layer[], defaults: Settings = DEFAULT_SETTINGS): Resolved {
+export function resolve(layers: readonly Layer[]): Resolved {
   const problems: string[] = [];
   const badPaths = new Map<Layer, Set<string>>();
   for (const layer of layers) {
@@ -284,18 +158,18 @@ export function resolve(layers: readonly Layer[], defaults: Settings = DEFAULT_S
   const merged: Record<string, unknown> = {};
   const origins = new Map<string, Origin>();
   const deciding = new Map<string, Layer>();
-  for (const field of FIELDS) {
-    const path = field.path.split(".");
+  for (const setting of SETTINGS) {
+    const { path } = setting;
     let decided: Layer | undefined;
     for (const layer of layers) {
       if (getPath(layer.values, path) !== undefined) decided = layer;
     }
     if (decided) {
       setPath(merged, path, getPath(decided.values, path));
-      origins.set(field.path, { source: decided.source, name: decided.originOf(field) });
-      deciding.set(field.path, decided);
+      origins.set(path, { source: decided.source, name: decided.originOf(setting) });
+      deciding.set(path, decided);
     } else {
-      origins.set(field.path, { source: "default", name: "default" });
+      origins.set(path, { source: "default", name: "default" });
     }
   }
   const valid = (path: string) => {
@@ -310,23 +184,23 @@ export function resolve(layers: readonly Layer[], defaults: Settings = DEFAULT_S
     const layer = deciding.get(path);
     return layer ? layer.whereOf(path.split(".")) : { name: path, style: "path" };
   };
-  problems.push(...crossCheck(merged as ConfigFile, defaults, valid, whereOf, deciding));
+  const value = (path: string) =>
+    getPath(merged, path) ?? SETTINGS.find((setting) => setting.path === path)!.default;
+  problems.push(...crossCheck(value, valid, whereOf, deciding));
   if (problems.length > 0) throw new ConfigError(problems);
-  return { settings: toSettings(merged as ConfigFile, defaults), origins };
+  return { settings: toSettings(merged), origins };
 }
 
 /** Rules that involve more than one setting, or the combination of all sources. */
 function crossCheck(
-  file: ConfigFile,
-  defaults: Settings,
+  value: (path: string) => unknown,
   valid: (path: string) => boolean,
   whereOf: (path: string) => Where,
   deciding: ReadonlyMap<string, Layer>,
 ): string[] {
   const problems: string[] = [];
   if (valid("backends")) {
-    const backends = file.backends ?? defaults.backends;
-    if (backends.length === 0) {
+    if ((value("backends") as unknown[]).length === 0) {
       problems.push(
         deciding.has("backends")
           ? problemLine(whereOf("backends"), "expected at least one backend", { value: [] })
@@ -336,8 +210,8 @@ function crossCheck(
     }
   }
   if (valid("active.expectStatusMin") && valid("active.expectStatusMax")) {
-    const min = file.active?.expectStatusMin ?? defaults.options.active.expectStatusMin;
-    const max = file.active?.expectStatusMax ?? defaults.options.active.expectStatusMax;
+    const min = value("active.expectStatusMin") as number;
+    const max = value("active.expectStatusMax") as number;
     if (min > max) {
       const path = deciding.has("active.expectStatusMin")
         ? "active.expectStatusMin"
@@ -350,10 +224,11 @@ function crossCheck(
     }
   }
   if (valid("admin.hostname") && valid("admin.port") && valid("admin.token")) {
-    const port = file.admin?.port ?? defaults.admin.port;
-    const hostname = file.admin?.hostname ?? defaults.admin.hostname;
-    const token = file.admin?.token ?? defaults.admin.token;
-    if (port !== undefined && token === undefined && !isLoopback(hostname)) {
+    const hostname = value("admin.hostname") as string;
+    if (
+      value("admin.port") !== undefined && value("admin.token") === undefined &&
+      !isLoopback(hostname)
+    ) {
       problems.push(
         problemLine(
           whereOf("admin.hostname"),
@@ -366,23 +241,4 @@ function crossCheck(
     }
   }
   return problems;
-}
-
-function getPath(object: unknown, path: readonly string[]): unknown {
-  let node = object;
-  for (const key of path) {
-    if (node === null || typeof node !== "object" || Array.isArray(node)) return undefined;
-    if (!Object.hasOwn(node, key)) return undefined;
-    node = (node as Record<string, unknown>)[key];
-  }
-  return node;
-}
-
-function setPath(object: Record<string, unknown>, path: readonly string[], value: unknown): void {
-  let node = object;
-  for (const key of path.slice(0, -1)) {
-    node[key] ??= {};
-    node = node[key] as Record<string, unknown>;
-  }
-  node[path.at(-1)!] = value;
 }

@@ -75,8 +75,8 @@ export type FieldList = [string, string][];
  * only from a trusted proxy. `Forwarded` (RFC 7239) is treated the same way: from an untrusted
  * peer it is dropped (it would let any client claim an address); from a trusted proxy it is
  * kept with this hop appended (see {@linkcode forwardedElement}). None is added when the
- * client sent none: `x-forwarded-*` already carry the same facts. With `maxFieldBytes` above 0: `undefined` when the client's field
- * names and values total more than that many bytes.
+ * client sent none: `x-forwarded-*` already carry the same facts. With `maxFieldBytes` above
+ * 0: `undefined` when the client's field names and values total more than that many bytes.
  */
 export function upstreamHeaders(request: Headers, client: ClientInfo): FieldList;
 export function upstreamHeaders(
@@ -98,7 +98,8 @@ export function upstreamHeaders(
   let priorHost: string | undefined;
   let priorForwarded: string | undefined;
   // forEach, not for…of: Deno's Headers iterator sorts and copies the list on every call
-  // (~16× slower, bench/headers_bench.ts). It yields set-cookie fields one by one.
+  // (measured in bench/headers_bench.ts, see bench/README.md). It yields set-cookie fields
+  // one by one.
   request.forEach((value, name) => {
     // Header values are byte strings (one character per byte), so length counts bytes.
     size += name.length + value.length;
@@ -133,7 +134,8 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /**
  * This hop as a `Forwarded` element (RFC 7239 §4): `for=<peer>;proto=http;host=<host>`, an
  * IPv6 peer in brackets and quotes (§6), a value with characters outside `token` (a host
- * with a port) quoted. The Host value has passed `edge.ts`, so it holds no `"` or `\`.
+ * with a port) quoted. The Host value has passed `balancer/refusals.ts`, so it holds no `"`
+ * or `\`.
  */
 export function forwardedElement(peer: string, host: string | undefined): string {
   const node = peer.includes(":") ? `"[${peer}]"` : peer;

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { concatBytes } from "../lib/bytes.ts";
+
 /** The part of a request the fault mocks need. */
 export interface RequestHead {
   readonly method: string;
@@ -38,7 +40,7 @@ export async function readRequest(conn: Reader): Promise<RequestHead | null> {
     const count = await conn.read(chunk);
     if (count === null) return null;
     const scanFrom = Math.max(0, buffered.length - 3);
-    buffered = concat(buffered, chunk.subarray(0, count));
+    buffered = concatBytes([buffered, chunk.subarray(0, count)]);
     end = headEnd(buffered, scanFrom);
   }
   const parsed = parseHead(decoder.decode(buffered.subarray(0, end)));
@@ -86,11 +88,4 @@ function parseHead(
     if (!Number.isSafeInteger(contentLength) || contentLength < 0) return null;
   }
   return { method, target, contentLength };
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array<ArrayBuffer> {
-  const joined = new Uint8Array(a.length + b.length);
-  joined.set(a);
-  joined.set(b, a.length);
-  return joined;
 }

@@ -1,9 +1,11 @@
 /**
- * Shared test fixtures: throwaway servers on port 0 and a port nobody listens on.
+ * Shared test fixtures: throwaway servers on port 0, a port nobody listens on, and waiting
+ * for state only a server sees.
  *
  * @module
  */
 
+import assert from "node:assert/strict";
 import { healthSettings } from "../balancer/options.ts";
 import { Backend, type BackendConfig } from "../backends/backend.ts";
 
@@ -83,6 +85,23 @@ export function rawBackend(
       await Promise.all(served);
     },
   };
+}
+
+/**
+ * Waits until `condition()` holds, polling every 10 ms; throws after `timeoutMs`. For state
+ * that changes without telling the test (arrivals at a server, a try ending in the
+ * balancer); time the test controls goes on a fake clock instead.
+ */
+export async function eventually(
+  condition: () => boolean,
+  what: string,
+  timeoutMs = 3_000,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 /**

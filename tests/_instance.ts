@@ -49,16 +49,3 @@ export async function withInstance(
     await Deno.remove(dir, { recursive: true });
   }
 }
-
-/** Waits until `condition()` holds, polling; throws after `timeoutMs`. */
-export async function eventually(
-  condition: () => boolean,
-  what: string,
-  timeoutMs = 3_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

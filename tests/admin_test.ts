@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { sameToken } from "../admin/auth.ts";
 import { startAdmin } from "../admin/server.ts";
 import { type RunningMock, startMock } from "../mocks/mod.ts";
-import { eventually, withInstance } from "./_instance.ts";
+import { eventually } from "./_helpers.ts";
+import { withInstance } from "./_instance.ts";
 
 async function withApps(
   kinds: ("normal" | "delayed")[],
@@ -87,6 +88,11 @@ Deno.test("wrong method, unknown endpoint or backend, and bad JSON get JSON erro
         assert.equal(wrongMethod.status, 405);
         assert.equal(wrongMethod.headers.get("allow"), "GET");
         assert.equal(wrongMethod.body.error, "DELETE is not allowed on /status");
+
+        // HEAD is GET without the content (RFC 9110 §9.3.2), wherever GET is allowed.
+        const head = await fetch(`${admin}/status`, { method: "HEAD" });
+        assert.equal(head.status, 200);
+        assert.equal(await head.text(), "");
 
         const backendsMethod = await call(`${admin}/backends`, { method: "PUT" });
         assert.equal(backendsMethod.status, 405);

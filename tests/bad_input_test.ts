@@ -6,7 +6,7 @@
  * exit status 2, one `roundabout: …` line per problem, no stack trace.
  */
 import assert from "node:assert/strict";
-import { FIELDS } from "../config/fields.ts";
+import { SETTINGS } from "../config/settings.ts";
 import { ConfigError, formatPath } from "../config/problems.ts";
 import { fileLayer, objectLayer, resolve } from "../config/sources.ts";
 
@@ -128,7 +128,7 @@ interface FieldSpec {
   readonly values?: readonly string[];
 }
 
-/** Every setting of the file, by kind; checked against `FIELDS` so none is forgotten. */
+/** Every setting of the file, by kind; checked against `SETTINGS` so none is forgotten. */
 const SPECS: readonly FieldSpec[] = [
   { path: "backends", kind: "backends" },
   { path: "listen.port", kind: "integer", min: 0, max: 65_535 },
@@ -461,7 +461,7 @@ function shortly(value: unknown): string {
 }
 
 Deno.test("every setting of the file model has generated bad values", () => {
-  assert.deepEqual(SPECS.map((s) => s.path).sort(), FIELDS.map((f) => f.path).sort());
+  assert.deepEqual(SPECS.map((s) => s.path).sort(), SETTINGS.map((s) => s.path).sort());
 });
 
 Deno.test("a few hundred bad values, for every setting, are each rejected with one line naming the setting", () => {

@@ -4,15 +4,15 @@
  * however slowly, is not; a client that leaves is nobody's failure. On both transports,
  * with the `slow-body` mock and short real times (it trickles on real timers).
  */
-import { rawBackend } from "./_helpers.ts";
+import { eventually, rawBackend } from "./_helpers.ts";
 import assert from "node:assert/strict";
-import { FakeClock } from "../lib/clock.ts";
+import { FakeClock } from "./_fake_clock.ts";
 import { TRANSPORTS } from "../transports/mod.ts";
 import type { BalancerOptions } from "../balancer/options.ts";
 import { type RunningBalancer, startBalancer } from "../balancer/server.ts";
-import { Deadlines, type TimerHost } from "../transports/deadlines.ts";
+import { Deadlines } from "../transports/deadlines.ts";
+import type { Timers } from "../lib/time.ts";
 import { startMock, TRICKLE_CHUNKS } from "../mocks/mod.ts";
-import { eventually } from "./_instance.ts";
 
 async function withSlowBody(
   transportName: string,
@@ -147,10 +147,10 @@ for (const transportName of Object.keys(TRANSPORTS)) {
 }
 
 /** Timers that never fire on their own: only the queue's bookkeeping is under test. */
-const STILL: TimerHost = { now: () => 0, setTimer: () => 1, clearTimer: () => {} };
+const STILL: Timers = { setTimeout: () => 1, clearTimeout: () => {} };
 
 Deno.test("deadlines cleared behind one still pending take no memory (the queue compacts)", () => {
-  const deadlines = new Deadlines(10, STILL);
+  const deadlines = new Deadlines(10, STILL, () => 0);
   deadlines.add(60_000, () => {}); // a body idle for most of a minute, at the front
   for (let i = 0; i < 100_000; i++) deadlines.add(60_000, () => {}).clear();
   assert.ok(deadlines.queued <= 1_100, `${deadlines.queued} entries queued`);

@@ -90,7 +90,8 @@ for (const [name, make] of CANDIDATES) {
         },
       });
       const response = await transport.send({
-        url: `${backend.url}/upload`,
+        baseUrl: backend.url,
+        path: "/upload",
         method: "PUT",
         headers: [["content-type", "text/plain"]],
         body,
@@ -113,7 +114,8 @@ for (const [name, make] of CANDIDATES) {
     const signal = new AbortController().signal;
     try {
       const error = await transport.send({
-        url: `http://127.0.0.1:${deadPort()}/`,
+        baseUrl: `http://127.0.0.1:${deadPort()}`,
+        path: "/",
         method: "GET",
         headers: [],
         body: null,
@@ -132,7 +134,8 @@ for (const [name, make] of CANDIDATES) {
     const signal = new AbortController().signal;
     try {
       const error = await transport.send({
-        url: `${backend.url}/slow`,
+        baseUrl: backend.url,
+        path: "/slow",
         method: "GET",
         headers: [],
         body: null,

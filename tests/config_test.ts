@@ -4,11 +4,12 @@
  * with its path, the value and what was expected, and the JSON Schema kept in step.
  */
 import assert from "node:assert/strict";
-import { envName, FIELDS } from "../config/fields.ts";
+import { envName, SETTINGS } from "../config/settings.ts";
 import { JsoncError, parseJsonc } from "../config/jsonc.ts";
 import { DEFAULT_SETTINGS } from "../config/model.ts";
 import { ConfigError } from "../config/problems.ts";
-import { SCHEMA_FILES, schemaText } from "../tools/schema.ts";
+import { SCHEMA_FILES, schemaText, withSettingsTable } from "../tools/schema.ts";
+import { durationFlag, portFlag, UsageError } from "../cli/usage.ts";
 import { envLayer, fileLayer, flagLayer, resolve } from "../config/sources.ts";
 import { BUILT_IN_TOPOLOGIES, readTopology } from "../app/topology.ts";
 import { DEFAULT_OPTIONS } from "../balancer/options.ts";
@@ -138,8 +139,8 @@ Deno.test("every file setting has a flag and an environment variable, and the ot
     if (value.properties) leaves.push(...Object.keys(value.properties).map((k) => `${key}.${k}`));
     else leaves.push(key);
   }
-  assert.deepEqual(leaves.sort(), FIELDS.map((field) => field.path).sort());
-  assert.equal(new Set(FIELDS.map((f) => f.flag)).size, FIELDS.length, "flags are distinct");
+  assert.deepEqual(leaves.sort(), SETTINGS.map((setting) => setting.path).sort());
+  assert.equal(new Set(SETTINGS.map((s) => s.flag)).size, SETTINGS.length, "flags are distinct");
   assert.equal(envName("passive.failuresToEject"), "ROUNDABOUT_PASSIVE_FAILURES_TO_EJECT");
   assert.equal(envName("admin.token"), "ROUNDABOUT_ADMIN_TOKEN");
 });
@@ -149,6 +150,59 @@ Deno.test("the committed JSON Schemas are what `deno task schema` generates", as
     const committed = await Deno.readTextFile(new URL(`../${path}`, import.meta.url));
     assert.equal(committed, schemaText(make()), `${path} is stale: run deno task schema`);
   }
+});
+
+Deno.test("the README's table of settings is what `deno task schema` generates", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  assert.equal(readme, withSettingsTable(readme), "README.md is stale: run deno task schema");
+});
+
+Deno.test("DEFAULT_OPTIONS, which code below config/ uses, are the defaults declared in settings.ts", () => {
+  assert.deepEqual(DEFAULT_SETTINGS.options, DEFAULT_OPTIONS);
+  assert.deepEqual(Object.keys(DEFAULT_SETTINGS).sort(), [
+    "accessLog",
+    "admin",
+    "backends",
+    "listen",
+    "options",
+    "shutdownGraceMs",
+    "transport",
+    "workers",
+  ]);
+  const fields = SETTINGS.map((setting) => setting.field).filter((f) => !f.startsWith("options."));
+  const leaves = Object.entries(DEFAULT_SETTINGS).flatMap(([key, value]) =>
+    key === "options"
+      ? []
+      : key === "listen" || key === "admin"
+      ? Object.keys(value).map((inner) => `${key}.${inner}`)
+      : [key]
+  );
+  assert.deepEqual(leaves.sort(), fields.sort(), "every setting lands in Settings, once");
+});
+
+Deno.test("a flag that is not a setting is checked with the settings' words", () => {
+  const wordsFor = (run: () => unknown) => {
+    try {
+      run();
+    } catch (error) {
+      if (error instanceof UsageError || error instanceof ConfigError) {
+        return error.message.replace(/^--\w+ /, "");
+      }
+      throw error;
+    }
+    assert.fail("expected a refusal");
+  };
+  const backends = { backend: "http://a:1" };
+  assert.equal(
+    wordsFor(() => durationFlag({ delay: "soon" }, "delay", 0)),
+    wordsFor(() => resolve([flagLayer({ ...backends, timeout: "soon" })])),
+  );
+  assert.equal(
+    wordsFor(() => portFlag({ port: "80a" }, "port", 0)),
+    wordsFor(() => resolve([flagLayer({ ...backends, port: "80a" })])),
+  );
+  assert.equal(durationFlag({ delay: "1.5s" }, "delay", 0), 1_500);
+  assert.equal(portFlag({}, "port", 8001), 8001);
 });
 
 Deno.test("the built-in topologies and the example config are valid", async () => {

@@ -1,43 +1,10 @@
 import assert from "node:assert/strict";
-import { Deadlines, type TimerHost } from "../transports/deadlines.ts";
-
-/** Timers that fire only when the test advances time. */
-class FakeTimers implements TimerHost {
-  nowMs = 0;
-  armed = 0;
-  #next = 1;
-  readonly #timers = new Map<number, { at: number; callback: () => void }>();
-  now = () => this.nowMs;
-  setTimer(callback: () => void, ms: number): number {
-    this.armed++;
-    const id = this.#next++;
-    this.#timers.set(id, { at: this.nowMs + ms, callback });
-    return id;
-  }
-  clearTimer(id: number): void {
-    this.#timers.delete(id);
-  }
-  get pending(): number {
-    return this.#timers.size;
-  }
-  advance(ms: number): void {
-    const until = this.nowMs + ms;
-    for (;;) {
-      const due = [...this.#timers].filter(([, t]) =>
-        t.at <= until
-      ).sort((a, b) => a[1].at - b[1].at)[0];
-      if (!due) break;
-      this.#timers.delete(due[0]);
-      this.nowMs = Math.max(this.nowMs, due[1].at);
-      due[1].callback();
-    }
-    this.nowMs = until;
-  }
-}
+import { Deadlines } from "../transports/deadlines.ts";
+import { FakeClock } from "./_fake_clock.ts";
 
 Deno.test("a deadline fires once its time has passed, within the slack", () => {
-  const timers = new FakeTimers();
-  const deadlines = new Deadlines(10, timers);
+  const timers = new FakeClock(0);
+  const deadlines = new Deadlines(10, timers, timers.now);
   const fired: string[] = [];
   deadlines.add(2_000, () => fired.push("a"));
   timers.advance(1_999);
@@ -48,8 +15,8 @@ Deno.test("a deadline fires once its time has passed, within the slack", () => {
 });
 
 Deno.test("cleared deadlines never fire and cost no extra timer", () => {
-  const timers = new FakeTimers();
-  const deadlines = new Deadlines(10, timers);
+  const timers = new FakeClock(0);
+  const deadlines = new Deadlines(10, timers, timers.now);
   const fired: number[] = [];
   for (let i = 0; i < 1_000; i++) {
     const deadline = deadlines.add(2_000, () => fired.push(i));
@@ -64,8 +31,8 @@ Deno.test("cleared deadlines never fire and cost no extra timer", () => {
 });
 
 Deno.test("deadlines of different durations keep their own order", () => {
-  const timers = new FakeTimers();
-  const deadlines = new Deadlines(1, timers);
+  const timers = new FakeClock(0);
+  const deadlines = new Deadlines(1, timers, timers.now);
   const fired: string[] = [];
   deadlines.add(300, () => fired.push("300"));
   deadlines.add(100, () => fired.push("100"));
@@ -76,8 +43,8 @@ Deno.test("deadlines of different durations keep their own order", () => {
 });
 
 Deno.test("close stops every timer", () => {
-  const timers = new FakeTimers();
-  const deadlines = new Deadlines(10, timers);
+  const timers = new FakeClock(0);
+  const deadlines = new Deadlines(10, timers, timers.now);
   let fired = false;
   deadlines.add(100, () => (fired = true));
   deadlines.close();

@@ -5,14 +5,14 @@
  */
 import assert from "node:assert/strict";
 import type { BackendConfig } from "../backends/backend.ts";
-import { type Clock, FakeClock } from "../lib/clock.ts";
+import type { Clock } from "../lib/time.ts";
+import { FakeClock } from "./_fake_clock.ts";
 import { type BalancerOptions, DEFAULT_OPTIONS } from "../balancer/options.ts";
 import { seededRandom } from "../lib/random.ts";
 import { type RunningBalancer, startBalancer } from "../balancer/server.ts";
 import { statusSnapshot } from "../admin/status.ts";
 import { startMock } from "../mocks/mod.ts";
-import { deadPort, serve, type TestServer } from "./_helpers.ts";
-import { FakeScheduler } from "./_scheduler.ts";
+import { deadPort, eventually, serve, type TestServer } from "./_helpers.ts";
 
 /** An app whose answers the test changes as it goes; `arrivals` leaves out probes. */
 interface App extends TestServer {
@@ -52,7 +52,7 @@ function balance(urls: string[], options: Options = {}, clock: Clock = new FakeC
     port: 0,
     backends,
     clock,
-    scheduler: new FakeScheduler(fake),
+    scheduler: fake,
     random: seededRandom(42),
     options: {
       policy: options.policy ?? "round-robin",
@@ -342,21 +342,13 @@ Deno.test("a request counts as in flight until its response body has been sent",
     assert.equal(state.inFlight, 1, "headers and a first chunk arrived, the body goes on");
     release();
     while (!(await reader.read()).done) { /* read to the end */ }
-    await until(() => state.inFlight === 0);
+    await eventually(() => state.inFlight === 0, "the request to leave flight once read");
 
     const cancelled = await fetch(balancer.url);
     await cancelled.body!.cancel();
-    await until(() => state.inFlight === 0);
+    await eventually(() => state.inFlight === 0, "the request to leave flight once cancelled");
   } finally {
     await balancer.shutdown();
     await backend.shutdown();
   }
 });
-
-/** Waits (briefly, polling) until `condition` holds; fails after a second. */
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 100 && !condition(); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  assert.ok(condition(), "condition not met within 1 s");
-}

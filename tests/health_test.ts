@@ -4,7 +4,7 @@
  * start, and the history that explains it all. Nothing here sleeps.
  */
 import assert from "node:assert/strict";
-import { FakeClock } from "../lib/clock.ts";
+import { FakeClock } from "./_fake_clock.ts";
 import { type Cause, Health, HISTORY_SIZE, SLOW_START_FLOOR } from "../backends/health.ts";
 import { type BalancerOptions, DEFAULT_OPTIONS, healthSettings } from "../balancer/options.ts";
 

@@ -9,7 +9,8 @@ import { TRANSPORTS } from "../transports/mod.ts";
 import type { BalancerOptions } from "../balancer/options.ts";
 import { type RunningBalancer, startBalancer } from "../balancer/server.ts";
 import { type RunningMock, startMock } from "../mocks/mod.ts";
-import { eventually, withInstance } from "./_instance.ts";
+import { eventually } from "./_helpers.ts";
+import { withInstance } from "./_instance.ts";
 import http2 from "node:http2";
 
 const encoder = new TextEncoder();

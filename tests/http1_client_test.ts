@@ -19,9 +19,17 @@ interface SendInit {
   signal?: AbortSignal;
 }
 
+/** A test's URL as the balancer hands it on: the backend's base URL, then the path. */
+function splitTestUrl(url: string): { baseUrl: string; path: string } {
+  const slash = url.indexOf("/", url.indexOf("//") + 2);
+  return slash === -1
+    ? { baseUrl: url, path: "/" }
+    : { baseUrl: url.slice(0, slash), path: url.slice(slash) };
+}
+
 function send(transport: Http1Transport, url: string, init: SendInit = {}): Promise<Response> {
   return transport.send({
-    url,
+    ...splitTestUrl(url),
     method: init.method ?? "GET",
     headers: [...new Headers(init.headers)],
     body: init.body ?? null,
@@ -174,6 +182,30 @@ Deno.test("a content-length body arrives whole with status, reason and headers",
     assert.equal(response.headers.get("x-a"), "1");
     assert.equal(response.headers.get("content-length"), "12");
     assert.equal(await response.text(), "hello, world");
+  } finally {
+    transport.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("a base URL's path prefix goes before the path, on the origin's pooled connections", async () => {
+  const server = serve((request) => {
+    const url = new URL(request.url);
+    return new Response(url.pathname + url.search);
+  });
+  const transport = new Http1Transport();
+  try {
+    const prefixed = await transport.send({
+      baseUrl: `${server.url}/api`,
+      path: "/x?y=1",
+      method: "GET",
+      headers: [],
+      body: null,
+      signal: new AbortController().signal,
+    });
+    assert.equal(await prefixed.text(), "/api/x?y=1");
+    assert.equal(await (await send(transport, `${server.url}/z`)).text(), "/z");
+    assert.equal(server.connections, 1, "one origin, one pool, whatever the prefix");
   } finally {
     transport.close();
     await server.shutdown();
@@ -452,7 +484,8 @@ Deno.test("a timeout on a warm connection is a timeout, and the request is not s
     const started = performance.now();
     await assert.rejects(
       transport.send({
-        url: server.url,
+        baseUrl: server.url,
+        path: "/",
         method: "GET",
         headers: [],
         body: null,
@@ -1189,7 +1222,7 @@ Deno.test("idle pooled connections do not keep the process running", async () =>
     };
       const transport = new Http1Transport();
       const response = await transport.send({
-        url: ${JSON.stringify(server.url)}, method: "GET", headers: new Headers(), body: null,
+        baseUrl: ${JSON.stringify(server.url)}, path: "/", method: "GET", headers: [], body: null,
         signal: new AbortController().signal,
       });
       console.log(await response.text());

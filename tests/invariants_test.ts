@@ -14,7 +14,7 @@
  * after each fault, so every backend comes back for the next one.
  */
 import assert from "node:assert/strict";
-import { FakeClock } from "../lib/clock.ts";
+import { FakeClock } from "./_fake_clock.ts";
 import { TRANSPORTS } from "../transports/mod.ts";
 import { type RunningBalancer, startBalancer } from "../balancer/server.ts";
 import { type LiveBackend, type LiveMode, startLiveBackend } from "./_live_backend.ts";

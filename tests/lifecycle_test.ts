@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { startMock } from "../mocks/mod.ts";
-import { waitForLine } from "./_helpers.ts";
+import { eventually, waitForLine } from "./_helpers.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const decoder = new TextDecoder();
@@ -115,7 +115,7 @@ Deno.test("SIGTERM under load: requests in flight on a slow backend finish with 
           body: await r.text(),
         })),
     );
-    while (slow.arrivals < 3) await new Promise((r) => setTimeout(r, 10));
+    await eventually(() => slow.arrivals >= 3, "the three requests to arrive", 10_000);
     child.kill("SIGTERM");
     const answers = await Promise.all(requests);
     assert.deepEqual(answers.map((a) => a.status), [200, 200, 200]);

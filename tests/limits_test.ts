@@ -5,13 +5,13 @@
  * backpressure instead of being buffered. Raw TCP where fetch cannot say what is needed.
  */
 import assert from "node:assert/strict";
-import { FakeClock } from "../lib/clock.ts";
+import { FakeClock } from "./_fake_clock.ts";
 import { envLayer, flagLayer, resolve } from "../config/sources.ts";
 import { TRANSPORTS } from "../transports/mod.ts";
 import type { BalancerOptions } from "../balancer/options.ts";
 import { type RunningBalancer, startBalancer } from "../balancer/server.ts";
 import { type MockKind, type RunningMock, startMock } from "../mocks/mod.ts";
-import { eventually } from "./_instance.ts";
+import { eventually } from "./_helpers.ts";
 
 const encoder = new TextEncoder();
 

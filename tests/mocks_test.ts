@@ -15,6 +15,7 @@ import {
   startMock,
   TRICKLE_CHUNKS,
 } from "../mocks/mod.ts";
+import { eventually } from "./_helpers.ts";
 
 /** Starts a mock, runs `body`, and closes the mock whatever happens. */
 async function withMock(
@@ -27,15 +28,6 @@ async function withMock(
     await body(mock);
   } finally {
     await mock.close();
-  }
-}
-
-/** Polls `condition` (for state only the server sees, such as arrivals). */
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 2_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
 
@@ -205,7 +197,7 @@ Deno.test("delayed counts a request on arrival and stops waiting when its client
   await withMock("delayed", { delayMs: 60_000, log: ended.resolve }, async (mock) => {
     const client = new AbortController();
     const request = fetch(mock.url, { signal: client.signal });
-    await waitFor(() => mock.arrivals === 1, "the request to arrive");
+    await eventually(() => mock.arrivals === 1, "the request to arrive");
     client.abort();
     await assert.rejects(request, { name: "AbortError" });
     // The handler finishes long before its 60 s delay, so its timer was cleared then, not
@@ -218,7 +210,7 @@ Deno.test("delayed close() ends a request still waiting, which gets 503", async 
   const mock = await startMock("delayed", { delayMs: 60_000 });
   const request = outcome(mock.url);
   try {
-    await waitFor(() => mock.arrivals === 1, "the request to arrive");
+    await eventually(() => mock.arrivals === 1, "the request to arrive");
   } finally {
     await within(mock.close(), 2_000, "close()");
   }
@@ -299,7 +291,7 @@ Deno.test("close() releases connections that are held open or never sent a reque
     const held = await Deno.connect({ hostname: "127.0.0.1", port: mock.port });
     try {
       await held.write(new TextEncoder().encode("GET / HTTP/1.1\r\nhost: x\r\n\r\n"));
-      await waitFor(() => mock.arrivals === 1, `${kind}: the request to arrive`);
+      await eventually(() => mock.arrivals === 1, `${kind}: the request to arrive`);
     } finally {
       await within(mock.close(), 2_000, `${kind}: close()`);
       idle.close();
@@ -318,7 +310,7 @@ for (const kind of MOCK_KINDS) {
         signal: kind === "blackhole" ? AbortSignal.timeout(100) : undefined,
       });
       await Promise.all([init("POST"), init("POST"), init("GET")].map((i) => outcome(mock.url, i)));
-      await waitFor(() => mock.arrivals === 3, "three arrivals");
+      await eventually(() => mock.arrivals === 3, "three arrivals");
       assert.deepEqual(mock.arrivalsByMethod, { POST: 2, GET: 1 });
     });
   });

@@ -6,10 +6,11 @@
 import assert from "node:assert/strict";
 import { Metrics } from "../admin/metrics.ts";
 import { Balancer } from "../balancer/balancer.ts";
-import { FakeClock } from "../lib/clock.ts";
+import { FakeClock } from "./_fake_clock.ts";
 import { classifyFailure, failureStatus, overloadLagMs } from "../balancer/outcomes.ts";
 import { DEFAULT_OPTIONS } from "../balancer/options.ts";
-import { LagMonitor, type LagTimers } from "../balancer/overload.ts";
+import { LagMonitor } from "../balancer/overload.ts";
+import type { Timers } from "../lib/time.ts";
 import { RoundRobin } from "../policies/round_robin.ts";
 import type { Transport, UpstreamRequest } from "../transports/transport.ts";
 import { backends } from "./_helpers.ts";
@@ -20,13 +21,13 @@ const INFO = {
 } as unknown as Deno.ServeHandlerInfo;
 
 /** Timers that only record what was armed; the test calls `tick` itself. */
-class ManualTimers implements LagTimers {
+class ManualTimers implements Timers {
   armed = 0;
   cleared = 0;
-  setTimer(): number {
+  setTimeout(): number {
     return ++this.armed;
   }
-  clearTimer(): void {
+  clearTimeout(): void {
     this.cleared++;
   }
 }

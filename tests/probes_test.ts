@@ -5,12 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { Backend } from "../backends/backend.ts";
-import { FakeClock } from "../lib/clock.ts";
+import { FakeClock } from "./_fake_clock.ts";
 import { healthSettings } from "../balancer/options.ts";
 import { type ActiveHealthOptions, DEFAULT_OPTIONS } from "../balancer/options.ts";
 import { fetchProbe, type ProbeFn, Prober } from "../backends/probes.ts";
 import { deadPort, serve } from "./_helpers.ts";
-import { FakeScheduler } from "./_scheduler.ts";
 
 const ACTIVE: ActiveHealthOptions = {
   ...DEFAULT_OPTIONS.active,
@@ -23,34 +22,33 @@ const ACTIVE: ActiveHealthOptions = {
 
 function setup(probe: ProbeFn, active: Partial<ActiveHealthOptions> = {}) {
   const clock = new FakeClock();
-  const scheduler = new FakeScheduler(clock);
   const options = { ...ACTIVE, ...active };
   const settings = healthSettings({ ...DEFAULT_OPTIONS, active: options });
   const pool = ["http://a.test", "http://b.test"].map((url) =>
     new Backend({ url, weight: 1 }, settings)
   );
-  const prober = new Prober({ backends: pool, options, clock: clock.now, probe, scheduler });
-  return { clock, scheduler, pool, prober };
+  const prober = new Prober({ backends: pool, options, clock: clock.now, probe, timers: clock });
+  return { clock, pool, prober };
 }
 
 Deno.test("probes run at once on start, then every interval, and stop with stop()", async () => {
   const probed: string[] = [];
-  const { clock, scheduler, prober } = setup((url) => {
+  const { clock, prober } = setup((url) => {
     probed.push(`${url} @${clock.nowMs % 100_000}`);
     return Promise.resolve(200);
   });
   const t0 = clock.nowMs % 100_000;
   prober.start();
-  await scheduler.advance(0);
+  await clock.advanceSettling(0);
   assert.deepEqual(probed, [`http://a.test/health @${t0}`, `http://b.test/health @${t0}`]);
-  await scheduler.advance(4_999);
+  await clock.advanceSettling(4_999);
   assert.equal(probed.length, 2);
-  await scheduler.advance(1);
-  await scheduler.advance(5_000);
+  await clock.advanceSettling(1);
+  await clock.advanceSettling(5_000);
   assert.equal(probed.length, 6);
   await prober.stop();
-  assert.equal(scheduler.pending, 0, "no timer left behind");
-  await scheduler.advance(60_000);
+  assert.equal(clock.pending, 0, "no timer left behind");
+  await clock.advanceSettling(60_000);
   assert.equal(probed.length, 6);
 });
 
@@ -90,7 +88,7 @@ Deno.test("fall failing probes take a backend out, rise passing ones bring it ba
 
 Deno.test("a probe that does not answer within timeoutMs fails, and is aborted", async () => {
   let aborted = 0;
-  const { clock, scheduler, pool, prober } = setup((_url, signal) =>
+  const { clock, pool, prober } = setup((_url, signal) =>
     new Promise((_resolve, reject) => {
       signal.addEventListener("abort", () => {
         aborted++;
@@ -99,7 +97,7 @@ Deno.test("a probe that does not answer within timeoutMs fails, and is aborted",
     })
   );
   const round = prober.runOnce();
-  await scheduler.advance(1_000);
+  await clock.advanceSettling(1_000);
   await round;
   assert.equal(aborted, 2);
   assert.deepEqual(pool[0].probe, {
@@ -115,7 +113,7 @@ Deno.test("a probe that does not answer within timeoutMs fails, and is aborted",
 
 Deno.test("a backend whose probe is still running is skipped, and stop() aborts it without a verdict", async () => {
   let calls = 0;
-  const { scheduler, pool, prober } = setup((url, signal) => {
+  const { clock, pool, prober } = setup((url, signal) => {
     calls++;
     if (url.startsWith("http://a.test")) return Promise.resolve(200);
     return new Promise((_resolve, reject) =>
@@ -123,13 +121,13 @@ Deno.test("a backend whose probe is still running is skipped, and stop() aborts 
     );
   }, { timeoutMs: 60_000 });
   prober.start();
-  await scheduler.advance(0);
-  await scheduler.advance(5_000);
+  await clock.advanceSettling(0);
+  await clock.advanceSettling(5_000);
   assert.equal(calls, 3, "a twice, b once: its first probe is still running");
   await prober.stop();
   assert.equal(pool[1].probe, null, "aborted by stop(): nothing recorded");
-  assert.equal(pool[1].health.state(scheduler.clock.nowMs), "healthy");
-  assert.equal(scheduler.pending, 0);
+  assert.equal(pool[1].health.state(clock.nowMs), "healthy");
+  assert.equal(clock.pending, 0);
 });
 
 Deno.test("the fetch probe returns the status, reads no body, and reports a refused connection", async () => {
@@ -160,7 +158,7 @@ Deno.test("a prober with the default probe checks real servers and closes its cl
     backends: pool,
     options: ACTIVE,
     clock: clock.now,
-    scheduler: new FakeScheduler(clock),
+    timers: clock,
   });
   try {
     await prober.runOnce();

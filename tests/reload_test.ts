@@ -6,8 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { type RunningMock, startMock } from "../mocks/mod.ts";
-import { deadPort } from "./_helpers.ts";
-import { eventually, withInstance } from "./_instance.ts";
+import { deadPort, eventually } from "./_helpers.ts";
+import { withInstance } from "./_instance.ts";
 
 async function withApps(count: number, test: (apps: RunningMock[]) => Promise<void>) {
   const apps: RunningMock[] = [];

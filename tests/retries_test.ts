@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { Balancer } from "../balancer/balancer.ts";
-import { FakeClock } from "../lib/clock.ts";
+import { FakeClock } from "./_fake_clock.ts";
 import { type BalancerOptions, DEFAULT_OPTIONS } from "../balancer/options.ts";
 import { RoundRobin } from "../policies/round_robin.ts";
 import {
@@ -22,7 +22,7 @@ class ScriptedTransport implements Transport {
   readonly sent: { host: string; method: string; body: string | null }[] = [];
   constructor(readonly script: Record<string, Behaviour>) {}
   async send(request: UpstreamRequest): Promise<Response> {
-    const host = new URL(request.url).host;
+    const host = new URL(request.baseUrl).host;
     const body = request.body instanceof Uint8Array ? new TextDecoder().decode(request.body) : null;
     this.sent.push({ host, method: request.method, body });
     return await this.script[host](request);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { RoundRobin } from "../policies/round_robin.ts";
-import { FakeClock } from "../lib/clock.ts";
+import { FakeClock } from "./_fake_clock.ts";
 import { backends } from "./_helpers.ts";
 
 const NOW = 1_000_000;

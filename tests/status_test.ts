@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { Backend, backendId } from "../backends/backend.ts";
 import { Balancer } from "../balancer/balancer.ts";
-import { FakeClock } from "../lib/clock.ts";
+import { FakeClock } from "./_fake_clock.ts";
 import { healthSettings } from "../balancer/options.ts";
 import { type BalancerOptions, DEFAULT_OPTIONS } from "../balancer/options.ts";
 import { RoundRobin } from "../policies/round_robin.ts";
@@ -38,7 +38,7 @@ Deno.test("the status document explains each backend's state, figures and histor
     send(request) {
       clock.advance(12);
       return Promise.resolve(
-        request.url.includes(":8002")
+        request.baseUrl.includes(":8002")
           ? new Response("App failure", { status: 500 })
           : new Response("ok"),
       );

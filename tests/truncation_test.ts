@@ -7,7 +7,7 @@
 import { rawBackend } from "./_helpers.ts";
 import assert from "node:assert/strict";
 import { Metrics } from "../admin/metrics.ts";
-import { FakeClock } from "../lib/clock.ts";
+import { FakeClock } from "./_fake_clock.ts";
 import { TRANSPORTS } from "../transports/mod.ts";
 import { type RunningBalancer, startBalancer } from "../balancer/server.ts";
 import { statusSnapshot } from "../admin/status.ts";

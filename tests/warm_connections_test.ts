@@ -5,7 +5,7 @@
  * servers and short real times.
  */
 import assert from "node:assert/strict";
-import { FakeClock } from "../lib/clock.ts";
+import { FakeClock } from "./_fake_clock.ts";
 import { TRANSPORTS } from "../transports/mod.ts";
 import type { BalancerOptions } from "../balancer/options.ts";
 import { type RunningBalancer, startBalancer } from "../balancer/server.ts";
@@ -213,7 +213,8 @@ Deno.test("fetch transport: a POST reaches a backend that resets the connection 
   const transport = TRANSPORTS.fetch();
   const send = async (method: string, id: string) => {
     const response = await transport.send({
-      url: `${node.url}/item`,
+      baseUrl: node.url,
+      path: "/item",
       method,
       headers: [["x-request-id", id]],
       body: method === "POST" ? new TextEncoder().encode("{}") : null,

@@ -7,7 +7,7 @@
  * an injected clock; only the per-try timeout uses (short) real time.
  */
 import assert from "node:assert/strict";
-import { FakeClock } from "../lib/clock.ts";
+import { FakeClock } from "./_fake_clock.ts";
 import { TRANSPORTS } from "../transports/mod.ts";
 import type { BalancerOptions } from "../balancer/options.ts";
 import { type RunningBalancer, startBalancer } from "../balancer/server.ts";

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { startMock } from "../mocks/mod.ts";
-import { serve, waitForLine } from "./_helpers.ts";
+import { eventually, serve, waitForLine } from "./_helpers.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
@@ -180,7 +180,7 @@ Deno.test("SIGTERM with workers: requests in flight finish with 200 and the proc
     rest = ready.rest;
     const url = /listening on (http:\/\/\S+) with/.exec(ready.line)![1];
     const requests = Array.from({ length: 6 }, (_, i) => postOnNewConnection(url, `{"i":${i}}`));
-    while (slow.arrivals < 6) await new Promise((r) => setTimeout(r, 10));
+    await eventually(() => slow.arrivals >= 6, "the six requests to arrive", 10_000);
     child.kill("SIGTERM");
     const answers = await Promise.all(requests);
     assert.deepEqual(answers.map((a) => a.status), [200, 200, 200, 200, 200, 200]);

@@ -11,28 +11,12 @@
  * @module
  */
 
+import { backgroundTimers, type Clock, monotonicClock, type Timers } from "../lib/time.ts";
+
 /** A deadline that can be cleared once the try it guards has finished. */
 export interface Deadline {
   clear(): void;
 }
-
-/** What the queue needs from the platform; tests pass a fake. */
-export interface TimerHost {
-  now(): number;
-  setTimer(callback: () => void, ms: number): number;
-  clearTimer(id: number): void;
-}
-
-const REAL_TIMERS: TimerHost = {
-  now: () => performance.now(),
-  setTimer(callback, ms) {
-    const id = setTimeout(callback, ms) as unknown as number;
-    // A pending deadline must not keep the process alive on its own.
-    Deno.unrefTimer(id);
-    return id;
-  },
-  clearTimer: (id) => clearTimeout(id),
-};
 
 class Entry implements Deadline {
   cleared = false;
@@ -84,13 +68,23 @@ class Lane {
 export class Deadlines {
   readonly #lanes = new Map<number, Lane>();
 
-  constructor(readonly slackMs = 10, readonly timers: TimerHost = REAL_TIMERS) {}
+  /**
+   * @param slackMs how late a deadline may fire, in milliseconds. Default 10.
+   * @param timers default {@linkcode backgroundTimers}: a pending deadline must not keep the
+   * process alive on its own.
+   * @param clock default {@linkcode monotonicClock}, which wall-clock steps cannot spoil.
+   */
+  constructor(
+    readonly slackMs = 10,
+    readonly timers: Timers = backgroundTimers,
+    readonly clock: Clock = monotonicClock,
+  ) {}
 
   /** Calls `onExpire` once `ms` milliseconds have passed, unless cleared first. */
   add(ms: number, onExpire: () => void): Deadline {
     let lane = this.#lanes.get(ms);
     if (lane === undefined) this.#lanes.set(ms, lane = new Lane());
-    const entry = new Entry(lane, this.timers.now() + ms, onExpire);
+    const entry = new Entry(lane, this.clock() + ms, onExpire);
     lane.push(entry);
     if (lane.timer === undefined) this.#arm(lane, ms);
     return entry;
@@ -106,7 +100,7 @@ export class Deadlines {
   /** Stops every timer; pending deadlines never fire. */
   close(): void {
     for (const lane of this.#lanes.values()) {
-      if (lane.timer !== undefined) this.timers.clearTimer(lane.timer);
+      if (lane.timer !== undefined) this.timers.clearTimeout(lane.timer);
     }
     this.#lanes.clear();
   }
@@ -117,12 +111,12 @@ export class Deadlines {
       lane.timer = undefined;
       return;
     }
-    const wait = Math.max(entry.atMs - this.timers.now(), this.slackMs);
-    lane.timer = this.timers.setTimer(() => this.#expire(lane, ms), wait);
+    const wait = Math.max(entry.atMs - this.clock(), this.slackMs);
+    lane.timer = this.timers.setTimeout(() => this.#expire(lane, ms), wait);
   }
 
   #expire(lane: Lane, ms: number): void {
-    const now = this.timers.now();
+    const now = this.clock();
     for (
       let entry = lane.oldest();
       entry !== undefined && entry.atMs <= now;

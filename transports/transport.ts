@@ -9,12 +9,22 @@ import type { FieldList } from "../lib/headers.ts";
 
 /** One try, as the proxy hands it to a transport. */
 export interface UpstreamRequest {
-  /** Absolute URL on the chosen backend. */
-  readonly url: string;
+  /**
+   * The chosen backend's base URL as configured: scheme, authority and an optional path
+   * prefix, no trailing slash (`http://127.0.0.1:8001`, `https://api.test/v2`). The same
+   * string on every try to one backend, so a transport keys what it knows of the backend by
+   * it instead of parsing it on every request.
+   */
+  readonly baseUrl: string;
+  /**
+   * Path and query of the client's request, starting with `/`, percent-encoded as
+   * `Deno.serve` received them; the request goes to `baseUrl + path`.
+   */
+  readonly path: string;
   readonly method: string;
   /**
    * The `Host` to send (the client's, with `upstreamHost: client`); unset, the transport
-   * sends the host and port of `url`. Not re-validated: it comes from `Deno.serve`.
+   * sends the host and port of `baseUrl`. Not re-validated: it comes from `Deno.serve`.
    */
   readonly host?: string;
   /**
@@ -61,8 +71,9 @@ export interface Transport {
    * body streams. The response's headers must be mutable (the proxy adds `x-app-url` in
    * place rather than copying them on every request) and end-to-end only: the transport
    * owns the connection to the backend, so it drops that connection's hop-by-hop fields
-   * and those its Connection header names (RFC 9110 §7.6.1). Rejects with the client's native error or an {@linkcode UpstreamError};
-   * `classifyFailure` in `failure.ts` turns either into a {@linkcode FailureKind}.
+   * and those its Connection header names (RFC 9110 §7.6.1). Rejects with the client's
+   * native error or an {@linkcode UpstreamError}; `classifyFailure` in
+   * `balancer/outcomes.ts` turns either into a {@linkcode FailureKind}.
    *
    * A body that fails later (cut, idle, invalid) must make the body stream error, never
    * end cleanly, and be reported through {@linkcode UpstreamRequest.onBodyError}.
@@ -96,7 +107,7 @@ export class UpstreamError extends Error {
  * request was on its way (a race the pool's idle watch narrows but cannot close); it is also
  * what a backend crashing on the request looks like, and the two cannot be told apart. The
  * backend may have received the request, so a transport never sends it again itself: what
- * the balancer does with it is `reusedConnectionExcuse` in `failure.ts`.
+ * the balancer does with it is `reusedConnectionExcuse` in `balancer/outcomes.ts`.
  */
 export class ReusedConnectionClosed extends UpstreamError {
   constructor(cause?: unknown) {

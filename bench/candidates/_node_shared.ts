@@ -1,6 +1,6 @@
 /**
  * What the two Node-style benchmark candidates (`node_http_transport.ts`,
- * `undici_transport.ts`) share: splitting the URL, the field list in the shapes their
+ * `undici_transport.ts`) share: the backend's origin, the field list in the shapes their
  * clients take, the response headers made end-to-end, a Node `Readable` turned into the
  * body of a `Response`, and Node error codes mapped to {@linkcode UpstreamError} kinds.
  *
@@ -28,34 +28,45 @@ export interface Origin {
   readonly host: string;
 }
 
-/** `http://authority/path?query` split once per request; origins are cached by authority. */
-export class Origins {
-  readonly #known = new Map<string, Origin>();
+/** A backend's base URL parsed once: its origin and its path prefix (or `""`). */
+interface Target {
+  readonly origin: Origin;
+  readonly pathPrefix: string;
+}
 
-  split(url: string): { origin: Origin; path: string } {
-    if (!url.startsWith("http://")) {
-      throw new UpstreamError(
-        "connect",
-        `only http:// backends are supported by this candidate: "${url.slice(0, 100)}"`,
-      );
+/** Backends' base URLs, parsed on first use and cached by base URL. */
+export class Origins {
+  readonly #known = new Map<string, Target>();
+
+  /** The origin of `baseUrl`, and the request's path with the base URL's prefix. */
+  split(baseUrl: string, path: string): { origin: Origin; path: string } {
+    let target = this.#known.get(baseUrl);
+    if (target === undefined) {
+      target = parseBaseUrl(baseUrl);
+      this.#known.set(baseUrl, target);
     }
-    const slash = url.indexOf("/", 7);
-    const authority = slash === -1 ? url.slice(7) : url.slice(7, slash);
-    const path = slash === -1 ? "/" : url.slice(slash);
-    let origin = this.#known.get(authority);
-    if (origin === undefined) {
-      const parsed = new URL(`http://${authority}`);
-      origin = {
-        origin: `http://${authority}`,
-        // The Node clients want an IPv6 address without its brackets.
-        hostname: parsed.hostname.replace(/^\[(.*)\]$/, "$1"),
-        port: Number(parsed.port || 80),
-        host: authority,
-      };
-      this.#known.set(authority, origin);
-    }
-    return { origin, path };
+    return { origin: target.origin, path: target.pathPrefix + path };
   }
+}
+
+function parseBaseUrl(url: string): Target {
+  if (!url.startsWith("http://")) {
+    throw new UpstreamError(
+      "connect",
+      `only http:// backends are supported by this candidate: "${url.slice(0, 100)}"`,
+    );
+  }
+  const slash = url.indexOf("/", 7);
+  const authority = slash === -1 ? url.slice(7) : url.slice(7, slash);
+  const parsed = new URL(`http://${authority}`);
+  const origin = {
+    origin: `http://${authority}`,
+    // The Node clients want an IPv6 address without its brackets.
+    hostname: parsed.hostname.replace(/^\[(.*)\]$/, "$1"),
+    port: Number(parsed.port || 80),
+    host: authority,
+  };
+  return { origin, pathPrefix: slash === -1 ? "" : url.slice(slash) };
 }
 
 /** Methods whose requests carry content: without a body they say `content-length: 0`. */

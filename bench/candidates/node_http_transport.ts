@@ -69,7 +69,7 @@ export class NodeHttpTransport implements Transport {
   send(request: UpstreamRequest): Promise<Response> {
     const signal = request.signal;
     signal.throwIfAborted();
-    const { origin, path } = this.#origins.split(request.url);
+    const { origin, path } = this.#origins.split(request.baseUrl, request.path);
     const headers: Record<string, string | string[]> = {};
     for (const [name, value] of request.headers) {
       const prior = headers[name];

@@ -76,7 +76,7 @@ export class UndiciTransport implements Transport {
   async send(request: UpstreamRequest): Promise<Response> {
     const signal = request.signal;
     signal.throwIfAborted();
-    const { origin, path } = this.#origins.split(request.url);
+    const { origin, path } = this.#origins.split(request.baseUrl, request.path);
     const abort = new AbortController();
     let timedOut = false;
     let timeout: { clear(): void } | undefined;

@@ -8,13 +8,14 @@
 import { HOP_BY_HOP_LENGTHS, isHopByHop } from "../../lib/headers.ts";
 import { UpstreamError } from "../transport.ts";
 import type { Http1Connection } from "./connection.ts";
-
-/** How the response body is delimited (RFC 9112 §6.3). */
-export type Framing =
-  | { readonly kind: "none" }
-  | { readonly kind: "length"; readonly length: number }
-  | { readonly kind: "chunked" }
-  | { readonly kind: "close" };
+import {
+  type Framing,
+  framingOf,
+  keepsAlive,
+  NO_BODY,
+  protocolError,
+  removeContentLength,
+} from "./framing.ts";
 
 /** A final (non-1xx) response head. */
 export interface ResponseHead {
@@ -40,12 +41,7 @@ export class NoResponseError extends UpstreamError {
   }
 }
 
-const NO_BODY: Framing = { kind: "none" };
-const CHUNKED: Framing = { kind: "chunked" };
-const UNTIL_CLOSE: Framing = { kind: "close" };
 const HTTP_SLASH = [72, 84, 84, 80, 47]; // "HTTP/"
-/** Longest content-length accepted: larger values cannot be counted exactly in a number. */
-const MAX_LENGTH_DIGITS = 15;
 
 const utf8Decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
@@ -190,12 +186,7 @@ function parseHead(text: string, status: number, headRequest: boolean): Response
     if (colon === -1 || colon > valueEnd) throw protocolError("header line without a colon");
     // Names and values are validated by the Response constructor.
     const name = text.slice(pos, colon);
-    // Leading and trailing spaces and tabs are not part of the value (RFC 9112 §5).
-    let valueStart = colon + 1;
-    let valueStop = valueEnd;
-    while (valueStart < valueStop && isBlank(text.charCodeAt(valueStart))) valueStart++;
-    while (valueStop > valueStart && isBlank(text.charCodeAt(valueStop - 1))) valueStop--;
-    const value = text.slice(valueStart, valueStop);
+    const value = fieldValue(text, colon + 1, valueEnd);
     const length = name.length;
     if (length === 14 && name.toLowerCase() === "content-length") {
       contentLength = contentLength === undefined ? value : `${contentLength},${value}`;
@@ -216,21 +207,13 @@ function parseHead(text: string, status: number, headRequest: boolean): Response
   if (connection !== "" && connection !== ",keep-alive" && connection !== ",close") {
     dropNamedFields(headers, connection);
   }
-  const http10 = text.charCodeAt(7) === 48;
-  let keepAlive = http10 ? hasToken(connection, "keep-alive") : !hasToken(connection, "close");
-  let framing: Framing;
-  if (transferEncoding !== undefined) {
-    framing = isChunkedLast(transferEncoding) ? CHUNKED : UNTIL_CLOSE;
-    if (contentLength !== undefined) {
-      // Both framings at once hint at request smuggling: transfer-encoding wins, the
-      // length goes, and the connection is not trusted with another request (RFC 9112 §6.3).
-      removeContentLength(headers);
-      keepAlive = false;
-    }
-  } else if (contentLength !== undefined) {
-    framing = { kind: "length", length: parseContentLength(contentLength) };
-  } else {
-    framing = UNTIL_CLOSE;
+  let framing = framingOf(transferEncoding, contentLength);
+  let keepAlive = keepsAlive(text.charCodeAt(7) === 48, connection);
+  if (transferEncoding !== undefined && contentLength !== undefined) {
+    // Both framings at once hint at request smuggling: transfer-encoding wins, the length
+    // goes, and the connection is not trusted with another request (RFC 9112 §6.3).
+    removeContentLength(headers);
+    keepAlive = false;
   }
   // HEAD, 204 and 304 responses end with their head whatever their fields say (§6.3).
   if (headRequest || status === 204 || status === 304) framing = NO_BODY;
@@ -252,18 +235,15 @@ function dropNamedFields(headers: [string, string][], connection: string): void 
   headers.length = kept;
 }
 
-function removeContentLength(headers: [string, string][]): void {
-  let kept = 0;
-  for (const field of headers) {
-    if (field[0].length !== 14 || field[0].toLowerCase() !== "content-length") {
-      headers[kept++] = field;
-    }
-  }
-  headers.length = kept;
-}
-
 function trimCR(text: string, lineEnd: number): number {
   return lineEnd > 0 && text.charCodeAt(lineEnd - 1) === 13 ? lineEnd - 1 : lineEnd;
+}
+
+/** The value between `start` and `end`, without the spaces and tabs around it (RFC 9112 §5). */
+function fieldValue(text: string, start: number, end: number): string {
+  while (start < end && isBlank(text.charCodeAt(start))) start++;
+  while (end > start && isBlank(text.charCodeAt(end - 1))) end--;
+  return text.slice(start, end);
 }
 
 function isBlank(code: number): boolean {
@@ -274,42 +254,6 @@ function isDigit(code: number): boolean {
   return code >= 48 && code <= 57;
 }
 
-/** Whether a comma-separated field value contains `token` (compared in lower case). */
-function hasToken(list: string, token: string): boolean {
-  if (!list.includes(token)) return false;
-  return list.split(",").some((item) => item.trim() === token);
-}
-
-function isChunkedLast(transferEncoding: string): boolean {
-  const codings = transferEncoding.split(",");
-  return codings[codings.length - 1].trim().toLowerCase() === "chunked";
-}
-
-/** Repeated or listed lengths are accepted only when all equal (RFC 9110 §8.6). */
-function parseContentLength(value: string): number {
-  let length = -1;
-  for (const item of value.split(",")) {
-    const digits = item.trim();
-    if (digits.length === 0 || digits.length > MAX_LENGTH_DIGITS) {
-      throw protocolError("invalid content-length");
-    }
-    let parsed = 0;
-    for (let i = 0; i < digits.length; i++) {
-      const code = digits.charCodeAt(i);
-      if (!isDigit(code)) throw protocolError("invalid content-length");
-      parsed = parsed * 10 + code - 48;
-    }
-    if (length !== -1 && parsed !== length) throw protocolError("conflicting content-length");
-    length = parsed;
-  }
-  return length;
-}
-
 function headTooLarge(maxHeaderBytes: number): UpstreamError {
   return protocolError(`response head larger than maxHeaderBytes (${maxHeaderBytes})`);
-}
-
-/** A backend answer that is not valid HTTP/1.x. */
-export function protocolError(what: string, cause?: unknown): UpstreamError {
-  return new UpstreamError("protocol", `invalid HTTP response: ${what}`, { cause });
 }

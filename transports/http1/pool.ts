@@ -8,6 +8,7 @@
 
 import { UpstreamError } from "../transport.ts";
 import type { Http1Connection } from "./connection.ts";
+import { isSafePath } from "./request.ts";
 
 /** A backend origin as the transport connects to it, with its idle connections. */
 export interface Origin {
@@ -20,9 +21,19 @@ export interface Origin {
   readonly idle: Http1Connection[];
 }
 
+/** Where the requests to one backend go: its origin, and the path prefix of its base URL. */
+export interface Target {
+  readonly origin: Origin;
+  /** The base URL's path (`/v2` of `http://api.test/v2`), or `""`; percent-encoded. */
+  readonly pathPrefix: string;
+}
+
 /** Keep-alive connections per origin with an idle timeout. */
 export class Http1Pool {
+  /** By authority: backends that differ only in their path prefix share connections. */
   readonly #origins = new Map<string, Origin>();
+  /** By base URL, parsed once: a request only looks its backend's up. */
+  readonly #targets = new Map<string, Target>();
   readonly #maxIdlePerOrigin: number;
   readonly #idleTimeoutMs: number;
   #idleCount = 0;
@@ -34,14 +45,19 @@ export class Http1Pool {
     this.#idleTimeoutMs = idleTimeoutMs;
   }
 
-  /** The origin for an `authority` (`host:port` as written in a URL), created on first use. */
-  origin(authority: string): Origin {
-    let origin = this.#origins.get(authority);
-    if (origin === undefined) {
-      origin = parseOrigin(authority);
-      this.#origins.set(authority, origin);
+  /**
+   * The target of a backend's base URL (`http://host:port/prefix`), parsed on first use.
+   * Throws an `UpstreamError` of kind `connect` for a URL this client cannot reach (https,
+   * another scheme, an invalid address) and a `TypeError` for an unencoded path prefix.
+   */
+  target(baseUrl: string): Target {
+    let target = this.#targets.get(baseUrl);
+    if (target === undefined) {
+      const { authority, pathPrefix } = splitBaseUrl(baseUrl);
+      target = { origin: this.#origin(authority), pathPrefix };
+      this.#targets.set(baseUrl, target);
     }
-    return origin;
+    return target;
   }
 
   /** The most recently used idle connection to `origin` that is still open, if any. */
@@ -83,6 +99,16 @@ export class Http1Pool {
     this.#idleCount = 0;
   }
 
+  /** The origin for an `authority` (`host:port` as written in a URL), created on first use. */
+  #origin(authority: string): Origin {
+    let origin = this.#origins.get(authority);
+    if (origin === undefined) {
+      origin = parseOrigin(authority);
+      this.#origins.set(authority, origin);
+    }
+    return origin;
+  }
+
   #startSweeper(): void {
     // A quarter of the timeout (within 10 ms .. 1 s) closes a connection at most 25% late.
     const everyMs = Math.max(10, Math.min(1000, this.#idleTimeoutMs / 4));
@@ -112,6 +138,30 @@ export class Http1Pool {
     }
     if (this.#idleCount === 0) this.#stopSweeper();
   }
+}
+
+/** `http://authority/prefix` → its authority and its path prefix. */
+function splitBaseUrl(url: string): { authority: string; pathPrefix: string } {
+  if (!url.startsWith("http://")) {
+    const scheme = url.slice(0, url.indexOf(":") + 1).toLowerCase();
+    if (scheme === "https:") {
+      throw new UpstreamError(
+        "connect",
+        "https backends are not supported by Http1Transport (plain HTTP/1.1 only); " +
+          "use FetchTransport for TLS",
+      );
+    }
+    if (scheme !== "http:") {
+      throw new UpstreamError("connect", `unsupported backend URL "${url.slice(0, 100)}"`);
+    }
+  }
+  const slash = url.indexOf("/", 7);
+  const authority = slash === -1 ? url.slice(7) : url.slice(7, slash);
+  const pathPrefix = slash === -1 ? "" : url.slice(slash);
+  if (!isSafePath(pathPrefix)) {
+    throw new TypeError(`Cannot send a request to "${url.slice(0, 100)}": unencoded path`);
+  }
+  return { authority, pathPrefix };
 }
 
 function parseOrigin(authority: string): Origin {

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { concatBytes } from "../../lib/bytes.ts";
 import type { FieldList } from "../../lib/headers.ts";
 import type { Http1Connection } from "./connection.ts";
 
@@ -18,6 +19,29 @@ const CRLF = new Uint8Array([13, 10]);
 const LAST_CHUNK = new Uint8Array([48, 13, 10, 13, 10]); // "0\r\n\r\n"
 
 const encoder = new TextEncoder();
+
+/** Percent-encoded path and query: visible ASCII only, so nothing can end the request line. */
+const SAFE_PATH = /^[\x21-\x7e]*$/;
+/** A method is a token (RFC 9110 §5.6.2). */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** Whether `path` can stand in a request line: nothing in it can end the line early. */
+export function isSafePath(path: string): boolean {
+  return SAFE_PATH.test(path);
+}
+
+/**
+ * Throws a `TypeError` when `method` or `path` could break the request line (a space, a
+ * line break): they would let a client smuggle a second request to the backend.
+ */
+export function checkRequestLine(method: string, path: string): void {
+  if (!TOKEN.test(method)) {
+    throw new TypeError(`Cannot send a request with method "${method.slice(0, 32)}"`);
+  }
+  if (path[0] !== "/" || !SAFE_PATH.test(path)) {
+    throw new TypeError(`Cannot send a request to path "${path.slice(0, 100)}": unencoded path`);
+  }
+}
 
 /** What a request write needs; the stream body's reader is exposed so an abort can cancel it. */
 export interface RequestToWrite {
@@ -88,7 +112,7 @@ export async function writeRequest(
     head = encodeLatin1(text);
   }
   if (body instanceof Uint8Array) {
-    if (body.byteLength <= JOIN_BODY_BYTES) return conn.write(join(head, body));
+    if (body.byteLength <= JOIN_BODY_BYTES) return conn.write(concatBytes([head, body]));
     await conn.write(head);
     return conn.write(body);
   }
@@ -140,7 +164,7 @@ async function writeChunked(
       const size = encoder.encode(`${bytes.byteLength.toString(16)}\r\n`);
       slot.writing?.(true);
       if (bytes.byteLength <= JOIN_CHUNK_BYTES) {
-        await conn.write(join(size, bytes, CRLF));
+        await conn.write(concatBytes([size, bytes, CRLF]));
       } else {
         await conn.write(size);
         await conn.write(bytes);
@@ -157,18 +181,6 @@ async function writeChunked(
   } finally {
     slot.reader = undefined;
   }
-}
-
-function join(...parts: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const part of parts) size += part.byteLength;
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.byteLength;
-  }
-  return out;
 }
 
 /**

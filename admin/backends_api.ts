@@ -1,0 +1,192 @@
+/**
+ * The backends through the admin API. Adding and removing change the live configuration
+ * (checked as the file is); draining, disabling and enabling are operator actions on the
+ * backend itself, recorded in its history with `source: "admin"`.
+ *
+ * @module
+ */
+
+import { type Context, Hono } from "hono";
+import type { Backend } from "../backends/backend.ts";
+import { formatDuration, parseDuration } from "../lib/duration.ts";
+import { BACKEND_BODY, backendConfig } from "../config/model.ts";
+import { issueLines } from "../config/problems.ts";
+import { backendStatus, statusSnapshot } from "./status.ts";
+import { problem, readJson } from "./errors.ts";
+import { type AdminParts, everyBackend, oneWorkerOnly } from "./parts.ts";
+
+/** Longest `?wait=` accepted. */
+export const MAX_WAIT_MS = 300_000;
+
+/** `/backends` and `/backends/{id}[/drain|/disable|/enable]`. */
+export function backendsApi(parts: AdminParts): Hono {
+  const oneWorker = oneWorkerOnly(parts);
+  const { running, clock } = parts;
+  return new Hono()
+    .get(
+      "/backends",
+      (c) => c.json({ backends: statusSnapshot(running.balancer, clock()).backends }),
+    )
+    .post("/backends", oneWorker, (c) => addBackend(c, parts))
+    .get("/backends/:id", (c) => withBackend(c, parts, (backend) => c.json(entry(backend, parts))))
+    .delete("/backends/:id", oneWorker, (c) => withBackend(c, parts, removeBackend))
+    .post("/backends/:id/drain", oneWorker, (c) => withBackend(c, parts, drainBackend))
+    .post("/backends/:id/disable", oneWorker, (c) => withBackend(c, parts, disableBackend))
+    .post("/backends/:id/enable", oneWorker, (c) => withBackend(c, parts, enableBackend));
+}
+
+type BackendHandler = (
+  backend: Backend,
+  c: Context,
+  parts: AdminParts,
+) => Response | Promise<Response>;
+
+/** Runs `then` with the backend the path's `{id}` names, or answers 404 listing the ids. */
+function withBackend(
+  c: Context,
+  parts: AdminParts,
+  then: BackendHandler,
+): Response | Promise<Response> {
+  const id = decodeURIComponent(c.req.param("id") ?? "");
+  const backend = everyBackend(parts).find((b) => b.id === id);
+  if (!backend) {
+    return problem(c, 404, `no backend with id ${JSON.stringify(id)}`, {
+      ids: everyBackend(parts).map((b) => b.id),
+    });
+  }
+  return then(backend, c, parts);
+}
+
+/** `POST /backends`: adds `{ "url": …, "weight"?: … }`; 201 with its status entry. */
+async function addBackend(c: Context, parts: AdminParts): Promise<Response> {
+  const body = await readJson(c);
+  if (body instanceof Response) return body;
+  const parsed = BACKEND_BODY.safeParse(body, { reportInput: true });
+  if (!parsed.success) {
+    const problems = issueLines(
+      parsed.error.issues,
+      (path) => ({ name: path.length === 0 ? "body" : path.join("."), style: "path" }),
+      BACKEND_BODY,
+    );
+    return problem(c, 400, "invalid backend", { problems });
+  }
+  const config = backendConfig(parsed.data);
+  const byUrl = (b: Backend) => b.url === config.url;
+  if (parts.live.settings.backends.some((b) => b.url === config.url)) {
+    const existing = everyBackend(parts).find(byUrl);
+    return problem(c, 409, `backend ${config.url} is already configured`, { id: existing?.id });
+  }
+  const result = await parts.live.applyBackends(
+    (backends) => [...backends, config],
+    `the admin API (POST /backends ${config.url})`,
+  );
+  if (!result.ok) return problem(c, 400, "invalid backend", { problems: result.problems });
+  const added = everyBackend(parts).find(byUrl)!;
+  return c.json(entry(added, parts), 201);
+}
+
+/** `DELETE /backends/{id}[?wait=]`: out of the configuration, drained, gone once empty. */
+async function removeBackend(
+  backend: Backend,
+  c: Context,
+  parts: AdminParts,
+): Promise<Response> {
+  const wait = waitOf(c);
+  if (wait instanceof Response) return wait;
+  if (parts.running.balancer.backends.includes(backend)) {
+    const result = await parts.live.applyBackends(
+      (backends) =>
+        backends.length === 1
+          ? "cannot remove the last backend: add another one first"
+          : backends.filter((b) => b.url !== backend.url),
+      `the admin API (DELETE /backends/${backend.id})`,
+    );
+    if (!result.ok) return problem(c, 409, result.problems.join("; "));
+  }
+  return await untilEmpty(c, parts, backend, wait, "removed");
+}
+
+/** `POST /backends/{id}/drain[?wait=]`: no new requests; with `wait`, answers once empty. */
+async function drainBackend(
+  backend: Backend,
+  c: Context,
+  parts: AdminParts,
+): Promise<Response> {
+  const wait = waitOf(c);
+  if (wait instanceof Response) return wait;
+  backend.drain(byAdmin("drained through the admin API", parts));
+  return await untilEmpty(c, parts, backend, wait, "draining");
+}
+
+/** `POST /backends/{id}/disable`: out of rotation until enabled. */
+function disableBackend(backend: Backend, c: Context, parts: AdminParts): Response {
+  backend.disable(byAdmin("disabled through the admin API", parts));
+  return c.json(entry(backend, parts));
+}
+
+/** `POST /backends/{id}/enable`: back into rotation; a removed backend must be added again. */
+function enableBackend(backend: Backend, c: Context, parts: AdminParts): Response {
+  if (!parts.running.balancer.backends.includes(backend)) {
+    return problem(c, 409, `backend ${backend.id} was removed; add it again instead`);
+  }
+  backend.enable(byAdmin("enabled through the admin API", parts));
+  return c.json(entry(backend, parts));
+}
+
+/** The answer naming one backend: its status entry now. */
+function entry(backend: Backend, parts: AdminParts) {
+  return { backend: backendStatus(backend, parts.clock()) };
+}
+
+/** An operator's cause, now. */
+function byAdmin(detail: string, parts: AdminParts) {
+  return { source: "admin", detail, atMs: parts.clock() } as const;
+}
+
+/**
+ * Answers once `backend` has nothing in flight, or 504 after `waitMs`. With no `wait`, at
+ * once: 200 when it is empty, 202 (accepted, still finishing) when it is not.
+ */
+async function untilEmpty(
+  c: Context,
+  parts: AdminParts,
+  backend: Backend,
+  waitMs: number | undefined,
+  what: string,
+): Promise<Response> {
+  const body = () => entry(backend, parts);
+  if (waitMs === undefined || backend.inFlight === 0) {
+    return c.json(body(), backend.inFlight === 0 || waitMs !== undefined ? 200 : 202);
+  }
+  const signal = c.req.raw.signal;
+  const deadline = Date.now() + waitMs;
+  while (
+    backend.inFlight > 0 && Date.now() < deadline && !signal.aborted && !parts.stopping?.aborted
+  ) {
+    await sleep(Math.min(parts.pollMs ?? 20, deadline - Date.now()));
+  }
+  if (backend.inFlight === 0) return c.json(body());
+  const left = `backend ${backend.id} still has ${backend.inFlight} request(s) in flight`;
+  return problem(c, 504, `${left} after ${formatDuration(waitMs)} (${what})`, body());
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+}
+
+/** The `?wait=` duration, `undefined` without one, or a 400 naming the value. */
+function waitOf(c: Context): number | undefined | Response {
+  const text = c.req.query("wait");
+  if (text === undefined) return undefined;
+  const ms = parseDuration(text);
+  if (ms === undefined || ms > MAX_WAIT_MS) {
+    return problem(
+      c,
+      400,
+      `wait ${JSON.stringify(text)}: expected a duration such as 500ms or 10s, at most ${
+        formatDuration(MAX_WAIT_MS)
+      }`,
+    );
+  }
+  return ms;
+}

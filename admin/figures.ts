@@ -1,0 +1,83 @@
+/**
+ * What the metrics count for each backend, and the label values that index it: the layout
+ * shared by the per-request hooks and the scrape in `metrics.ts`.
+ *
+ * @module
+ */
+
+import type { HealthState } from "../backends/health.ts";
+
+/** The `method_class` label values; anything else is `other`. */
+export const METHOD_CLASSES = [
+  "GET",
+  "HEAD",
+  "POST",
+  "PUT",
+  "DELETE",
+  "PATCH",
+  "OPTIONS",
+  "other",
+] as const;
+/** The `status_class` label values, indexed by `status / 100 - 1`. */
+export const STATUS_CLASSES = ["1xx", "2xx", "3xx", "4xx", "5xx"] as const;
+/** Upper bounds of the latency histogram's buckets, in seconds. */
+export const LATENCY_BUCKETS_S: readonly number[] = [
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+];
+/** The same bounds in milliseconds, as tries are timed. */
+export const LATENCY_BUCKETS_MS = LATENCY_BUCKETS_S.map((s) => s * 1000);
+/** Every health state; the record type makes a missing one a type error. */
+export const STATES = Object.keys(
+  {
+    healthy: true,
+    failed: true,
+    recovering: true,
+    draining: true,
+    disabled: true,
+  } satisfies Record<HealthState, true>,
+) as HealthState[];
+
+/** The label for requests no backend answered. */
+export const NO_BACKEND = "none";
+
+/** The `METHOD_CLASSES` index of `method`. */
+export function methodIndex(method: string): number {
+  switch (method) {
+    case "GET":
+      return 0;
+    case "HEAD":
+      return 1;
+    case "POST":
+      return 2;
+    case "PUT":
+      return 3;
+    case "DELETE":
+      return 4;
+    case "PATCH":
+      return 5;
+    case "OPTIONS":
+      return 6;
+    default:
+      return 7;
+  }
+}
+
+/** One backend's counters, allocated once. */
+export class Figures {
+  /** By method class × status class. */
+  readonly requests = new Float64Array(METHOD_CLASSES.length * STATUS_CLASSES.length);
+  /** Tries per latency bucket (not cumulative; the last slot is beyond the largest bound). */
+  readonly latency = new Float64Array(LATENCY_BUCKETS_MS.length + 1);
+  latencySumMs = 0;
+  ejections = 0;
+}

@@ -1,0 +1,23 @@
+/**
+ * The admin API's read-only views: `GET /status` (the status document, see `status.ts`) and
+ * `GET /metrics` (Prometheus text format 0.0.4, see `metrics.ts`).
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import { statusDocument } from "./status.ts";
+import { type AdminParts, everyBackend } from "./parts.ts";
+
+const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/** `GET /status` and `GET /metrics`. */
+export function statusApi(parts: AdminParts): Hono {
+  const { running, metrics, clock } = parts;
+  return new Hono()
+    .get("/status", (c) => c.json(statusDocument(running, clock(), parts.worker)))
+    .get("/metrics", (c) =>
+      c.body(metrics.render(everyBackend(parts), clock(), running.lag), 200, {
+        "content-type": METRICS_CONTENT_TYPE,
+      }));
+}

@@ -1,0 +1,89 @@
+/**
+ * The config file's schema, generated from {@linkcode SETTINGS}: one check for the file, the
+ * environment variables and the flags (theirs are turned into file values first, see
+ * `sources.ts`), and the source of the JSON Schema editors use.
+ *
+ * @module
+ */
+
+import * as z from "zod";
+import { defaultText, SECTIONS, type Setting, SETTINGS } from "./settings.ts";
+import {
+  ADDRESS,
+  BACKENDS,
+  DURATION,
+  IP_ADDRESSES,
+  listOf,
+  oneOf,
+  PORT,
+  REQUEST_PATH,
+  SWITCH,
+  TOKEN,
+  wholeNumber,
+} from "./values.ts";
+
+/** The check of one setting's value, by its type. */
+export function valueSchema(setting: Setting): z.ZodType {
+  const { min = 0, max = Number.MAX_SAFE_INTEGER, choices = [] } = setting;
+  switch (setting.type) {
+    case "duration":
+      return DURATION;
+    case "bytes":
+      return wholeNumber(min, max, "a whole number of bytes");
+    case "count":
+      return wholeNumber(min, max, "a whole number");
+    case "port":
+      return PORT;
+    case "status":
+      return wholeNumber(min, max, "a status");
+    case "choice":
+      return oneOf(choices);
+    case "switch":
+      return SWITCH;
+    case "address":
+      return ADDRESS;
+    case "addresses":
+      return IP_ADDRESSES;
+    case "token":
+      return TOKEN;
+    case "path":
+      return REQUEST_PATH;
+    case "list":
+      return listOf(choices);
+    case "backends":
+      return BACKENDS;
+  }
+}
+
+/** A setting's description with its default, as the JSON Schema shows it. */
+export function describeSetting(setting: Setting): string {
+  return `${setting.description} Default ${defaultText(setting)}.`;
+}
+
+function configFile() {
+  const shape: Record<string, z.ZodType> = {
+    $schema: z.string({ error: "expected the URL or path of a JSON Schema" })
+      .describe("This file's JSON Schema, for editors. Ignored by Roundabout.").optional(),
+  };
+  const sections: Record<string, Record<string, z.ZodType>> = {};
+  for (const setting of SETTINGS) {
+    const field = valueSchema(setting).describe(describeSetting(setting)).optional();
+    const [first, key] = setting.path.split(".");
+    if (key === undefined) {
+      shape[first] = field;
+      continue;
+    }
+    // Claims the section's place among the keys at its first setting (the keys' order is
+    // the order of "expected one of …" hints and of the JSON Schema).
+    if (sections[first] === undefined) shape[first] = z.never();
+    (sections[first] ??= {})[key] = field;
+  }
+  for (const [name, fields] of Object.entries(sections)) {
+    shape[name] = z.strictObject(fields, { error: "expected an object" })
+      .describe(SECTIONS[name]).optional();
+  }
+  return z.strictObject(shape, { error: "expected an object of settings" });
+}
+
+/** The config file, every field optional; unknown keys are errors. */
+export const CONFIG_FILE = configFile();

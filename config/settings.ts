@@ -1,0 +1,568 @@
+// Over 300 lines: one entry per setting, and the table is the one place each is declared.
+/**
+ * Every setting, declared once: its path in the config file, its flag, its type (and so its
+ * unit), its default, its range or choices and one description. From this table come the
+ * schema that checks the file, the environment variables and the flags (`schema.ts`),
+ * `--help`, the JSON Schema for editors and the README's table (`tools/schema.ts`).
+ *
+ * Environment variables are named after the path: `ROUNDABOUT_` and the path in upper snake
+ * case, e.g. `passive.failuresToEject` → `ROUNDABOUT_PASSIVE_FAILURES_TO_EJECT`.
+ *
+ * @module
+ */
+
+import { formatDuration } from "../lib/duration.ts";
+import { POLICY_NAMES } from "../policies/mod.ts";
+import { TRANSPORT_NAMES } from "../transports/mod.ts";
+
+/** What a setting holds, which decides its unit, its checks and how flags spell it. */
+export type SettingType =
+  /** a duration: `250ms`, `2s`, `1m`, or a number of milliseconds; defaults in ms */
+  | "duration"
+  /** a whole number of bytes */
+  | "bytes"
+  /** a whole number */
+  | "count"
+  /** a TCP port, 0 to 65535 (0 picks a free one) */
+  | "port"
+  /** an HTTP status */
+  | "status"
+  /** one of `choices` */
+  | "choice"
+  /** true or false; on the command line `--NAME` / `--no-NAME` */
+  | "switch"
+  /** an address to listen on */
+  | "address"
+  /** a list of exact IP addresses */
+  | "addresses"
+  /** a secret of at least 8 characters without spaces */
+  | "token"
+  /** a request path starting with `/` */
+  | "path"
+  /** a list of words from `choices` */
+  | "list"
+  /** backend URLs, each optionally with a weight */
+  | "backends";
+
+/** One setting. */
+export interface Setting {
+  /** Path in the config file, e.g. `passive.failuresToEject`. */
+  readonly path: string;
+  /** Where the value lands in the running `Settings` (model.ts), e.g. `options.timeoutMs`. */
+  readonly field: string;
+  /** Command-line flag without the dashes. */
+  readonly flag: string;
+  readonly type: SettingType;
+  /** The default, as the file would hold it (durations in milliseconds). */
+  readonly default?: number | string | boolean | readonly string[];
+  /** What leaving it unset (or empty) means, when more than "none" needs saying. */
+  readonly unset?: string;
+  readonly min?: number;
+  readonly max?: number;
+  readonly choices?: readonly string[];
+  /** For a choice that stands for another value in `Settings`: that value by choice. */
+  readonly means?: Readonly<Record<string, unknown>>;
+  /** Section of `--help`. */
+  readonly group: "Backends" | "Listening" | "Behaviour" | "Health" | "Operations";
+  /** What it does, for people: `--help`, the JSON Schema, the README. */
+  readonly description: string;
+}
+
+/** Most worker threads `workers` accepts: far more than the cores of any machine here. */
+export const MAX_WORKERS = 256;
+
+/** The sections of the file (objects whose keys are settings), with what they hold. */
+export const SECTIONS: Readonly<Record<string, string>> = {
+  listen: "Where the balancer listens. A change needs a restart.",
+  passive: "Passive health: what real traffic teaches.",
+  active: "Active health: probes on their own schedule.",
+  admin: "The admin API. A change needs a restart.",
+};
+
+/** Every setting, in the order of the config file. */
+export const SETTINGS: readonly Setting[] = [
+  {
+    path: "listen.hostname",
+    field: "listen.hostname",
+    flag: "hostname",
+    type: "address",
+    default: "127.0.0.1",
+    group: "Listening",
+    description: "Address to listen on; 0.0.0.0 for every IPv4 interface.",
+  },
+  {
+    path: "listen.port",
+    field: "listen.port",
+    flag: "port",
+    type: "port",
+    default: 8080,
+    group: "Listening",
+    description: "TCP port to listen on; 0 picks a free one.",
+  },
+  {
+    path: "backends",
+    field: "backends",
+    flag: "backend",
+    type: "backends",
+    default: [],
+    unset: "none (at least one is required)",
+    group: "Backends",
+    description: "The backends, in rotation order. In the file: URL strings, or objects with " +
+      "url and weight. On the command line: repeatable or comma-separated, ,weight=N after a " +
+      "URL sets its weight. At least one, from any source.",
+  },
+  {
+    path: "timeout",
+    field: "options.timeoutMs",
+    flag: "timeout",
+    type: "duration",
+    default: 2_000,
+    group: "Behaviour",
+    description: 'Per-try timeout ("max delay response" in the original): a backend slower ' +
+      "than this to send its status and headers is marked failed and the request moves on. For a request body streamed past the " +
+      "replay limit it counts from when the whole body was sent, as nginx's " +
+      "proxy_read_timeout.",
+  },
+  {
+    path: "retryDowntime",
+    field: "options.retryDowntimeMs",
+    flag: "retry-downtime",
+    type: "duration",
+    default: 10_000,
+    group: "Behaviour",
+    description: "How long a failed backend is skipped before it is tried again.",
+  },
+  {
+    path: "bodyIdleTimeout",
+    field: "options.bodyIdleTimeoutMs",
+    flag: "body-idle-timeout",
+    type: "duration",
+    default: 60_000,
+    group: "Behaviour",
+    description: "Once a response's headers are forwarded, the longest its backend may leave " +
+      "the body without sending more; then the response is cut and the backend marked " +
+      "failed. Also the longest a backend may leave a streamed request body untaken (a " +
+      "failure) and a client may leave it unsent (408): nginx's proxy_read_timeout, " +
+      "proxy_send_timeout and client_body_timeout in one. 0 turns it off.",
+  },
+  {
+    path: "replayLimit",
+    field: "options.replayLimitBytes",
+    flag: "replay-limit",
+    type: "bytes",
+    default: 1_048_576,
+    min: 0,
+    max: 2 ** 30,
+    group: "Behaviour",
+    description: "Request bodies up to this size are held in memory so they can be replayed " +
+      "on another backend; larger ones stream through and are not retried once sent. So " +
+      "request bodies take at most this much memory times the requests in flight.",
+  },
+  {
+    path: "maxBodySize",
+    field: "options.maxBodyBytes",
+    flag: "max-body-size",
+    type: "bytes",
+    default: 104_857_600,
+    min: 0,
+    max: 2 ** 40,
+    group: "Behaviour",
+    description: "Largest request body accepted; larger ones are answered 413, before any " +
+      "backend is contacted when content-length says so; a chunked body is read until it " +
+      "passes the limit, and the try under way is not held against its backend. 0 accepts " +
+      "any size.",
+  },
+  {
+    path: "maxHeaderSize",
+    field: "options.maxHeaderBytes",
+    flag: "max-header-size",
+    type: "bytes",
+    default: 32_768,
+    min: 0,
+    max: 2 ** 20,
+    group: "Behaviour",
+    description: "Largest total of request header names and values; more is answered 431. " +
+      "0 turns the check off. Deno.serve itself answers 400 to a head over about 64 KiB or " +
+      "with more than about 127 fields, so limits above 64 KiB change nothing.",
+  },
+  {
+    path: "maxTargetSize",
+    field: "options.maxTargetBytes",
+    flag: "max-target-size",
+    type: "bytes",
+    default: 8_192,
+    min: 0,
+    max: 2 ** 20,
+    group: "Behaviour",
+    description: "Longest request target (path and query); longer ones are answered 414. " +
+      "0 turns the check off. Deno.serve itself answers 400 to a whole head over 65,540 " +
+      "bytes (Deno 2.9.6), so limits above about 64 KiB change nothing.",
+  },
+  {
+    path: "retryAfterSend",
+    field: "options.retryNonIdempotent",
+    means: { all: true, idempotent: false },
+    flag: "retry-after-send",
+    type: "choice",
+    default: "all",
+    choices: ["all", "idempotent"],
+    group: "Behaviour",
+    description: "Which requests move on after reaching a backend that failed: all (as the " +
+      "original, so a backend failing every other request goes unseen for POST too), or " +
+      "only idempotent methods (RFC 9110 section 9.2.2) and requests with an " +
+      "Idempotency-Key header. A connection that never reached a backend always moves on.",
+  },
+  {
+    path: "trustedProxies",
+    field: "options.trustedProxies",
+    flag: "trusted-proxy",
+    type: "addresses",
+    default: [],
+    group: "Behaviour",
+    description: "Peers whose X-Forwarded-* headers are kept and extended (exact IP " +
+      "addresses; repeatable flag). From any other peer they are replaced.",
+  },
+  {
+    path: "policy",
+    field: "options.policy",
+    flag: "policy",
+    type: "choice",
+    default: "round-robin",
+    choices: POLICY_NAMES,
+    group: "Behaviour",
+    description: "Backend selection policy.",
+  },
+  {
+    path: "passive.failuresToEject",
+    field: "options.passive.failuresToEject",
+    flag: "failures-to-eject",
+    type: "count",
+    default: 1,
+    min: 1,
+    max: 1_000,
+    group: "Health",
+    description: "Consecutive failed tries that eject a backend.",
+  },
+  {
+    path: "passive.countedFailures",
+    field: "options.passive.countedFailures",
+    flag: "counted-failures",
+    type: "list",
+    default: ["connect", "timeout", "reset", "5xx"],
+    choices: ["connect", "timeout", "reset", "5xx"],
+    group: "Health",
+    description: "Which failures count: connect (no connection), timeout (no response in " +
+      "time), reset (connection broken or invalid HTTP), 5xx (a 5xx status).",
+  },
+  {
+    path: "passive.backoff",
+    field: "options.passive.backoff",
+    flag: "ejection-backoff",
+    type: "choice",
+    default: "none",
+    choices: ["none", "exponential"],
+    group: "Health",
+    description: "How long repeated ejections last: none (every ejection lasts the retry " +
+      "downtime) or exponential (each ejection that follows another without a healthy " +
+      "spell lasts twice as long, up to the longest ejection, as Envoy's outlier detection).",
+  },
+  {
+    path: "passive.maxEjection",
+    field: "options.passive.maxEjectionMs",
+    flag: "max-ejection",
+    type: "duration",
+    default: 300_000,
+    group: "Health",
+    description: "With exponential back-off only: the longest ejection.",
+  },
+  {
+    path: "passive.healthySpell",
+    field: "options.passive.healthySpellMs",
+    flag: "healthy-spell",
+    type: "duration",
+    default: 60_000,
+    group: "Health",
+    description: "With exponential back-off only: a backend that served this long without " +
+      "failure is forgiven its past ejections.",
+  },
+  {
+    path: "active.path",
+    field: "options.active.path",
+    flag: "probe-path",
+    type: "path",
+    unset: "unset (no probes)",
+    group: "Health",
+    description: "Path to GET on every backend, e.g. /health; setting it turns probes on.",
+  },
+  {
+    path: "active.interval",
+    field: "options.active.intervalMs",
+    flag: "probe-interval",
+    type: "duration",
+    default: 5_000,
+    group: "Health",
+    description: "Time between two probes of one backend.",
+  },
+  {
+    path: "active.timeout",
+    field: "options.active.timeoutMs",
+    flag: "probe-timeout",
+    type: "duration",
+    default: 1_000,
+    group: "Health",
+    description: "How long a probe may take.",
+  },
+  {
+    path: "active.expectStatusMin",
+    field: "options.active.expectStatusMin",
+    flag: "probe-status-min",
+    type: "status",
+    default: 200,
+    min: 100,
+    max: 599,
+    group: "Health",
+    description: "Lowest status that passes.",
+  },
+  {
+    path: "active.expectStatusMax",
+    field: "options.active.expectStatusMax",
+    flag: "probe-status-max",
+    type: "status",
+    default: 399,
+    min: 100,
+    max: 599,
+    group: "Health",
+    description: "Highest status that passes.",
+  },
+  {
+    path: "active.rise",
+    field: "options.active.rise",
+    flag: "probe-rise",
+    type: "count",
+    default: 2,
+    min: 1,
+    max: 100,
+    group: "Health",
+    description: "Consecutive passing probes that return a backend.",
+  },
+  {
+    path: "active.fall",
+    field: "options.active.fall",
+    flag: "probe-fall",
+    type: "count",
+    default: 3,
+    min: 1,
+    max: 100,
+    group: "Health",
+    description: "Consecutive failing probes that take a backend out.",
+  },
+  {
+    path: "panic",
+    field: "options.panic",
+    flag: "panic",
+    type: "choice",
+    default: "fail-fast",
+    choices: ["fail-fast", "least-recently-failed"],
+    group: "Behaviour",
+    description: "When every backend is ejected: fail-fast (503 at once, with Retry-After) " +
+      "or least-recently-failed (send to the backend whose failure is oldest).",
+  },
+  {
+    path: "upstreamHost",
+    field: "options.upstreamHost",
+    flag: "upstream-host",
+    type: "choice",
+    default: "client",
+    choices: ["client", "backend"],
+    group: "Behaviour",
+    description: "The Host the backend gets: client (the Host the client sent, as Caddy, " +
+      "Traefik and HAProxy) or backend (the host and port of the backend's URL, as nginx). " +
+      "Either way the client's Host is also in x-forwarded-host.",
+  },
+  {
+    path: "rewriteLocation",
+    field: "options.rewriteLocation",
+    flag: "rewrite-location",
+    type: "switch",
+    default: true,
+    group: "Behaviour",
+    description: "Rewrite Location and Content-Location response headers that point at the " +
+      "answering backend's own URL to the scheme and Host the client used (nginx's " +
+      "proxy_redirect default).",
+  },
+  {
+    path: "exposeBackend",
+    field: "options.exposeBackend",
+    flag: "expose-backend",
+    type: "switch",
+    default: true,
+    group: "Behaviour",
+    description: "Name the backend that answered in an x-app-url response header (the " +
+      "original's contract); false keeps internal addresses from clients.",
+  },
+  {
+    path: "errorDetails",
+    field: "options.errorDetails",
+    flag: "error-details",
+    type: "switch",
+    default: true,
+    group: "Behaviour",
+    description: "List each try (backend address, outcome, error) in the 502/504/503 bodies " +
+      "the balancer makes up; false says what happened in words only (the logs keep the " +
+      "details).",
+  },
+  {
+    path: "slowStart",
+    field: "options.slowStartMs",
+    flag: "slow-start",
+    type: "duration",
+    default: 0,
+    group: "Behaviour",
+    description: "A backend back in rotation gets a share of traffic growing from ~0 to full " +
+      "over this window; 0 turns it off.",
+  },
+  {
+    path: "transport",
+    field: "transport",
+    flag: "transport",
+    type: "choice",
+    default: TRANSPORT_NAMES[0],
+    choices: TRANSPORT_NAMES,
+    group: "Behaviour",
+    description: "Upstream HTTP client: auto (http1 for http://, fetch for https://), fetch " +
+      "or http1. A change needs a restart.",
+  },
+  {
+    path: "admin.hostname",
+    field: "admin.hostname",
+    flag: "admin-hostname",
+    type: "address",
+    default: "127.0.0.1",
+    group: "Operations",
+    description: "Address of the admin API; anything but a loopback address requires a token.",
+  },
+  {
+    path: "admin.port",
+    field: "admin.port",
+    flag: "admin-port",
+    type: "port",
+    unset: "unset (off)",
+    group: "Operations",
+    description: "Port of the admin API (status, metrics, backend changes); 0 picks a free one.",
+  },
+  {
+    path: "admin.token",
+    field: "admin.token",
+    flag: "admin-token",
+    type: "token",
+    unset: "none",
+    group: "Operations",
+    description: "Bearer token the admin API requires. Prefer the environment variable: " +
+      "flags show in ps, files get copied.",
+  },
+  {
+    path: "accessLog",
+    field: "accessLog",
+    flag: "access-log",
+    type: "choice",
+    default: "auto",
+    choices: ["json", "text", "off", "auto"],
+    group: "Operations",
+    description: "One line per request to stdout: json, text, off, or auto (text on a " +
+      "terminal, else json).",
+  },
+  {
+    path: "shutdownGrace",
+    field: "shutdownGraceMs",
+    flag: "grace",
+    type: "duration",
+    default: 10_000,
+    group: "Operations",
+    description: "On SIGTERM or SIGINT, how long in-flight requests may take to finish before " +
+      "the process exits anyway.",
+  },
+  {
+    path: "workers",
+    field: "workers",
+    flag: "workers",
+    type: "count",
+    default: 1,
+    min: 1,
+    max: MAX_WORKERS,
+    group: "Operations",
+    description: "Worker threads serving the listening port, each a complete balancer with " +
+      "its own round-robin order and health state (shared port: SO_REUSEPORT). A change " +
+      "needs a restart.",
+  },
+];
+
+/** The environment variable of a setting: `ROUNDABOUT_` and its path in upper snake case. */
+export function envName(path: string): string {
+  return "ROUNDABOUT_" +
+    path.replace(/\./g, "_").replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
+}
+
+/** Environment variable naming the config file, as `--config` does. */
+export const CONFIG_ENV = "ROUNDABOUT_CONFIG";
+
+/** What `--config` (or {@linkcode CONFIG_ENV}) gives, for `--help` and the README. */
+export const CONFIG_DESCRIPTION = "A config file: JSON with comments, described by " +
+  "roundabout.schema.json. Flags override environment variables, which override the file. " +
+  "The file is watched: a change (or SIGHUP, or POST /reload on the admin API) reloads " +
+  "without dropping a request.";
+
+/** How `--help` and the README write a setting's value. */
+export function placeholder(setting: Setting): string {
+  switch (setting.type) {
+    case "duration":
+      return "DURATION";
+    case "bytes":
+      return "BYTES";
+    case "count":
+    case "port":
+      return "N";
+    case "status":
+      return "STATUS";
+    case "choice":
+      return setting.choices!.join("|");
+    case "switch":
+      return "";
+    case "address":
+    case "addresses":
+      return "ADDR";
+    case "token":
+      return "TOKEN";
+    case "path":
+      return "PATH";
+    case "list":
+      return "KINDS";
+    case "backends":
+      return "URL[,URL...]";
+  }
+}
+
+/** How `--help` and the README show a setting's flag: `--timeout DURATION`, `--[no-]NAME`. */
+export function flagUsage(setting: Setting): string {
+  return setting.type === "switch"
+    ? `--[no-]${setting.flag}`
+    : `--${setting.flag} ${placeholder(setting)}`;
+}
+
+/** A setting's default as people write it (`2s`, `1048576 (1 MiB)`), or what unset means. */
+export function defaultText(setting: Setting): string {
+  const value = setting.default;
+  if (value === undefined || (Array.isArray(value) && value.length === 0)) {
+    return setting.unset ?? "none";
+  }
+  if (Array.isArray(value)) return value.join(",");
+  if (setting.type === "duration") return formatDuration(value as number);
+  if (setting.type === "bytes") return `${value}${binaryUnits(value as number)}`;
+  return String(value);
+}
+
+function binaryUnits(bytes: number): string {
+  for (const [unit, size] of [["GiB", 2 ** 30], ["MiB", 2 ** 20], ["KiB", 2 ** 10]] as const) {
+    if (bytes >= size && bytes % size === 0) return ` (${bytes / size} ${unit})`;
+  }
+  return "";
+}

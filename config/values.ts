@@ -1,0 +1,136 @@
+/**
+ * The kinds of value a setting can hold, as zod schemas with the words every message uses.
+ * The config file, environment variables and flags are all checked by these, so a mistake
+ * reads the same wherever it was made. Each message completes "<where> <value>: …" (flags)
+ * or "<where>: <value> …" (files); messages starting with "expected" read well in both.
+ *
+ * @module
+ */
+
+import { isIP } from "node:net";
+import * as z from "zod";
+import { normaliseBackendUrl } from "../backends/backend.ts";
+import { MAX_DURATION_MS, parseDuration } from "../lib/duration.ts";
+
+const DURATION_WORDS = `expected a duration such as 250ms, 2s or 1m, or a number of ` +
+  `milliseconds (0 to ${MAX_DURATION_MS / 3_600_000}h)`;
+/** What editors check a duration string against; `parseDuration` has the last word. */
+const DURATION_PATTERN = /^\s*\d+(\.\d+)?(ms|s|m|h)?\s*$/;
+
+/** A duration: a string such as `2s`, or a number of milliseconds. */
+export const DURATION = z.union([
+  z.string({ error: DURATION_WORDS }).regex(DURATION_PATTERN, {
+    error: DURATION_WORDS,
+    abort: true,
+  })
+    .refine((text) => parseDuration(text) !== undefined, { error: DURATION_WORDS }),
+  z.number({ error: DURATION_WORDS }).int({ error: DURATION_WORDS })
+    .min(0, { error: DURATION_WORDS }).max(MAX_DURATION_MS, { error: DURATION_WORDS }),
+], { error: DURATION_WORDS });
+
+/** A duration field, optional. */
+export function duration(description: string) {
+  return DURATION.describe(description).optional();
+}
+
+/** A whole number within `min..max`; `words` name it in messages ("a port number"). */
+export function wholeNumber(min: number, max: number, words: string) {
+  const error = `expected ${words} from ${min} to ${max}`;
+  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+}
+
+/** A whole-number field within `min..max`, optional. */
+export function integer(min: number, max: number, words: string, description: string) {
+  return wholeNumber(min, max, words).describe(description).optional();
+}
+
+/** A TCP port, 0 to 65535 (0 picks a free one). */
+export const PORT = wholeNumber(0, 65_535, "a port number");
+
+/** A TCP port field, optional. */
+export const port = (description: string) => PORT.describe(description).optional();
+
+/** An address to listen on; what cannot be bound is refused when binding, not here. */
+export const ADDRESS = z.string({ error: "expected an address such as 127.0.0.1" })
+  .min(1, { error: "expected an address such as 127.0.0.1" });
+
+/** A listening address field, optional. */
+export const hostname = (description: string) => ADDRESS.describe(description).optional();
+
+/** One of a few words. */
+export function oneOf(values: readonly string[]) {
+  return z.enum(values as [string, ...string[]], { error: `expected one of ${values.join(", ")}` });
+}
+
+/** True or false. */
+export const SWITCH = z.boolean({ error: "expected true or false" });
+
+const TOKEN_WORDS = "expected a token of at least 8 characters, without spaces";
+/** A bearer token: long enough not to be guessed, and nothing that breaks a header. */
+export const TOKEN = z.string({ error: TOKEN_WORDS }).regex(/^\S{8,}$/, { error: TOKEN_WORDS });
+
+const PATH_WORDS = "expected a path starting with /, such as /health";
+/** A request path, such as `/health`. */
+export const REQUEST_PATH = z.string({ error: PATH_WORDS }).startsWith("/", { error: PATH_WORDS });
+
+const IP_ADDRESS = z.string({ error: "expected an IP address such as 10.0.0.1" })
+  .refine((text) => isIP(text) !== 0, { error: "expected an IP address such as 10.0.0.1" });
+
+/** A list of exact IP addresses. */
+export const IP_ADDRESSES = z.array(IP_ADDRESS, { error: "expected a list of IP addresses" });
+
+/** A list of words from `values`. */
+export function listOf(values: readonly string[]) {
+  return z.array(oneOf(values), { error: `expected a list of ${values.join(", ")}` });
+}
+
+/** A backend base URL, checked by the same function as everywhere else. */
+const BACKEND_URL = z.string({ error: "expected an http(s) URL such as http://127.0.0.1:8001" })
+  .superRefine((text, ctx) => {
+    const normal = normaliseBackendUrl(text);
+    if ("problem" in normal) ctx.addIssue({ code: "custom", message: normal.problem, input: text });
+  }).describe("Base URL: http or https, a host, an optional path prefix, no query.");
+
+/** One backend as an object; also what the admin API's `POST /backends` takes. */
+export const BACKEND_OBJECT = z.strictObject({
+  url: BACKEND_URL,
+  weight: integer(1, 1_000, "a whole number", "Share of traffic for weighted policies. Default 1."),
+});
+
+const BACKEND = z.union([BACKEND_URL, BACKEND_OBJECT], {
+  error: 'expected a URL string or an object such as { "url": "http://127.0.0.1:8001" }',
+});
+
+/** The backends: URL strings, or objects with url and weight. */
+export const BACKENDS = z.array(BACKEND, { error: "expected a list of backends" });
+
+/** A duration as written in a file: a string such as `2s`, or milliseconds. */
+export type DurationValue = string | number;
+
+/** Milliseconds of a duration as written. Assumes it is valid. */
+export function ms(value: DurationValue): number;
+/** Milliseconds of a duration as written, or `fallback` when not given. Assumes it is valid. */
+export function ms(value: DurationValue | undefined, fallback: number): number;
+export function ms(value: DurationValue | undefined, fallback?: number): number {
+  if (value === undefined) return fallback!;
+  return typeof value === "number" ? value : parseDuration(value)!;
+}
+
+/**
+ * A whole number given as text (a flag or variable): a number when it is all digits, else
+ * the text itself, for the schema to reject with the usual words.
+ */
+export function numberFromText(text: string): number | string {
+  return /^\d{1,15}$/.test(text) ? Number(text) : text;
+}
+
+/** `value` checked against `schema`: the value, or the first problem's words. */
+export function check<T>(
+  schema: z.ZodType<T>,
+  value: unknown,
+): { ok: true; value: T } | { ok: false; problem: string } {
+  const result = schema.safeParse(value);
+  return result.success
+    ? { ok: true, value: result.data }
+    : { ok: false, problem: result.error.issues[0].message };
+}
