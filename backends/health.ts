@@ -1,3 +1,4 @@
+// Over 300 lines: one state machine; its transitions and the explanations they record belong together.
 /**
  * What the balancer believes about one backend, as a small state machine driven by outcomes
  * (tries, probes, operators) and an injected time. It never reads a clock or starts a timer:
