@@ -45,6 +45,7 @@ export async function roundTrip(
   // A failed head leaves the connection useless; closing it also ends a write that the
   // backend no longer reads.
   head.catch(() => conn.close());
+  if (isSmall(request.body)) return await smallRoundTrip(conn, head, request, slot);
   const upload = new Upload(conn, request, slot);
   let result: ResponseHead | undefined;
   try {
@@ -58,6 +59,43 @@ export async function roundTrip(
   if (!upload.finished) upload.abandon();
   // An answer before the whole request was sent: the connection is out of step.
   if (upload.abandoned || upload.error !== undefined) result.keepAlive = false;
+  return result;
+}
+
+/**
+ * Bodies up to this size (and none) go out in one write that the socket's send buffer takes
+ * at once, whatever the backend does: nothing is left to abandon when an answer comes
+ * early, so the exchange needs no race between the write and the head. The common case,
+ * and the cheap one.
+ */
+const SMALL_BODY_BYTES = 8 * 1024;
+
+function isSmall(body: RequestToWrite["body"]): boolean {
+  return body === null || (body instanceof Uint8Array && body.byteLength <= SMALL_BODY_BYTES);
+}
+
+/** Writes a small request whole, then reads its head. */
+async function smallRoundTrip(
+  conn: Http1Connection,
+  head: Promise<ResponseHead>,
+  request: RequestToWrite,
+  slot: BodyReaderSlot,
+): Promise<ResponseHead> {
+  let writeError: unknown;
+  try {
+    await writeRequest(conn, request, slot);
+    slot.written?.();
+  } catch (error) {
+    writeError = error;
+  }
+  let result: ResponseHead;
+  try {
+    result = await head;
+  } catch (error) {
+    throw headFailure(error, writeError, conn);
+  }
+  // An answer to a request that was not all sent: the connection is out of step.
+  if (writeError !== undefined) result.keepAlive = false;
   return result;
 }
 
