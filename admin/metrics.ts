@@ -14,6 +14,7 @@
  * - `roundabout_ejections_total{backend}`: times a failed try took a backend out.
  * - `roundabout_backend_state{backend,state}`: 1 for the backend's current state, else 0.
  * - `roundabout_backend_in_flight{backend}`: tries waiting on the backend now.
+ * - `roundabout_websockets_open{backend}`: WebSocket connections open through the backend.
  * - `roundabout_overload_rejections_total`: requests answered 503 because a try timed out
  *   while the balancer itself lagged (see `balancer/outcomes.ts`); no backend was blamed.
  * - `roundabout_event_loop_lag_seconds`: the worst event-loop lag of the last few seconds.
@@ -101,6 +102,7 @@ export class Metrics {
     ejectionsFamily(out, series);
     stateFamily(out, backends, nowMs);
     inFlightFamily(out, backends);
+    websocketsFamily(out, backends);
     family(
       out,
       "roundabout_overload_rejections_total",
@@ -233,6 +235,14 @@ function inFlightFamily(out: string[], backends: readonly Backend[]): void {
   family(out, "roundabout_backend_in_flight", "gauge", "Tries waiting on the backend now.");
   for (const backend of backends) {
     out.push(`roundabout_backend_in_flight{backend="${label(backend.url)}"} ${backend.inFlight}`);
+  }
+}
+
+/** `roundabout_websockets_open`, per backend. */
+function websocketsFamily(out: string[], backends: readonly Backend[]): void {
+  family(out, "roundabout_websockets_open", "gauge", "WebSocket connections open through it.");
+  for (const backend of backends) {
+    out.push(`roundabout_websockets_open{backend="${label(backend.url)}"} ${backend.websockets}`);
   }
 }
 

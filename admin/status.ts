@@ -42,6 +42,8 @@ export interface BackendStatus {
   /** End of the current passive ejection; `null` when not ejected by traffic. */
   readonly ejectedUntil: string | null;
   readonly inFlight: number;
+  /** WebSocket connections open through it now. */
+  readonly websockets: number;
   readonly requests: number;
   readonly failures: number;
   readonly ejections: number;
@@ -138,6 +140,7 @@ export function backendStatus(backend: Backend, nowMs: number): BackendStatus {
     cause: cause ? causeStatus(cause) : null,
     ejectedUntil: ejected ? iso(health.ejectedUntilMs) : null,
     inFlight: backend.inFlight,
+    websockets: backend.websockets,
     requests: backend.requests,
     failures: backend.failures,
     ejections: health.ejections,

@@ -42,6 +42,8 @@ export class Backend {
   requests = 0;
   /** Tries that failed (connection, timeout, invalid answer or 5xx), counted or not. */
   failures = 0;
+  /** WebSocket connections open through this backend now. */
+  websockets = 0;
   /** The last failed try, if any. */
   lastError: LastError | null = null;
   /** The last active probe, if probes are on. */
@@ -91,6 +93,16 @@ export class Backend {
   readonly endTry = (): void => {
     this.inFlight--;
   };
+
+  /** A WebSocket through this backend opened (`balancer/websocket.ts`). */
+  websocketOpened(): void {
+    this.websockets++;
+  }
+
+  /** A WebSocket through this backend closed. */
+  websocketClosed(): void {
+    this.websockets--;
+  }
 
   /** Base URL as configured, used in `x-app-url`. */
   get url(): string {

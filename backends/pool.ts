@@ -39,7 +39,7 @@ export class Pool {
 
   /** Backends removed by a reconfiguration that still have tries in flight. */
   get draining(): readonly Backend[] {
-    this.#draining = this.#draining.filter((backend) => backend.inFlight > 0);
+    this.#draining = this.#draining.filter((b) => b.inFlight > 0 || b.websockets > 0);
     return this.#draining;
   }
 

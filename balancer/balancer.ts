@@ -1,3 +1,4 @@
+// Over 300 lines: the seed's loop reads top to bottom in one file; the WebSocket hook is 15 of them.
 /**
  * The balancer as a plain `(Request, info) => Response` handler, the seed's loop: refuse what
  * must not be forwarded (`refusals.ts`), pick a backend, try it, decide from what the try
@@ -28,6 +29,7 @@ import type { LagMonitor } from "./overload.ts";
 import { leastRecentlyFailed, type Policy } from "../policies/policy.ts";
 import { answerBodyRefusal, pathAndQuery, refuse } from "./refusals.ts";
 import type { Transport, UpstreamError } from "../transports/transport.ts";
+import { bridgeWebSocket, isWebSocketUpgrade, WebSocketBridges } from "./websocket.ts";
 
 export type { TryRecord } from "./outcomes.ts";
 export type { RequestRecord } from "./exchange.ts";
@@ -50,6 +52,8 @@ export interface BalancerParts {
   readonly onEject?: (backend: Backend) => void;
   /** The process's event-loop lag; unset, no timeout is ever taken for overload. */
   readonly lag?: Pick<LagMonitor, "lagMs">;
+  /** Where open WebSocket bridges are kept for shutdown. Default a set of this balancer's. */
+  readonly websockets?: WebSocketBridges;
 }
 
 const NO_TRIES: readonly Backend[] = [];
@@ -65,6 +69,7 @@ export class Balancer {
   readonly #onRequest?: (record: RequestRecord) => void;
   readonly #onEject?: (backend: Backend) => void;
   readonly #shared: Shared;
+  readonly #websockets: WebSocketBridges;
   /** The switches of `options`, read once per request each. */
   readonly #clientHost: boolean;
   readonly #rewriteLocation: boolean;
@@ -80,6 +85,7 @@ export class Balancer {
     this.#onRequest = parts.onRequest;
     this.#onEject = parts.onEject;
     this.#shared = shareAmongRequests(parts);
+    this.#websockets = parts.websockets ?? new WebSocketBridges();
     this.#clientHost = options.upstreamHost === "client";
     this.#rewriteLocation = options.rewriteLocation;
     this.#exposeBackend = options.exposeBackend;
@@ -107,6 +113,18 @@ export class Balancer {
     if (refusal !== undefined) return refusal;
     const first = this.#pick(exchange.startMs, NO_TRIES);
     if (first === undefined) return answerNoBackend(this.backends, exchange.startMs);
+    // The one header read for WebSocket (`websocket.ts`): plain requests go on unchanged.
+    const upgrade = request.headers.get("upgrade");
+    if (upgrade !== null && isWebSocketUpgrade(request, upgrade)) {
+      return bridgeWebSocket(request, first, fields!, {
+        timeoutMs: this.options.timeoutMs,
+        clock: this.#clock,
+        bridges: this.#websockets,
+        next: (tried) => this.#pick(this.#clock(), tried),
+        markFailed: (backend, kind, detail, startMs) =>
+          this.#markFailed(backend, kind, detail, startMs),
+      });
+    }
     return this.#forward(exchange, first, fields!, length);
   }
 

@@ -26,6 +26,7 @@ import type { Random } from "../policies/policy.ts";
 import { type ProbeFn, Prober } from "../backends/probes.ts";
 import type { Transport } from "../transports/transport.ts";
 import { AutoTransport } from "../transports/auto.ts";
+import { WebSocketBridges } from "./websocket.ts";
 
 /** Everything needed to start a balancer. */
 export interface BalancerConfig {
@@ -94,6 +95,8 @@ export class RunningBalancer {
   readonly port: number;
   /** The balancer's own event-loop lag, shared by every configuration. */
   readonly lag: LagMonitor;
+  /** Open WebSocket bridges, whatever configuration opened them. */
+  readonly websockets: WebSocketBridges = new WebSocketBridges();
   readonly #config: BalancerConfig;
   readonly #transport: Transport;
   readonly #clock: Clock;
@@ -203,6 +206,7 @@ export class RunningBalancer {
     });
     const drained = await Promise.race([finished, expired]);
     clearTimeout(timer);
+    this.websockets.closeAll(1001, "going away");
     await this.#probers;
     await this.#prober?.stop();
     if (this.#config.lag === undefined) this.lag.stop();
@@ -230,6 +234,7 @@ export class RunningBalancer {
       onRequest: this.#onRequest,
       onEject,
       lag: this.lag,
+      websockets: this.websockets,
     });
   }
 

@@ -74,6 +74,7 @@ Deno.test("the status document explains each backend's state, figures and histor
       cause: null,
       ejectedUntil: null,
       inFlight: 0,
+      websockets: 0,
       requests: 4,
       failures: 0,
       ejections: 0,
