@@ -202,3 +202,28 @@ Deno.test("shutting the balancer down closes its WebSockets on both sides", asyn
     await backend.shutdown();
   }
 });
+
+Deno.test("a backend removed by a reload drains: its open WebSocket goes on until it closes", async () => {
+  const backend = wsBackend();
+  const other = wsBackend();
+  const balancer = startBalancer({ port: 0, backends: [{ url: backend.url, weight: 1 }] });
+  try {
+    const client = await connect(wsUrl(balancer.url), []);
+    await balancer.reconfigure({
+      backends: [{ url: other.url, weight: 1 }],
+      options: balancer.balancer.options,
+    });
+    assert.deepEqual(balancer.draining.map((b) => b.url), [backend.url]);
+    client.socket.send("still here");
+    await eventually(() => client.messages.length === 1, "the echo after the reload");
+    assert.equal(client.messages[0], "still here");
+    client.socket.close(1000);
+    await client.closed;
+    await eventually(() => balancer.draining.length === 0, "the drained backend forgotten");
+    assert.equal(backend.seen.length, 1);
+  } finally {
+    await balancer.shutdown();
+    await backend.shutdown();
+    await other.shutdown();
+  }
+});
