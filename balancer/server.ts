@@ -199,6 +199,7 @@ export class RunningBalancer {
    */
   async shutdown(graceMs = Infinity): Promise<boolean> {
     this.#stopped = true;
+    this.websockets.stopping = true;
     const finished = this.#server.shutdown().then(() => true);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<boolean>((resolve) => {
@@ -206,7 +207,6 @@ export class RunningBalancer {
     });
     const drained = await Promise.race([finished, expired]);
     clearTimeout(timer);
-    this.websockets.closeAll(1001, "going away");
     await this.#probers;
     await this.#prober?.stop();
     if (this.#config.lag === undefined) this.lag.stop();

@@ -17,7 +17,8 @@
  *   {@linkcode WEBSOCKET_BUFFER_LIMIT_BYTES} is not waited for: both sides are closed, with
  *   1013 "try again later" as the rule above sends it (1000, reason `"1013 try again …"`).
  * - Shutdown: `Deno.serve`'s own shutdown closes upgraded client sockets at once with 1001
- *   (measured); `RunningBalancer.shutdown` then closes any bridge left, so no socket outlives it.
+ *   (measured), so they get no grace period; the backend side is then closed with 1001 "going
+ *   away" (as 1000 `"1001 going away"`, the rule above).
  *
  * @module
  */
@@ -35,19 +36,21 @@ export function isWebSocketUpgrade(request: Request, upgrade: string): boolean {
   return request.method === "GET" && upgrade.toLowerCase() === "websocket";
 }
 
-/** The open bridges of one running balancer, for shutdown. */
+/** The open bridges of one running balancer, whatever configuration opened them. */
 export class WebSocketBridges {
-  readonly #open = new Set<{ close(code: number, reason: string): void }>();
+  readonly #open = new Set<WebSocket>();
+  /**
+   * Set when the balancer stops: `Deno.serve`'s shutdown closes the client sides itself (1001,
+   * measured) and the bridge sees no code, so the backend side is told 1001 "going away".
+   */
+  stopping = false;
   get size(): number {
     return this.#open.size;
   }
-  add(bridge: { close(code: number, reason: string): void }): () => void {
-    this.#open.add(bridge);
-    return () => this.#open.delete(bridge);
-  }
-  /** Closes every open bridge: the client gets `code` and `reason`. */
-  closeAll(code: number, reason: string): void {
-    for (const bridge of [...this.#open]) bridge.close(code, reason);
+  /** Counts `client`'s bridge as open; returns the function that counts it closed. */
+  add(client: WebSocket): () => void {
+    this.#open.add(client);
+    return () => this.#open.delete(client);
   }
 }
 
@@ -174,7 +177,7 @@ function accept(
     forget();
     backend.websocketClosed();
   };
-  const forget = bridges.add({ close: (code, reason) => closeSide(client, code, reason) });
+  const forget = bridges.add(client);
   const overflow = () => {
     closeSide(client, 1013, "try again later: a peer is not reading");
     closeSide(upstream, 1013, "try again later: a peer is not reading");
@@ -198,7 +201,9 @@ function accept(
   };
   client.onclose = (e) => {
     finish();
-    closeSide(upstream, e.code, e.reason);
+    const noCode = e.code === 1005 || e.code === 0;
+    if (noCode && bridges.stopping) closeSide(upstream, 1001, "going away");
+    else closeSide(upstream, e.code, e.reason);
   };
   return response;
 }

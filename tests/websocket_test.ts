@@ -196,6 +196,8 @@ Deno.test("shutting the balancer down closes its WebSockets on both sides", asyn
     const closed = await client.closed;
     assert.equal(closed.code, 1001);
     await eventually(() => backend.seen[0]?.closedWith !== undefined, "the backend's close");
+    // 1001 cannot be sent through the WebSocket API: it travels as 1000 with it in the reason.
+    assert.deepEqual(backend.seen[0].closedWith, { code: 1000, reason: "1001 going away" });
     assert.equal(balancer.websockets.size, 0);
   } finally {
     if (!stopped) await balancer.shutdown();
