@@ -14,6 +14,7 @@ import { withInstance } from "./_instance.ts";
 /** What the backend saw of one handshake and of the close that ended it. */
 interface Seen {
   cookie: string | null;
+  authorization: string | null;
   origin: string | null;
   offered: string | null;
   extensions: string | null;
@@ -33,6 +34,7 @@ function wsBackend(): TestServer & { seen: Seen[] } {
     const h = request.headers;
     const entry: Seen = {
       cookie: h.get("cookie"),
+      authorization: h.get("authorization"),
       origin: h.get("origin"),
       offered: h.get("sec-websocket-protocol"),
       extensions: h.get("sec-websocket-extensions"),
@@ -70,12 +72,13 @@ function wsUrl(httpUrl: string, path = "/chat"): string {
   return httpUrl.replace("http", "ws") + path;
 }
 
-Deno.test("a WebSocket through the balancer: the backend's subprotocol, cookie and origin, text and binary both ways, its close code to the client", async () => {
+Deno.test("a WebSocket through the balancer: the backend's subprotocol, cookie, authorization and origin, text and binary both ways, its close code to the client", async () => {
   const backend = wsBackend();
   const balancer = startBalancer({ port: 0, backends: [{ url: backend.url, weight: 1 }] });
   try {
     const client = await connect(wsUrl(balancer.url), ["chat.v1", "chat.v2"], {
       cookie: "session=abc",
+      authorization: "Bearer t0ken",
       origin: "http://app.example",
     });
     assert.equal(client.socket.protocol, "chat.v2");
@@ -87,6 +90,7 @@ Deno.test("a WebSocket through the balancer: the backend's subprotocol, cookie a
     assert.deepEqual([...new Uint8Array(client.messages[1] as ArrayBuffer)], [1, 2, 3]);
     const seen = JSON.parse(client.messages[2] as string) as Seen;
     assert.equal(seen.cookie, "session=abc");
+    assert.equal(seen.authorization, "Bearer t0ken");
     assert.equal(seen.origin, "http://app.example");
     assert.equal(seen.offered, "chat.v1, chat.v2");
     assert.equal(seen.extensions, null, "permessage-deflate is not offered");
