@@ -17,6 +17,7 @@
  * | `POST /backends/{id}/drain[?wait=]` | no new requests; with `wait`, answers once it is empty (504 if not in time) |
  * | `POST /backends/{id}/disable`       | out of rotation until enabled                          |
  * | `POST /backends/{id}/enable`        | back into rotation                                     |
+ * | `GET /healthz`, `GET /readyz`       | liveness, readiness (no token needed; `health_api.ts`) |
  *
  * With `--workers N`, each worker serves its own admin API (admin port + its index). Its
  * `/status` names the worker; `POST /reload` reloads every worker; the endpoints that would
@@ -34,6 +35,7 @@ import type { AdminParts } from "./parts.ts";
 import { statusApi } from "./status_api.ts";
 import { configApi } from "./config_api.ts";
 import { backendsApi } from "./backends_api.ts";
+import { healthApi } from "./health_api.ts";
 
 export type { AdminParts, WorkerRole } from "./parts.ts";
 
@@ -41,6 +43,8 @@ export type { AdminParts, WorkerRole } from "./parts.ts";
 export function adminApp(parts: AdminParts): Hono {
   const app = new Hono()
     .use(refuseBrowsers(parts.token))
+    // Before the token guard: orchestrators' probes carry no token.
+    .route("/", healthApi(parts))
     .use(requireToken(parts.token))
     .route("/", statusApi(parts))
     .route("/", configApi(parts))

@@ -42,6 +42,7 @@ export interface Shared {
 /** The part of a balancer's configuration every request reads, made once per balancer. */
 export function shareAmongRequests(parts: {
   readonly options: BalancerOptions;
+  readonly backends: readonly Backend[];
   readonly clock: Clock;
   readonly hostlessOrigin?: string;
   readonly lag?: Pick<LagMonitor, "lagMs">;
@@ -57,6 +58,9 @@ export function shareAmongRequests(parts: {
       maxHeaderBytes: options.maxHeaderBytes,
       maxBodyBytes: options.maxBodyBytes,
       bodyIdleTimeoutMs: options.bodyIdleTimeoutMs,
+      health: options.healthOnListener
+        ? { backends: parts.backends, clock: parts.clock }
+        : undefined,
     },
     errorDetails: options.errorDetails,
     lagMs: lag === undefined ? () => 0 : () => lag.lagMs(),

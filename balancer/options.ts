@@ -49,6 +49,8 @@ export interface BalancerOptions {
   readonly errorDetails: boolean;
   /** Setting `slowStart`: the ramp-up window; 0 is off. */
   readonly slowStartMs: number;
+  /** Setting `health.onListener`: `/healthz` and `/readyz` answered on the balancer's port. */
+  readonly healthOnListener: boolean;
 }
 
 /** Settings `passive.*`. */
@@ -103,6 +105,7 @@ export const DEFAULT_OPTIONS: BalancerOptions = {
   exposeBackend: true,
   errorDetails: true,
   slowStartMs: 0,
+  healthOnListener: false,
 };
 
 /**

@@ -77,6 +77,7 @@ export const SECTIONS: Readonly<Record<string, string>> = {
   passive: "Passive health: what real traffic teaches.",
   active: "Active health: probes on their own schedule.",
   admin: "The admin API. A change needs a restart.",
+  health: "Health checks for orchestrators (/healthz, /readyz).",
 };
 
 /** Every setting, in the order of the config file. */
@@ -459,6 +460,17 @@ export const SETTINGS: readonly Setting[] = [
     group: "Operations",
     description: "Bearer token the admin API requires. Prefer the environment variable: " +
       "flags show in ps, files get copied.",
+  },
+  {
+    path: "health.onListener",
+    field: "options.healthOnListener",
+    flag: "health-on-listener",
+    type: "switch",
+    default: false,
+    group: "Operations",
+    description: "Answer GET /healthz (200 while serving) and GET /readyz (200 when a " +
+      "backend is available, else 503) on the balancer's own port instead of forwarding " +
+      "them. The admin API answers both without a token either way.",
   },
   {
     path: "accessLog",

@@ -108,7 +108,7 @@ const DURATIONS: readonly unknown[] = [
 ];
 
 /** Sections of the file: objects whose keys are settings. */
-const SECTIONS = ["listen", "passive", "active", "admin"] as const;
+const SECTIONS = ["listen", "passive", "active", "admin", "health"] as const;
 
 interface FieldSpec {
   readonly path: string;
@@ -153,6 +153,7 @@ const SPECS: readonly FieldSpec[] = [
   { path: "rewriteLocation", kind: "boolean" },
   { path: "exposeBackend", kind: "boolean" },
   { path: "errorDetails", kind: "boolean" },
+  { path: "health.onListener", kind: "boolean" },
   { path: "slowStart", kind: "duration" },
   { path: "passive.failuresToEject", kind: "integer", min: 1, max: 1_000 },
   { path: "passive.countedFailures", kind: "counted" },
