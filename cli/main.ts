@@ -7,6 +7,7 @@
 import { ConfigError } from "../config/problems.ts";
 import { balanceCommand } from "./balance.ts";
 import { checkConfigCommand } from "./check_config.ts";
+import { healthcheckCommand } from "./healthcheck.ts";
 import { mockCommand } from "./mock.ts";
 import { statusCommand } from "./status.ts";
 import { upCommand } from "./up.ts";
@@ -23,6 +24,7 @@ Commands:
   mock           run one mock app (normal, alternating, delayed, and fault apps)
   check-config   check a config file and show what would be in force, and from where
   status         the backends of a running balancer, from its admin API
+  healthcheck    exit 0 if a running balancer answers /healthz (for container images)
 
 "roundabout COMMAND --help" shows a command's options.`;
 
@@ -32,6 +34,7 @@ const COMMANDS: Readonly<Record<string, (args: readonly string[]) => Promise<num
   mock: mockCommand,
   "check-config": checkConfigCommand,
   status: statusCommand,
+  healthcheck: healthcheckCommand,
 };
 
 /** Runs the command line and resolves with the process exit status. */

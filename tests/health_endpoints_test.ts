@@ -3,6 +3,8 @@
  * token, and on the balancer's own port with `health.onListener` (forwarded without it).
  */
 import assert from "node:assert/strict";
+import { healthcheckCommand } from "../cli/healthcheck.ts";
+import { UsageError } from "../cli/usage.ts";
 import { type RunningMock, startMock } from "../mocks/mod.ts";
 import { deadPort } from "./_helpers.ts";
 import { withInstance } from "./_instance.ts";
@@ -176,4 +178,28 @@ Deno.test("without health.onListener /healthz and /readyz go to a backend like a
       assert.equal(app.received("ready"), 1);
     });
   });
+});
+
+Deno.test("roundabout healthcheck exits 0 on a 2xx answer and 1 on a 503 or nothing listening", async () => {
+  const dead = `http://127.0.0.1:${deadPort()}`;
+  const quiet = console.error;
+  console.error = () => {};
+  try {
+    await withInstance(
+      { backends: [dead], admin: { port: 0, token: TOKEN }, accessLog: "off" },
+      async ({ instance, admin }) => {
+        assert.equal(await healthcheckCommand(["--url", `${admin}/healthz`]), 0);
+        assert.equal((await call(`${instance.running.url}/`)).status, 502);
+        assert.equal(await healthcheckCommand(["--url", `${admin}/readyz`]), 1);
+      },
+    );
+    assert.equal(await healthcheckCommand(["--url", `${dead}/healthz`]), 1);
+  } finally {
+    console.error = quiet;
+  }
+  await assert.rejects(
+    () => healthcheckCommand(["--url", "localhost:9090"]),
+    (error: Error) =>
+      error instanceof UsageError && /--url "localhost:9090": expected/.test(error.message),
+  );
 });
