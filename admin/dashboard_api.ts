@@ -12,6 +12,7 @@ import { Hono } from "hono";
 import page from "./dashboard.html" with { type: "text" };
 import { HISTORY_SAMPLES, SAMPLE_INTERVAL_MS } from "./history.ts";
 import type { AdminParts } from "./parts.ts";
+import { problem } from "./errors.ts";
 
 /** `GET /`, the page: mounted before the token check. */
 export function dashboardPage(): Hono {
@@ -25,15 +26,28 @@ export function dashboardPage(): Hono {
     }));
 }
 
-/** `GET /history` (per-second figures, 15 minutes) and `GET /recent` (the last requests). */
+/**
+ * `GET /history[?since=MS]` (per-second figures for 15 minutes, or those taken after `since`)
+ * and `GET /recent` (the last requests).
+ */
 export function dashboardApi(parts: AdminParts): Hono {
   return new Hono()
-    .get("/history", (c) =>
-      c.json({
+    .get("/history", (c) => {
+      const since = c.req.query("since") ?? "0";
+      if (!/^\d+$/.test(since)) {
+        return problem(
+          c,
+          400,
+          `since=${JSON.stringify(since)} is not a time: expected milliseconds since the epoch`,
+        );
+      }
+      const after = Number(since);
+      return c.json({
         intervalMs: SAMPLE_INTERVAL_MS,
         capacity: HISTORY_SAMPLES,
-        samples: parts.history?.samples() ?? [],
+        samples: (parts.history?.samples() ?? []).filter((s) => s.at > after),
         reloads: parts.history?.reloads ?? [],
-      }))
+      });
+    })
     .get("/recent", (c) => c.json({ requests: parts.metrics.recent.list() }));
 }

@@ -59,7 +59,7 @@ Deno.test("the recent requests are the last N, newest first", () => {
   assert.deepEqual(recent.list().map((r) => r.path), ["/5", "/4", "/3"]);
 });
 
-Deno.test("the dashboard's own fetches pass the browser guard; another page's do not", async () => {
+Deno.test("the dashboard's own fetches pass the browser guard, another page's do not; history since a time", async () => {
   const app = await startMock("normal");
   try {
     await withInstance(
@@ -74,6 +74,23 @@ Deno.test("the dashboard's own fetches pass the browser guard; another page's do
           headers: { origin: "http://evil.example", "sec-fetch-site": "same-origin" },
         });
         assert.equal(other.status, 403, await other.text());
+        // Two samples, a second apart (the sampler runs on real time here).
+        let all: { samples: { at: number }[] } = { samples: [] };
+        for (let waited = 0; all.samples.length < 2; waited += 100) {
+          assert.ok(waited < 3_000, "two samples within 3 s");
+          if (waited > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+          all = await (await fetch(`${admin}/history`)).json();
+        }
+        const first = all.samples[0].at;
+        const after = await (await fetch(`${admin}/history?since=${first}`)).json();
+        assert.deepEqual(
+          after.samples.slice(0, all.samples.length - 1),
+          all.samples.slice(1),
+          "every sample after the first, and no other",
+        );
+        const bad = await fetch(`${admin}/history?since=yesterday`);
+        assert.equal(bad.status, 400);
+        assert.match((await bad.json()).error, /since="yesterday" is not a time/);
         const page = await fetch(`${admin}/`);
         assert.match(page.headers.get("content-type") ?? "", /text\/html/);
         assert.match(await page.text(), /<title>Roundabout<\/title>/);
