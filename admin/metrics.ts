@@ -36,12 +36,15 @@ import {
   STATES,
   STATUS_CLASSES,
 } from "./figures.ts";
+import { RecentRequests } from "./recent.ts";
 
 /** Counts what the balancer does and writes it in Prometheus' text format. */
 export class Metrics {
   readonly #figures = new Map<string, Figures>();
   #retries = 0;
   #overloadRejections = 0;
+  /** The last requests with their tries, for the dashboard (`GET /recent`). */
+  readonly recent: RecentRequests = new RecentRequests();
 
   /** The per-request hook: cheap, allocation-free for known backends. */
   readonly onRequest = (record: RequestRecord): void => {
@@ -70,6 +73,7 @@ export class Metrics {
       f.latency[bucket]++;
       f.latencySumMs += t.durationMs;
     }
+    this.recent.push(record);
   };
 
   /** The ejection hook. */
