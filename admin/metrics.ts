@@ -19,6 +19,8 @@
  * - `roundabout_event_loop_lag_seconds`: the worst event-loop lag of the last few seconds.
  * - `roundabout_overloaded`: 1 while the balancer counts itself overloaded, else 0.
  * - `roundabout_overload_episodes_total`: times overload started.
+ * - `roundabout_dns_failures_total`: backend name resolutions that failed (each kept its
+ *   last good set); only when some backend is a DNS name.
  *
  * @module
  */
@@ -95,7 +97,12 @@ export class Metrics {
    * `nowMs`, with the event-loop figures of `lag` when given. Figures of backends that are
    * in neither are dropped.
    */
-  render(backends: readonly Backend[], nowMs: number, lag?: LagFigures): string {
+  render(
+    backends: readonly Backend[],
+    nowMs: number,
+    lag?: LagFigures,
+    dnsFailures?: number,
+  ): string {
     const series = this.#seriesFor(backends);
     const out: string[] = [];
     requestsFamily(out, series);
@@ -114,6 +121,15 @@ export class Metrics {
     );
     out.push(`roundabout_overload_rejections_total ${this.#overloadRejections}`);
     if (lag !== undefined) lagFamilies(out, lag);
+    if (dnsFailures !== undefined) {
+      family(
+        out,
+        "roundabout_dns_failures_total",
+        "counter",
+        "Backend name resolutions that failed; each kept its last good set.",
+      );
+      out.push(`roundabout_dns_failures_total ${dnsFailures}`);
+    }
     return out.join("\n") + "\n";
   }
 

@@ -32,6 +32,8 @@ export interface BackendStatus {
   /** Stable short id, e.g. `127.0.0.1:8001`, as used in `/backends/{id}`. */
   readonly id: string;
   readonly url: string;
+  /** The configured URL DNS discovery resolved it from; absent for a backend as configured. */
+  readonly from?: string;
   /** Configured weight. */
   readonly weight: number;
   /** Weight now, lower during slow start. */
@@ -80,6 +82,21 @@ export interface StatusDocument extends BalancerStatus {
     readonly eventLoopLagMs: number;
     readonly episodes: number;
   };
+  /** DNS discovery, present when some backend is a name (`backends/discovery.ts`). */
+  readonly dns?: {
+    /** Resolutions that failed since start; each kept its name's last good set. */
+    readonly failures: number;
+    readonly names: readonly NameStatusDoc[];
+  };
+}
+
+/** One configured name: the backends it stands for, and whether its newest resolution failed. */
+export interface NameStatusDoc {
+  readonly url: string;
+  readonly backends: readonly string[];
+  readonly resolvedAt: string | null;
+  /** Why the newest resolution failed (the last good set is kept); `null` when it succeeded. */
+  readonly error: string | null;
 }
 
 /** One worker among several: its index from 0 and how many there are. */
@@ -105,7 +122,9 @@ export function statusSnapshot(balancer: StatusSource, nowMs: number): BalancerS
 
 /** The whole status document of `running` at `nowMs`, naming `worker` when there are several. */
 export function statusDocument(
-  running: Pick<RunningBalancer, "balancer" | "draining" | "lag">,
+  running:
+    & Pick<RunningBalancer, "balancer" | "draining" | "lag">
+    & Partial<Pick<RunningBalancer, "dns">>,
   nowMs: number,
   worker?: WorkerPlace,
 ): StatusDocument {
@@ -119,6 +138,19 @@ export function statusDocument(
       eventLoopLagMs: Math.round(lag.lagMs()),
       episodes: lag.episodes,
     },
+    ...(running.dns ? { dns: dnsStatus(running.dns) } : {}),
+  };
+}
+
+function dnsStatus(dns: NonNullable<RunningBalancer["dns"]>): StatusDocument["dns"] {
+  return {
+    failures: dns.discovery.failures,
+    names: dns.discovery.status().map((name) => ({
+      url: name.url,
+      backends: name.backends,
+      resolvedAt: name.resolvedAtMs === null ? null : iso(name.resolvedAtMs),
+      error: name.error,
+    })),
   };
 }
 
@@ -132,6 +164,7 @@ export function backendStatus(backend: Backend, nowMs: number): BackendStatus {
   return {
     id: backend.id,
     url: backend.url,
+    ...(backend.config.from === undefined ? {} : { from: backend.config.from }),
     weight: backend.config.weight,
     effectiveWeight: Math.round(backend.effectiveWeight(nowMs) * 1000) / 1000,
     state,

@@ -51,6 +51,16 @@ export interface BalancerOptions {
   readonly slowStartMs: number;
   /** Setting `health.onListener`: `/healthz` and `/readyz` answered on the balancer's port. */
   readonly healthOnListener: boolean;
+  /** Settings `dns.*`: how backend names are resolved (`backends/discovery.ts`). */
+  readonly dns: DnsOptions;
+}
+
+/** Settings `dns.*`. */
+export interface DnsOptions {
+  /** Setting `dns.refresh`: time between two resolutions of every backend name. */
+  readonly refreshMs: number;
+  /** Setting `dns.resolver`: `IP:PORT` of the DNS server to ask; unset, the system's. */
+  readonly resolver?: string;
 }
 
 /** Settings `passive.*`. */
@@ -106,6 +116,7 @@ export const DEFAULT_OPTIONS: BalancerOptions = {
   errorDetails: true,
   slowStartMs: 0,
   healthOnListener: false,
+  dns: { refreshMs: 10_000, resolver: undefined },
 };
 
 /**

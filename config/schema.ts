@@ -14,6 +14,7 @@ import {
   DURATION,
   IP_ADDRESSES,
   listOf,
+  NAME_SERVER,
   oneOf,
   PORT,
   REQUEST_PATH,
@@ -52,6 +53,8 @@ export function valueSchema(setting: Setting): z.ZodType {
       return listOf(choices);
     case "backends":
       return BACKENDS;
+    case "nameserver":
+      return NAME_SERVER;
   }
 }
 

@@ -42,7 +42,9 @@ export type SettingType =
   /** a list of words from `choices` */
   | "list"
   /** backend URLs, each optionally with a weight */
-  | "backends";
+  | "backends"
+  /** a DNS server, `IP:PORT` */
+  | "nameserver";
 
 /** One setting. */
 export interface Setting {
@@ -78,6 +80,7 @@ export const SECTIONS: Readonly<Record<string, string>> = {
   active: "Active health: probes on their own schedule.",
   admin: "The admin API. A change needs a restart.",
   health: "Health checks for orchestrators (/healthz, /readyz).",
+  dns: "How backend URLs whose host is a DNS name (or srv+http://NAME) are resolved.",
 };
 
 /** Every setting, in the order of the config file. */
@@ -423,6 +426,29 @@ export const SETTINGS: readonly Setting[] = [
       "over this window; 0 turns it off.",
   },
   {
+    path: "dns.refresh",
+    field: "options.dns.refreshMs",
+    flag: "dns-refresh",
+    type: "duration",
+    default: 10_000,
+    group: "Backends",
+    description:
+      "How often backend names are resolved again (at most every 100ms). A backend URL whose host is a " +
+      "DNS name stands for all its A and AAAA addresses; srv+http://NAME and srv+https://NAME " +
+      "for its SRV records' targets, ports and weights (lowest priority value only). " +
+      "IP addresses and localhost are not resolved.",
+  },
+  {
+    path: "dns.resolver",
+    field: "options.dns.resolver",
+    flag: "resolver",
+    type: "nameserver",
+    unset: "the system's resolver",
+    group: "Backends",
+    description: "The DNS server to ask for backend names, IP:PORT (port 53 when left out). " +
+      "A change needs a restart.",
+  },
+  {
     path: "transport",
     field: "transport",
     flag: "transport",
@@ -550,6 +576,8 @@ export function placeholder(setting: Setting): string {
       return "KINDS";
     case "backends":
       return "URL[,URL...]";
+    case "nameserver":
+      return "IP:PORT";
   }
 }
 

@@ -10,6 +10,7 @@
 import { isIP } from "node:net";
 import * as z from "zod";
 import { normaliseBackendUrl } from "../backends/backend.ts";
+import { parseNameServer } from "../backends/discovery.ts";
 import { MAX_DURATION_MS, parseDuration } from "../lib/duration.ts";
 
 const DURATION_WORDS = `expected a duration such as 250ms, 2s or 1m, or a number of ` +
@@ -78,6 +79,11 @@ const IP_ADDRESS = z.string({ error: "expected an IP address such as 10.0.0.1" }
 
 /** A list of exact IP addresses. */
 export const IP_ADDRESSES = z.array(IP_ADDRESS, { error: "expected a list of IP addresses" });
+
+const NAME_SERVER_WORDS = "expected a DNS server as IP:PORT, such as 10.0.0.2:53";
+/** A DNS server to ask, `IP:PORT` (`[IPv6]:PORT`), port 53 when left out. */
+export const NAME_SERVER = z.string({ error: NAME_SERVER_WORDS })
+  .refine((text) => parseNameServer(text) !== undefined, { error: NAME_SERVER_WORDS });
 
 /** A list of words from `values`. */
 export function listOf(values: readonly string[]) {

@@ -108,7 +108,7 @@ const DURATIONS: readonly unknown[] = [
 ];
 
 /** Sections of the file: objects whose keys are settings. */
-const SECTIONS = ["listen", "passive", "active", "admin", "health"] as const;
+const SECTIONS = ["listen", "passive", "active", "admin", "health", "dns"] as const;
 
 interface FieldSpec {
   readonly path: string;
@@ -122,6 +122,7 @@ interface FieldSpec {
     | "counted"
     | "probePath"
     | "backends"
+    | "nameserver"
     | "boolean";
   readonly min?: number;
   readonly max?: number;
@@ -173,6 +174,8 @@ const SPECS: readonly FieldSpec[] = [
   { path: "accessLog", kind: "enum", values: ["json", "text", "off", "auto"] },
   { path: "shutdownGrace", kind: "duration" },
   { path: "workers", kind: "integer", min: 1, max: 256 },
+  { path: "dns.refresh", kind: "duration" },
+  { path: "dns.resolver", kind: "nameserver" },
 ];
 
 const ODD_URLS: readonly string[] = [
@@ -294,6 +297,17 @@ function valuesFor(spec: FieldSpec): { category: string; value: unknown }[] {
       add("boolean: near misses", ["true", "false", "TRUE", "yes", "off", 1, 0, [true]]);
       add("wrong type", notType("boolean"));
       add("odd text", ODD_TEXT);
+      break;
+    case "nameserver":
+      add("DNS server: not IP:PORT", [
+        "dns.example:53",
+        "10.0.0.2:99999",
+        "10.0.0.2:",
+        "::1:53",
+        "",
+        "🙂",
+      ]);
+      add("wrong type", notType("string"));
       break;
     case "probePath":
       add("probe path: not a path", ["health", "", " /health", "http://x/health", "🙂"]);
