@@ -16,8 +16,11 @@ export function statusApi(parts: AdminParts): Hono {
   const { running, metrics, clock } = parts;
   return new Hono()
     .get("/status", (c) => c.json(statusDocument(running, clock(), parts.worker)))
-    .get("/metrics", (c) =>
-      c.body(metrics.render(everyBackend(parts), clock(), running.lag), 200, {
-        "content-type": METRICS_CONTENT_TYPE,
-      }));
+    .get(
+      "/metrics",
+      (c) =>
+        c.body(metrics.render(everyBackend(parts), clock(), running.lag, parts.live.reloads), 200, {
+          "content-type": METRICS_CONTENT_TYPE,
+        }),
+    );
 }
