@@ -11,6 +11,7 @@ import type { Backend } from "../backends/backend.ts";
 import type { Cause, HealthState } from "../backends/health.ts";
 import type { LatencySummary } from "../backends/latency.ts";
 import type { RunningBalancer } from "../balancer/server.ts";
+import { VERSION } from "../lib/version.ts";
 
 /** A cause with its time as an ISO 8601 string. */
 export interface CauseStatus {
@@ -72,6 +73,8 @@ export interface BalancerStatus {
 
 /** The whole document, as `GET /status` serves it. */
 export interface StatusDocument extends BalancerStatus {
+  /** The running Roundabout's version (`lib/version.ts`). */
+  readonly version: string;
   /** Which of several workers answered (`--workers N`); absent with one process. */
   readonly worker?: WorkerPlace;
   /** Backends a reload removed that still have tries in flight. */
@@ -130,6 +133,7 @@ export function statusDocument(
 ): StatusDocument {
   const lag = running.lag;
   return {
+    version: VERSION,
     ...statusSnapshot(running.balancer, nowMs),
     ...(worker ? { worker: { index: worker.index, count: worker.count } } : {}),
     draining: running.draining.map((backend) => backendStatus(backend, nowMs)),

@@ -18,10 +18,14 @@ export function statusApi(parts: AdminParts): Hono {
     .get("/status", (c) => c.json(statusDocument(running, clock(), parts.worker)))
     .get("/metrics", (c) =>
       c.body(
-        metrics.render(everyBackend(parts), clock(), running.lag, running.dns?.discovery.failures),
+        metrics.render(
+          everyBackend(parts),
+          clock(),
+          running.lag,
+          running.dns?.discovery.failures,
+          parts.live.reloads,
+        ),
         200,
-        {
-          "content-type": METRICS_CONTENT_TYPE,
-        },
+        { "content-type": METRICS_CONTENT_TYPE },
       ));
 }

@@ -94,6 +94,7 @@ export class Balancer {
   handle = async (request: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
     const exchange = new Exchange(request, info, this.#shared);
     const response = await this.#respond(exchange);
+    response.headers.set("x-request-id", exchange.requestId);
     this.#onRequest?.(exchange.toRecord(response.status, this.#clock()));
     return response;
   };

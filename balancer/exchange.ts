@@ -9,6 +9,7 @@ import type { Backend } from "../backends/backend.ts";
 import type { PreparedBody } from "./body.ts";
 import type { Clock } from "../lib/time.ts";
 import type { ClientInfo } from "../lib/headers.ts";
+import { RequestIds } from "../lib/request_id.ts";
 import type { FailedTry, FailureContext, Replay, TryRecord, Verdict } from "./outcomes.ts";
 import type { BalancerOptions } from "./options.ts";
 import type { LagMonitor } from "./overload.ts";
@@ -24,6 +25,13 @@ export interface RequestRecord {
   readonly backend?: string;
   readonly tries: readonly TryRecord[];
   readonly durationMs: number;
+  /** The `x-request-id` the backend and the client saw. */
+  readonly requestId: string;
+  /** The client's address (the TCP peer). */
+  readonly client: string;
+  /** The request body's declared length (`content-length`); `null` when not declared. */
+  readonly bytesIn: number | null;
+  readonly userAgent: string | null;
 }
 
 const NO_RECORDS: readonly TryRecord[] = [];
@@ -37,6 +45,7 @@ export interface Shared {
   readonly limits: RefusalLimits;
   readonly errorDetails: boolean;
   readonly lagMs: () => number;
+  readonly requestIds: RequestIds;
 }
 
 /** The part of a balancer's configuration every request reads, made once per balancer. */
@@ -64,6 +73,7 @@ export function shareAmongRequests(parts: {
     },
     errorDetails: options.errorDetails,
     lagMs: lag === undefined ? () => 0 : () => lag.lagMs(),
+    requestIds: new RequestIds(),
   };
 }
 
@@ -78,6 +88,8 @@ export class Exchange implements ClientInfo, FailedTry, FailureContext {
   readonly peer: string;
   readonly trusted: boolean;
   readonly signal: AbortSignal;
+  /** Sent upstream and to the client as `x-request-id`. */
+  readonly requestId: string;
   body: PreparedBody = null;
   replay: Replay = "never";
   /** The backend of the current try, and when that try started. */
@@ -106,6 +118,7 @@ export class Exchange implements ClientInfo, FailedTry, FailureContext {
     this.peer = (info.remoteAddr as Deno.NetAddr).hostname;
     this.trusted = shared.trusted.has(this.peer);
     this.signal = request.signal;
+    this.requestId = shared.requestIds.of(request.headers.get("x-request-id"));
   }
 
   get timeoutMs(): number {
@@ -132,6 +145,10 @@ export class Exchange implements ClientInfo, FailedTry, FailureContext {
       backend: this.answeredBy,
       tries: this.tries ?? NO_RECORDS,
       durationMs: nowMs - this.startMs,
+      requestId: this.requestId,
+      client: this.peer,
+      bytesIn: declaredLength(request.headers.get("content-length")),
+      userAgent: request.headers.get("user-agent"),
     };
   }
 
@@ -145,4 +162,10 @@ export class Exchange implements ClientInfo, FailedTry, FailureContext {
     const durationMs = nowMs - this.tryStartMs;
     (this.tries ??= []).push({ backend: this.backend.url, outcome, status, error, durationMs });
   }
+}
+
+/** A `content-length` as a number of bytes, or `null` when absent or not a length. */
+function declaredLength(text: string | null): number | null {
+  if (text === null || !/^\d{1,15}$/.test(text)) return null;
+  return Number(text);
 }

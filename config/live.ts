@@ -58,6 +58,11 @@ export class LiveConfig {
   #resolved: Resolved;
   readonly #parts: LiveConfigParts;
   #queue: Promise<unknown> = Promise.resolve();
+  /**
+   * Reloads from the sources or a whole document (not backend changes through the admin
+   * API), by result, and when a configuration was last applied, wall-clock: for metrics.
+   */
+  readonly reloads = { succeeded: 0, failed: 0, lastSuccessMs: Date.now() };
 
   constructor(parts: LiveConfigParts) {
     this.#parts = parts;
@@ -122,9 +127,13 @@ export class LiveConfig {
           `configuration from ${reason} rejected, the current one stays in force:`,
         );
         for (const problem of error.problems) this.#parts.log(`  ${problem}`);
+        this.reloads.failed++;
         return { ok: false, problems: error.problems };
       }
-      return this.#apply(resolved, reason);
+      const outcome = this.#apply(resolved, reason);
+      this.reloads.succeeded++;
+      this.reloads.lastSuccessMs = Date.now();
+      return outcome;
     };
     const result = this.#queue.then(run, run);
     this.#queue = result.catch(() => {});

@@ -484,8 +484,8 @@ export const SETTINGS: readonly Setting[] = [
     type: "token",
     unset: "none",
     group: "Operations",
-    description: "Bearer token the admin API requires. Prefer the environment variable: " +
-      "flags show in ps, files get copied.",
+    description: "Bearer token the admin API requires: at least 8 characters, no spaces. " +
+      "Prefer the environment variable: flags show in ps, files get copied.",
   },
   {
     path: "health.onListener",

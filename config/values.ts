@@ -29,6 +29,17 @@ export const DURATION = z.union([
     .min(0, { error: DURATION_WORDS }).max(MAX_DURATION_MS, { error: DURATION_WORDS }),
 ], { error: DURATION_WORDS });
 
+/**
+ * What is wrong with a duration given as text (a flag or variable) without a unit, or
+ * `undefined`: `--timeout 2` reads as two seconds to people and as 2 ms to the file's rule,
+ * so text must say which (`0` alone is unambiguous). The file keeps numbers as milliseconds.
+ */
+export function unitlessDuration(text: string): string | undefined {
+  const bare = text.trim();
+  if (!/^\d+(\.\d+)?$/.test(bare) || Number(bare) === 0) return undefined;
+  return `a duration needs a unit: ${bare}s or ${bare}ms?`;
+}
+
 /** A duration field, optional. */
 export function duration(description: string) {
   return DURATION.describe(description).optional();

@@ -57,6 +57,8 @@ export interface ClientInfo {
   readonly peer: string;
   /** Whether that peer is a trusted proxy whose `x-forwarded-*` and `forwarded` fields may be kept. */
   readonly trusted: boolean;
+  /** The request's id, sent upstream as `x-request-id` in place of the client's; unset: kept. */
+  readonly requestId?: string;
 }
 
 /**
@@ -108,6 +110,7 @@ export function upstreamHeaders(
     else if (name === "x-forwarded-for") priorFor = value;
     else if (name === "x-forwarded-proto") priorProto = value;
     else if (name === "x-forwarded-host") priorHost = value;
+    else if (name === "x-request-id" && client.requestId !== undefined) return;
     else if (name === "forwarded") {
       // Several Forwarded fields are one comma-separated list (RFC 7239 §4).
       priorForwarded = priorForwarded === undefined ? value : `${priorForwarded}, ${value}`;
@@ -125,6 +128,7 @@ export function upstreamHeaders(
   if (trusted && priorForwarded !== undefined) {
     fields.push(["forwarded", `${priorForwarded}, ${forwardedElement(client.peer, host)}`]);
   }
+  if (client.requestId !== undefined) fields.push(["x-request-id", client.requestId]);
   return fields;
 }
 

@@ -53,6 +53,10 @@ Deno.test("the recent requests are the last N, newest first", () => {
     status: 200,
     tries: [],
     durationMs: 1,
+    requestId: `r${n}`,
+    client: "127.0.0.1",
+    bytesIn: null,
+    userAgent: null,
   });
   assert.deepEqual(recent.list(), []);
   for (let n = 1; n <= 5; n++) recent.push(record(n));
