@@ -44,6 +44,8 @@ export interface BalancerParts {
    * `hostlessOrigin` in `refusals.ts`); unset, no Host is required.
    */
   readonly hostlessOrigin?: string;
+  /** Whether the listener terminates TLS: `x-forwarded-proto: https`. Default false. */
+  readonly tls?: boolean;
   /** Called once per finished request; leave unset to skip the bookkeeping. */
   readonly onRequest?: (record: RequestRecord) => void;
   /** Called when a failed try takes a backend out of rotation (an ejection). */

@@ -33,6 +33,8 @@ export interface Shared {
   readonly clock: Clock;
   /** Peers whose `x-forwarded-*` fields are kept. */
   readonly trusted: ReadonlySet<string>;
+  /** The listener's scheme: `https` when it terminates TLS. */
+  readonly proto: "http" | "https";
   readonly timeoutMs: number;
   readonly limits: RefusalLimits;
   readonly errorDetails: boolean;
@@ -44,12 +46,14 @@ export function shareAmongRequests(parts: {
   readonly options: BalancerOptions;
   readonly clock: Clock;
   readonly hostlessOrigin?: string;
+  readonly tls?: boolean;
   readonly lag?: Pick<LagMonitor, "lagMs">;
 }): Shared {
   const { options, lag } = parts;
   return {
     clock: parts.clock,
     trusted: new Set(options.trustedProxies),
+    proto: parts.tls ? "https" : "http",
     timeoutMs: options.timeoutMs,
     limits: {
       hostlessOrigin: parts.hostlessOrigin,
@@ -73,6 +77,7 @@ export class Exchange implements ClientInfo, FailedTry, FailureContext {
   readonly startMs: number;
   readonly peer: string;
   readonly trusted: boolean;
+  readonly proto: "http" | "https";
   readonly signal: AbortSignal;
   body: PreparedBody = null;
   replay: Replay = "never";
@@ -101,6 +106,7 @@ export class Exchange implements ClientInfo, FailedTry, FailureContext {
     this.startMs = shared.clock();
     this.peer = (info.remoteAddr as Deno.NetAddr).hostname;
     this.trusted = shared.trusted.has(this.peer);
+    this.proto = shared.proto;
     this.signal = request.signal;
   }
 

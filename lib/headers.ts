@@ -57,6 +57,8 @@ export interface ClientInfo {
   readonly peer: string;
   /** Whether that peer is a trusted proxy whose `x-forwarded-*` and `forwarded` fields may be kept. */
   readonly trusted: boolean;
+  /** The scheme the client used to reach us, for `x-forwarded-proto`. Default `http`. */
+  readonly proto?: "http" | "https";
 }
 
 /**
@@ -119,11 +121,12 @@ export function upstreamHeaders(
     "x-forwarded-for",
     trusted && priorFor ? `${priorFor}, ${client.peer}` : client.peer,
   ]);
-  fields.push(["x-forwarded-proto", trusted && priorProto !== undefined ? priorProto : "http"]);
+  const proto = client.proto ?? "http";
+  fields.push(["x-forwarded-proto", trusted && priorProto !== undefined ? priorProto : proto]);
   const forwardedHost = trusted && priorHost !== undefined ? priorHost : host;
   if (forwardedHost !== undefined) fields.push(["x-forwarded-host", forwardedHost]);
   if (trusted && priorForwarded !== undefined) {
-    fields.push(["forwarded", `${priorForwarded}, ${forwardedElement(client.peer, host)}`]);
+    fields.push(["forwarded", `${priorForwarded}, ${forwardedElement(client.peer, host, proto)}`]);
   }
   return fields;
 }
@@ -132,14 +135,18 @@ export function upstreamHeaders(
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /**
- * This hop as a `Forwarded` element (RFC 7239 §4): `for=<peer>;proto=http;host=<host>`, an
+ * This hop as a `Forwarded` element (RFC 7239 §4): `for=<peer>;proto=<proto>;host=<host>`, an
  * IPv6 peer in brackets and quotes (§6), a value with characters outside `token` (a host
  * with a port) quoted. The Host value has passed `balancer/refusals.ts`, so it holds no `"`
  * or `\`.
  */
-export function forwardedElement(peer: string, host: string | undefined): string {
+export function forwardedElement(
+  peer: string,
+  host: string | undefined,
+  proto: "http" | "https" = "http",
+): string {
   const node = peer.includes(":") ? `"[${peer}]"` : peer;
-  const element = `for=${node};proto=http`;
+  const element = `for=${node};proto=${proto}`;
   if (host === undefined) return element;
   return `${element};host=${TOKEN.test(host) ? host : `"${host}"`}`;
 }
