@@ -21,7 +21,7 @@ import {
   type TryRecord,
   type Verdict,
 } from "./outcomes.ts";
-import { type FieldList, upstreamHeaders } from "../lib/headers.ts";
+import { authorityOf, type FieldList, upstreamHeaders } from "../lib/headers.ts";
 import type { BalancerOptions } from "./options.ts";
 import type { TryFailure } from "../backends/health.ts";
 import type { LagMonitor } from "./overload.ts";
@@ -164,8 +164,9 @@ export class Balancer {
       baseUrl: backend.url,
       path: pathAndQuery(request.url),
       method: request.method,
-      // The client's Host, sent upstream in place of the backend's (`upstreamHost: client`).
-      host: this.#clientHost ? request.headers.get("host") ?? undefined : undefined,
+      // The client's Host, sent upstream in place of the backend's (`upstreamHost: client`);
+      // under HTTP/2 the URL's authority, as `:authority` has no Host field.
+      host: this.#clientHost ? request.headers.get("host") ?? authorityOf(request.url) : undefined,
       headers: fields,
       body: exchange.body,
       signal: exchange.signal,

@@ -110,6 +110,10 @@ export class Exchange implements ClientInfo, FailedTry, FailureContext {
     this.signal = request.signal;
   }
 
+  /** For `upstreamHeaders`: the authority of an HTTP/2 request is only in its URL. */
+  get url(): string {
+    return this.request.url;
+  }
   get timeoutMs(): number {
     return this.shared.timeoutMs;
   }

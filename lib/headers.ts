@@ -59,6 +59,18 @@ export interface ClientInfo {
   readonly trusted: boolean;
   /** The scheme the client used to reach us, for `x-forwarded-proto`. Default `http`. */
   readonly proto?: "http" | "https";
+  /**
+   * The request URL, read only for a request without Host: HTTP/2 carries the authority in
+   * `:authority`, which `Deno.serve` puts in the URL, not in the headers (RFC 9113 §8.3.1).
+   */
+  readonly url?: string;
+}
+
+/** The authority (`host[:port]`) of an absolute URL, without parsing it. */
+export function authorityOf(url: string): string {
+  const start = url.indexOf("//") + 2;
+  const end = url.indexOf("/", start);
+  return end === -1 ? url.slice(start) : url.slice(start, end);
 }
 
 /**
@@ -116,6 +128,7 @@ export function upstreamHeaders(
     } else fields.push([name, value]);
   });
   if (maxFieldBytes > 0 && size > maxFieldBytes) return undefined;
+  if (host === undefined && client.url !== undefined) host = authorityOf(client.url);
   const trusted = client.trusted;
   fields.push([
     "x-forwarded-for",

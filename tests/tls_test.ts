@@ -17,7 +17,11 @@ import { type Pki, withPki } from "./_pki.ts";
 /** A backend that answers what it was told about the client's scheme, and a Location to itself. */
 function schemeEcho() {
   const app = serve((request) =>
-    Response.json({ proto: request.headers.get("x-forwarded-proto") }, {
+    Response.json({
+      proto: request.headers.get("x-forwarded-proto"),
+      host: request.headers.get("host"),
+      forwardedHost: request.headers.get("x-forwarded-host"),
+    }, {
       headers: { location: `${app.url}/next` },
     })
   );
@@ -67,7 +71,7 @@ async function http1Get(port: number, ca: string) {
   }
 }
 
-Deno.test("over HTTPS the balancer answers HTTP/2 and HTTP/1.1 by ALPN, with x-forwarded-proto https and an https Location", async () => {
+Deno.test("over HTTPS the balancer answers HTTP/2 and HTTP/1.1 by ALPN, with x-forwarded-proto https, the client's authority as Host and an https Location", async () => {
   await withPki(async (pki) => {
     const app = schemeEcho();
     try {
@@ -85,7 +89,13 @@ Deno.test("over HTTPS the balancer answers HTTP/2 and HTTP/1.1 by ALPN, with x-f
         assert.equal(h2.alpn, "h2");
         assert.equal(h2.headers[":status"], 200);
         assert.equal(h2.headers["x-app-url"], app.url);
-        assert.deepEqual(JSON.parse(h2.body), { proto: "https" });
+        // HTTP/2 has no Host field: the client's authority still reaches the backend.
+        const authority = `127.0.0.1:${port}`;
+        assert.deepEqual(JSON.parse(h2.body), {
+          proto: "https",
+          host: authority,
+          forwardedHost: authority,
+        });
         assert.equal(h2.headers["location"], `https://127.0.0.1:${port}/next`);
 
         const h1 = await http1Get(port, pki.ca);
@@ -93,7 +103,7 @@ Deno.test("over HTTPS the balancer answers HTTP/2 and HTTP/1.1 by ALPN, with x-f
         assert.match(h1.answer, /^HTTP\/1\.1 200 OK\r\n/);
         assert.match(h1.answer, new RegExp(`\r\nx-app-url: ${app.url}\r\n`));
         assert.match(h1.answer, new RegExp(`\r\nlocation: https://127.0.0.1:${port}/next\r\n`));
-        assert.match(h1.answer, /\{"proto":"https"\}$/);
+        assert.match(h1.answer, /\{"proto":"https",.*\}$/);
       });
     } finally {
       await app.shutdown();
@@ -101,14 +111,19 @@ Deno.test("over HTTPS the balancer answers HTTP/2 and HTTP/1.1 by ALPN, with x-f
   });
 });
 
-Deno.test("a plain listener keeps answering HTTP/2 with prior knowledge (h2c), as http", async () => {
+Deno.test("a plain listener keeps answering HTTP/2 with prior knowledge (h2c), as http, passing the client's authority as Host", async () => {
   const app = schemeEcho();
   try {
     await withInstance({ backends: [app.url], accessLog: "off" }, async ({ instance }) => {
       const h2c = await h2Get(instance.running.url);
       assert.equal(h2c.headers[":status"], 200);
       assert.equal(h2c.headers["x-app-url"], app.url);
-      assert.deepEqual(JSON.parse(h2c.body), { proto: "http" });
+      const authority = new URL(instance.running.url).host;
+      assert.deepEqual(JSON.parse(h2c.body), {
+        proto: "http",
+        host: authority,
+        forwardedHost: authority,
+      });
     });
   } finally {
     await app.shutdown();
