@@ -127,12 +127,21 @@ function listen(
 ): RunningBalancer {
   const settings = options.resolved.settings;
   try {
+    // The files passed their checks when the configuration was resolved (config/pem_files.ts).
+    const caCerts = settings.backendCa === undefined
+      ? undefined
+      : [Deno.readTextFileSync(settings.backendCa)];
+    const { cert, key } = settings.tls;
     return startBalancer({
       hostname: settings.listen.hostname,
       port: settings.listen.port,
       backends: settings.backends,
       options: settings.options,
-      transport: options.transport ?? TRANSPORTS[settings.transport](),
+      transport: options.transport ?? TRANSPORTS[settings.transport]({ caCerts }),
+      caCerts,
+      ...(cert !== undefined && key !== undefined
+        ? { tls: { cert: Deno.readTextFileSync(cert), key: Deno.readTextFileSync(key) } }
+        : {}),
       clock,
       onRequest,
       onEject: metrics?.onEject,

@@ -41,6 +41,8 @@ export interface Shared {
   readonly clock: Clock;
   /** Peers whose `x-forwarded-*` fields are kept. */
   readonly trusted: ReadonlySet<string>;
+  /** The listener's scheme: `https` when it terminates TLS. */
+  readonly proto: "http" | "https";
   readonly timeoutMs: number;
   readonly limits: RefusalLimits;
   readonly errorDetails: boolean;
@@ -54,12 +56,14 @@ export function shareAmongRequests(parts: {
   readonly backends: readonly Backend[];
   readonly clock: Clock;
   readonly hostlessOrigin?: string;
+  readonly tls?: boolean;
   readonly lag?: Pick<LagMonitor, "lagMs">;
 }): Shared {
   const { options, lag } = parts;
   return {
     clock: parts.clock,
     trusted: new Set(options.trustedProxies),
+    proto: parts.tls ? "https" : "http",
     timeoutMs: options.timeoutMs,
     limits: {
       hostlessOrigin: parts.hostlessOrigin,
@@ -87,6 +91,7 @@ export class Exchange implements ClientInfo, FailedTry, FailureContext {
   readonly startMs: number;
   readonly peer: string;
   readonly trusted: boolean;
+  readonly proto: "http" | "https";
   readonly signal: AbortSignal;
   /** Sent upstream and to the client as `x-request-id`. */
   readonly requestId: string;
@@ -117,10 +122,15 @@ export class Exchange implements ClientInfo, FailedTry, FailureContext {
     this.startMs = shared.clock();
     this.peer = (info.remoteAddr as Deno.NetAddr).hostname;
     this.trusted = shared.trusted.has(this.peer);
+    this.proto = shared.proto;
     this.signal = request.signal;
     this.requestId = shared.requestIds.of(request.headers.get("x-request-id"));
   }
 
+  /** For `upstreamHeaders`: the authority of an HTTP/2 request is only in its URL. */
+  get url(): string {
+    return this.request.url;
+  }
   get timeoutMs(): number {
     return this.shared.timeoutMs;
   }

@@ -260,10 +260,11 @@ function isAsterisk(url: string): boolean {
  * The origin `Deno.serve` gives a request without authority on a listener at `addr`, as
  * Deno 2.9.6 builds it (ext/http request_properties.rs, `req_host_from_addr`).
  */
-export function hostlessOrigin(addr: Deno.NetAddr): string {
-  const port = addr.port === 80 ? "" : `:${addr.port}`;
+export function hostlessOrigin(addr: Deno.NetAddr, tls = false): string {
+  const scheme = tls ? "https" : "http";
+  const port = addr.port === (tls ? 443 : 80) ? "" : `:${addr.port}`;
   const loopbackOrWildcard = /^(?:127\.|0\.0\.0\.0$|::1?$)/.test(addr.hostname);
-  if (loopbackOrWildcard) return `http://localhost${port}/`;
+  if (loopbackOrWildcard) return `${scheme}://localhost${port}/`;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-  return `http://${host}${port}/`;
+  return `${scheme}://${host}${port}/`;
 }

@@ -1,8 +1,7 @@
-// Over 300 lines: serving, reconfiguring (with DNS discovery's pool changes) and stopping share the state here.
+// Over 300 lines: the listener, its reconfiguration (DNS discovery's pool changes too) and its shutdown share one state.
 /**
  * Runs a {@linkcode Balancer} on `Deno.serve`, changes its configuration without dropping a
  * request, and stops it cleanly.
-
  *
  * A configuration in force is one immutable {@linkcode Balancer} (options, backends,
  * policy). The server's handler reads the current one once per request, so a request runs
@@ -73,6 +72,10 @@ export interface BalancerConfig {
    * here and stopped on shutdown; a given one is left for its owner to stop.
    */
   readonly lag?: LagMonitor;
+  /** Serve HTTPS (h2 or http/1.1 by ALPN) with this PEM chain and key. Default plain HTTP. */
+  readonly tls?: { readonly cert: string; readonly key: string };
+  /** PEM CAs trusted for https:// backends by the default transport and the probes. */
+  readonly caCerts?: readonly string[];
 }
 
 /** A new configuration for a running balancer. */
@@ -117,7 +120,7 @@ export class RunningBalancer {
 
   constructor(config: BalancerConfig) {
     this.#config = config;
-    this.#transport = config.transport ?? new AutoTransport();
+    this.#transport = config.transport ?? new AutoTransport({ caCerts: config.caCerts });
     this.#clock = config.clock ?? systemClock;
     this.#onRequest = config.onRequest;
     const log = config.log;
@@ -140,6 +143,7 @@ export class RunningBalancer {
         port: config.port ?? 8080,
         // Only set when asked: the single-thread path stays exactly as it was.
         ...(config.reusePort ? { reusePort: true } : {}),
+        ...(config.tls ? { cert: config.tls.cert, key: config.tls.key } : {}),
         onListen: () => {},
         onError: (error) => this.#internalError(error),
         // One read of the configuration in force per request: the request keeps it.
@@ -155,7 +159,7 @@ export class RunningBalancer {
     const addr = this.#server.addr;
     this.hostname = addr.hostname;
     this.port = addr.port;
-    this.url = `http://${addr.hostname}:${addr.port}`;
+    this.url = `${config.tls ? "https" : "http"}://${addr.hostname}:${addr.port}`;
     if (config.lag === undefined) this.lag.start();
     this.#prober = this.#startProber();
     const list = this.#pool.backends.map((b) => b.url).join(", ");
@@ -274,7 +278,8 @@ export class RunningBalancer {
       policy: createPolicy(options.policy, { random: config.random, start: config.firstPick }),
       transport: this.#transport,
       clock: this.#clock,
-      hostlessOrigin: hostlessOrigin(this.#server.addr),
+      hostlessOrigin: hostlessOrigin(this.#server.addr, config.tls !== undefined),
+      tls: config.tls !== undefined,
       onRequest: this.#onRequest,
       onEject,
       lag: this.lag,
@@ -292,6 +297,7 @@ export class RunningBalancer {
       options: balancer.options.active,
       clock,
       probe: this.#config.probe,
+      caCerts: this.#config.caCerts,
       timers: this.#config.scheduler,
       onChange: log && ((backend) => log(probeLine(backend, clock()))),
     });

@@ -48,8 +48,11 @@ export interface LiveConfigParts {
 /** Settings a running process cannot change; a change is logged and ignored. */
 const FIXED: readonly { path: string; why: string }[] = [
   { path: "listen", why: "the listening socket stays open" },
+  // Deno.serve takes its certificate once, when it starts listening: no swap without a restart.
+  { path: "tls", why: "the listener keeps the certificate it started with" },
   { path: "admin", why: "the admin API keeps its address and token" },
   { path: "transport", why: "the upstream client stays" },
+  { path: "backendCa", why: "the upstream client keeps the CA it started with" },
   { path: "workers", why: "the worker threads stay" },
 ];
 
@@ -154,12 +157,14 @@ export class LiveConfig {
     let settings = next.settings;
     const origins = new Map(next.origins);
     for (const { path, why } of FIXED) {
-      const key = path as "listen" | "admin" | "transport" | "workers";
+      const key = path as "listen" | "tls" | "admin" | "transport" | "backendCa" | "workers";
       if (JSON.stringify(before[key]) === JSON.stringify(settings[key])) continue;
       kept.push(path);
       this.#parts.log(
         `${path} cannot change while running (${why}); keeping ${
-          path === "admin" ? "the current admin settings" : JSON.stringify(toFile(before)[key])
+          path === "admin"
+            ? "the current admin settings"
+            : JSON.stringify(toFile(before)[key]) ?? "none"
         } until a restart`,
       );
       settings = { ...settings, [key]: before[key] };

@@ -12,6 +12,7 @@ import {
   ADDRESS,
   BACKENDS,
   DURATION,
+  FILE_PATH,
   IP_ADDRESSES,
   listOf,
   NAME_SERVER,
@@ -49,6 +50,8 @@ export function valueSchema(setting: Setting): z.ZodType {
       return TOKEN;
     case "path":
       return REQUEST_PATH;
+    case "file":
+      return FILE_PATH;
     case "list":
       return listOf(choices);
     case "backends":

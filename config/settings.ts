@@ -39,6 +39,8 @@ export type SettingType =
   | "token"
   /** a request path starting with `/` */
   | "path"
+  /** a path to a file on this machine */
+  | "file"
   /** a list of words from `choices` */
   | "list"
   /** backend URLs, each optionally with a weight */
@@ -81,6 +83,8 @@ export const SECTIONS: Readonly<Record<string, string>> = {
   admin: "The admin API. A change needs a restart.",
   health: "Health checks for orchestrators (/healthz, /readyz).",
   dns: "How backend URLs whose host is a DNS name (or srv+http://NAME) are resolved.",
+  tls: "TLS termination: the listener serves HTTPS (h2 or http/1.1 by ALPN). Both or " +
+    "neither. A change needs a restart.",
 };
 
 /** Every setting, in the order of the config file. */
@@ -102,6 +106,24 @@ export const SETTINGS: readonly Setting[] = [
     default: 8080,
     group: "Listening",
     description: "TCP port to listen on; 0 picks a free one.",
+  },
+  {
+    path: "tls.cert",
+    field: "tls.cert",
+    flag: "tls-cert",
+    type: "file",
+    unset: "none (plain HTTP)",
+    group: "Listening",
+    description: "PEM certificate chain for HTTPS on the listening port; needs tls.key too.",
+  },
+  {
+    path: "tls.key",
+    field: "tls.key",
+    flag: "tls-key",
+    type: "file",
+    unset: "none (plain HTTP)",
+    group: "Listening",
+    description: "PEM private key of tls.cert.",
   },
   {
     path: "backends",
@@ -456,8 +478,19 @@ export const SETTINGS: readonly Setting[] = [
     default: TRANSPORT_NAMES[0],
     choices: TRANSPORT_NAMES,
     group: "Behaviour",
-    description: "Upstream HTTP client: auto (http1 for http://, fetch for https://), fetch " +
-      "or http1. A change needs a restart.",
+    description: "Upstream HTTP client: auto (the same as http1, which speaks http:// and " +
+      "https://), fetch or http1. A change needs a restart.",
+  },
+  {
+    path: "backendCa",
+    field: "backendCa",
+    flag: "backend-ca",
+    type: "file",
+    unset: "none (the system's roots only)",
+    group: "Backends",
+    description: "PEM certificates of a private CA trusted for https:// backends (tries and " +
+      "health probes), besides the usual roots. Verification is never turned off. A " +
+      "change needs a restart.",
   },
   {
     path: "admin.hostname",
@@ -572,6 +605,8 @@ export function placeholder(setting: Setting): string {
       return "TOKEN";
     case "path":
       return "PATH";
+    case "file":
+      return "FILE";
     case "list":
       return "KINDS";
     case "backends":

@@ -19,6 +19,7 @@ import {
 } from "./model.ts";
 import { ConfigError, formatPath, issueLines, problemLine, quote, type Where } from "./problems.ts";
 import { CONFIG_FILE } from "./schema.ts";
+import { pemProblems } from "./pem_files.ts";
 import { type Setting, SETTINGS } from "./settings.ts";
 
 // Flags and environment variables are sources too; they are read in text_layers.ts.
@@ -191,6 +192,7 @@ export function resolve(layers: readonly Layer[]): Resolved {
   // A file that could not be read says nothing, so "--backend is required" and the like
   // would be guesses about it: only its own problem is reported.
   if (!layers.some(unreadable)) problems.push(...crossCheck(value, valid, whereOf, deciding));
+  problems.push(...pemProblems(value, valid, whereOf));
   if (problems.length > 0) throw new ConfigError(problems);
   return { settings: toSettings(merged), origins };
 }

@@ -85,6 +85,10 @@ const PATH_WORDS = "expected a path starting with /, such as /health";
 /** A request path, such as `/health`. */
 export const REQUEST_PATH = z.string({ error: PATH_WORDS }).startsWith("/", { error: PATH_WORDS });
 
+const FILE_WORDS = "expected the path of a file";
+/** A file's path; whether it can be read is checked with the settings that use it. */
+export const FILE_PATH = z.string({ error: FILE_WORDS }).min(1, { error: FILE_WORDS });
+
 const IP_ADDRESS = z.string({ error: "expected an IP address such as 10.0.0.1" })
   .refine((text) => isIP(text) !== 0, { error: "expected an IP address such as 10.0.0.1" });
 

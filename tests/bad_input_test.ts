@@ -13,6 +13,8 @@ import { fileLayer, objectLayer, resolve } from "../config/sources.ts";
 const GOOD_BACKEND = "http://127.0.0.1:8001";
 const FILE = "bad.json";
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
+/** A readable file that holds no PEM at all. */
+const NOT_PEM = new URL("../deno.json", import.meta.url).pathname;
 
 /** A bad value and where it goes. `path` is the setting's path, `[]` for the whole document. */
 interface BadInput {
@@ -108,7 +110,7 @@ const DURATIONS: readonly unknown[] = [
 ];
 
 /** Sections of the file: objects whose keys are settings. */
-const SECTIONS = ["listen", "passive", "active", "admin", "health", "dns"] as const;
+const SECTIONS = ["listen", "tls", "passive", "active", "admin", "health", "dns"] as const;
 
 interface FieldSpec {
   readonly path: string;
@@ -123,7 +125,8 @@ interface FieldSpec {
     | "probePath"
     | "backends"
     | "nameserver"
-    | "boolean";
+    | "boolean"
+    | "file";
   readonly min?: number;
   readonly max?: number;
   readonly values?: readonly string[];
@@ -170,6 +173,9 @@ const SPECS: readonly FieldSpec[] = [
   { path: "active.fall", kind: "integer", min: 1, max: 100 },
   { path: "admin.port", kind: "integer", min: 0, max: 65_535 },
   { path: "admin.hostname", kind: "hostname" },
+  { path: "tls.cert", kind: "file" },
+  { path: "tls.key", kind: "file" },
+  { path: "backendCa", kind: "file" },
   { path: "admin.token", kind: "token" },
   { path: "accessLog", kind: "enum", values: ["json", "text", "off", "auto"] },
   { path: "shutdownGrace", kind: "duration" },
@@ -307,6 +313,10 @@ function valuesFor(spec: FieldSpec): { category: string; value: unknown }[] {
         "",
         "🙂",
       ]);
+      add("wrong type", notType("string"));
+      break;
+    case "file":
+      add("file: missing, empty name, or not PEM", ["", "/nonexistent/roundabout.pem", NOT_PEM]);
       add("wrong type", notType("string"));
       break;
     case "probePath":
@@ -660,6 +670,27 @@ const CLI_CASES: readonly CliCase[] = [
   { label: "file: port -1", file: `{ "listen": { "port": -1 } }`, names: "listen.port" },
   { label: "file: not an object", file: `[1, 2, 3]`, names: "(the whole document)" },
   { label: "file: not JSON", file: `{ "timeout": 2s }`, names: "not valid JSON" },
+  { label: "--tls-cert alone", args: ["--tls-cert", NOT_PEM], names: "--tls-cert" },
+  {
+    label: "ROUNDABOUT_TLS_KEY alone",
+    env: { ROUNDABOUT_TLS_KEY: NOT_PEM },
+    names: "ROUNDABOUT_TLS_KEY",
+  },
+  {
+    label: "--tls-cert unreadable",
+    args: ["--tls-cert", "/nonexistent/cert.pem", "--tls-key", NOT_PEM],
+    names: '--tls-cert "/nonexistent/cert.pem": cannot be read (no such file)',
+  },
+  {
+    label: "--tls-key not a key",
+    args: ["--tls-cert", NOT_PEM, "--tls-key", NOT_PEM],
+    names: "does not hold an unencrypted PEM private key",
+  },
+  {
+    label: "--backend-ca not PEM",
+    args: ["--backend-ca", NOT_PEM],
+    names: "--backend-ca",
+  },
   {
     label: "file: admin beyond loopback without a token",
     file: `{ "admin": { "hostname": "0.0.0.0", "port": 0 } }`,
