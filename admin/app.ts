@@ -6,6 +6,9 @@
  *
  * | method and path                     | what it does                                           |
  * | ----------------------------------- | ------------------------------------------------------ |
+ * | `GET /`                             | the live dashboard, an HTML page (no token needed for the page itself) |
+ * | `GET /history`                      | per-backend figures each second for 15 minutes, and reloads seen |
+ * | `GET /recent`                       | the last 50 requests with every try                    |
  * | `GET /status`                       | per-backend state, cause, in-flight, counts, latency   |
  * | `GET /metrics`                      | Prometheus text format 0.0.4                           |
  * | `GET /config`                       | the configuration in force and where each value came from |
@@ -17,6 +20,7 @@
  * | `POST /backends/{id}/drain[?wait=]` | no new requests; with `wait`, answers once it is empty (504 if not in time) |
  * | `POST /backends/{id}/disable`       | out of rotation until enabled                          |
  * | `POST /backends/{id}/enable`        | back into rotation                                     |
+ * | `GET /healthz`, `GET /readyz`       | liveness, readiness (no token needed; `health_api.ts`) |
  *
  * With `--workers N`, each worker serves its own admin API (admin port + its index). Its
  * `/status` names the worker; `POST /reload` reloads every worker; the endpoints that would
@@ -34,6 +38,8 @@ import type { AdminParts } from "./parts.ts";
 import { statusApi } from "./status_api.ts";
 import { configApi } from "./config_api.ts";
 import { backendsApi } from "./backends_api.ts";
+import { dashboardApi, dashboardPage } from "./dashboard_api.ts";
+import { healthApi } from "./health_api.ts";
 
 export type { AdminParts, WorkerRole } from "./parts.ts";
 
@@ -41,8 +47,12 @@ export type { AdminParts, WorkerRole } from "./parts.ts";
 export function adminApp(parts: AdminParts): Hono {
   const app = new Hono()
     .use(refuseBrowsers(parts.token))
+    // Before the token guard: orchestrators' probes carry no token.
+    .route("/", healthApi(parts))
+    .route("/", dashboardPage())
     .use(requireToken(parts.token))
     .route("/", statusApi(parts))
+    .route("/", dashboardApi(parts))
     .route("/", configApi(parts))
     .route("/", backendsApi(parts));
   answerTheRest(app);

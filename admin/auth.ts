@@ -15,17 +15,19 @@ import { problem } from "./errors.ts";
 const encoder = new TextEncoder();
 
 /**
- * Refuses requests from web pages. A page in the operator's browser can send "simple"
+ * Refuses requests from other web pages. A page in the operator's browser can send "simple"
  * cross-origin requests to a loopback API with no preflight (CSRF), or reach it under the
  * page's own name once that name resolves to 127.0.0.1 (DNS rebinding). Browsers mark such
- * requests with Origin or Sec-Fetch-Site; curl and `roundabout status` send neither. Without
- * a token the API listens on loopback only, so it must then be called by a loopback name.
+ * requests with Origin or Sec-Fetch-Site; curl and `roundabout status` send neither. The
+ * one page let through is the API's own dashboard (`GET /`): its fetches are same-origin,
+ * with an Origin naming the Host they were sent to. Without a token the API listens on
+ * loopback only, so it must then be called by a loopback name, which also stops a
+ * rebound name from passing as same-origin.
  */
 export function refuseBrowsers(token: string | undefined): MiddlewareHandler {
   return async (c, next) => {
-    const site = c.req.header("sec-fetch-site");
-    if (c.req.header("origin") !== undefined || (site !== undefined && site !== "none")) {
-      return problem(c, 403, "requests from web pages are refused");
+    if (!sameOrigin(c.req.header("origin"), c.req.header("sec-fetch-site"), c.req.header("host"))) {
+      return problem(c, 403, "requests from other web pages are refused");
     }
     const host = c.req.header("host");
     if (token === undefined && host !== undefined && !isLoopback(hostOf(host))) {
@@ -78,6 +80,21 @@ function unauthorised(c: Context, error: string, wrong: boolean): Response {
     ? 'Bearer realm="roundabout-admin", error="invalid_token"'
     : 'Bearer realm="roundabout-admin"';
   return problem(c, 401, error, {}, { "www-authenticate": challenge });
+}
+
+/**
+ * Whether a request came from no page at all or from a page of this very origin: a
+ * Sec-Fetch-Site of `none` or `same-origin` (or none, from older browsers and tools), and an
+ * Origin, when sent, that is `http://` and the Host the request went to.
+ */
+function sameOrigin(
+  origin: string | undefined,
+  site: string | undefined,
+  host: string | undefined,
+): boolean {
+  if (site !== undefined && site !== "none" && site !== "same-origin") return false;
+  if (origin === undefined) return true;
+  return host !== undefined && origin === `http://${host}`;
 }
 
 /** The name in a Host header, without port or IPv6 brackets. */

@@ -47,6 +47,37 @@ export const STATES = Object.keys(
   } satisfies Record<HealthState, true>,
 ) as HealthState[];
 
+/** The `kind` label values of `roundabout_backend_failures_total`. */
+export const FAILURE_KINDS = ["connect", "timeout", "reset", "5xx"] as const;
+
+/**
+ * The `FAILURE_KINDS` index of a try's outcome, or -1 for one that is not the backend's
+ * failure (`ok`, `client-gone`, `overload`). A protocol error is a broken exchange: `reset`,
+ * as passive health counts it.
+ */
+export function failureIndex(outcome: string): number {
+  switch (outcome) {
+    case "connect":
+      return 0;
+    case "timeout":
+      return 1;
+    case "reset":
+    case "protocol":
+      return 2;
+    case "status":
+      return 3;
+    default:
+      return -1;
+  }
+}
+
+/** The bucket of `ms` in a histogram over `LATENCY_BUCKETS_MS` (the last: beyond them all). */
+export function bucketOf(ms: number): number {
+  let bucket = 0;
+  while (bucket < LATENCY_BUCKETS_MS.length && ms > LATENCY_BUCKETS_MS[bucket]) bucket++;
+  return bucket;
+}
+
 /** The label for requests no backend answered. */
 export const NO_BACKEND = "none";
 
@@ -80,4 +111,6 @@ export class Figures {
   readonly latency = new Float64Array(LATENCY_BUCKETS_MS.length + 1);
   latencySumMs = 0;
   ejections = 0;
+  /** Failed tries by `FAILURE_KINDS` index. */
+  readonly failures = new Float64Array(FAILURE_KINDS.length);
 }

@@ -4,10 +4,17 @@
  * balancer's per-request record and ejection hooks; no string is built on the request path.
  * The text is built only when scraped.
  *
+ * Every per-backend series exists, at 0, from the first scrape, so `rate()` sees the first
+ * error rather than a series appearing.
+ *
  * - `roundabout_requests_total{backend,method_class,status_class}`: client requests by the
  *   backend whose answer the client got (`none` when no backend answered: 502/503/504 made
  *   by the balancer), the method (GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS or other)
  *   and the status class (1xx … 5xx).
+ * - `roundabout_request_duration_seconds`: histogram of the time the client waited for the
+ *   answer's status and headers, every try and retry included.
+ * - `roundabout_backend_failures_total{backend,kind}`: failed tries by kind (connect,
+ *   timeout, reset, 5xx), whether or not passive health held them against the backend.
  * - `roundabout_upstream_latency_seconds{backend}`: histogram of each try's time until the
  *   backend's status and headers arrived (or the try failed).
  * - `roundabout_retries_total`: tries beyond the first of each request.
@@ -20,14 +27,33 @@
  * - `roundabout_event_loop_lag_seconds`: the worst event-loop lag of the last few seconds.
  * - `roundabout_overloaded`: 1 while the balancer counts itself overloaded, else 0.
  * - `roundabout_overload_episodes_total`: times overload started.
+ * - `roundabout_dns_failures_total`: backend name resolutions that failed (each kept its
+ *   last good set); only when some backend is a DNS name.
+ * - `roundabout_build_info{version}`, `roundabout_config_reloads_total{result}`,
+ *   `roundabout_config_last_reload_success_timestamp_seconds` and the `process_*` metrics:
+ *   see `exposition.ts`.
  *
  * @module
  */
 
 import type { Backend } from "../backends/backend.ts";
 import type { RequestRecord } from "../balancer/balancer.ts";
-import type { LagMonitor } from "../balancer/overload.ts";
 import {
+  buildInfoFamily,
+  family,
+  inFlightFamily,
+  label,
+  lagFamilies,
+  type LagFigures,
+  processFamilies,
+  reloadFamilies,
+  type ReloadFigures,
+  websocketsFamily,
+} from "./exposition.ts";
+import {
+  bucketOf,
+  FAILURE_KINDS,
+  failureIndex,
   Figures,
   LATENCY_BUCKETS_MS,
   LATENCY_BUCKETS_S,
@@ -37,12 +63,18 @@ import {
   STATES,
   STATUS_CLASSES,
 } from "./figures.ts";
+import { RecentRequests } from "./recent.ts";
 
 /** Counts what the balancer does and writes it in Prometheus' text format. */
 export class Metrics {
   readonly #figures = new Map<string, Figures>();
   #retries = 0;
   #overloadRejections = 0;
+  /** The last requests with their tries, for the dashboard (`GET /recent`). */
+  readonly recent: RecentRequests = new RecentRequests();
+  /** Client-facing request durations, by latency bucket (not cumulative). */
+  readonly #durations = new Float64Array(LATENCY_BUCKETS_MS.length + 1);
+  #durationSumMs = 0;
 
   /** The per-request hook: cheap, allocation-free for known backends. */
   readonly onRequest = (record: RequestRecord): void => {
@@ -58,19 +90,20 @@ export class Metrics {
       : 4;
     const figures = this.#of(record.backend ?? NO_BACKEND);
     figures.requests[methodIndex(record.method) * STATUS_CLASSES.length + statusIndex]++;
+    this.#durations[bucketOf(record.durationMs)]++;
+    this.#durationSumMs += record.durationMs;
     const tries = record.tries;
     if (tries.length > 1) this.#retries += tries.length - 1;
     for (let i = 0; i < tries.length; i++) {
       const t = tries[i];
       if (t.outcome === "overload") this.#overloadRejections++;
       const f = this.#of(t.backend);
-      let bucket = 0;
-      while (bucket < LATENCY_BUCKETS_MS.length && t.durationMs > LATENCY_BUCKETS_MS[bucket]) {
-        bucket++;
-      }
-      f.latency[bucket]++;
+      f.latency[bucketOf(t.durationMs)]++;
+      const failure = failureIndex(t.outcome);
+      if (failure >= 0) f.failures[failure]++;
       f.latencySumMs += t.durationMs;
     }
+    this.recent.push(record);
   };
 
   /** The ejection hook. */
@@ -92,11 +125,19 @@ export class Metrics {
    * `nowMs`, with the event-loop figures of `lag` when given. Figures of backends that are
    * in neither are dropped.
    */
-  render(backends: readonly Backend[], nowMs: number, lag?: LagFigures): string {
+  render(
+    backends: readonly Backend[],
+    nowMs: number,
+    lag?: LagFigures,
+    dnsFailures?: number,
+    reloads?: ReloadFigures,
+  ): string {
     const series = this.#seriesFor(backends);
     const out: string[] = [];
     requestsFamily(out, series);
+    durationFamily(out, this.#durations, this.#durationSumMs);
     latencyFamily(out, series);
+    failuresFamily(out, series);
     family(out, "roundabout_retries_total", "counter", "Tries beyond the first of each request.");
     out.push(`roundabout_retries_total ${this.#retries}`);
     ejectionsFamily(out, series);
@@ -112,6 +153,18 @@ export class Metrics {
     );
     out.push(`roundabout_overload_rejections_total ${this.#overloadRejections}`);
     if (lag !== undefined) lagFamilies(out, lag);
+    if (dnsFailures !== undefined) {
+      family(
+        out,
+        "roundabout_dns_failures_total",
+        "counter",
+        "Backend name resolutions that failed; each kept its last good set.",
+      );
+      out.push(`roundabout_dns_failures_total ${dnsFailures}`);
+    }
+    buildInfoFamily(out);
+    if (reloads !== undefined) reloadFamilies(out, reloads);
+    processFamilies(out);
     return out.join("\n") + "\n";
   }
 
@@ -129,20 +182,9 @@ export class Metrics {
   }
 }
 
-/** What the scrape reads of the event-loop lag monitor. */
-export type LagFigures = Pick<LagMonitor, "lagMs" | "overloaded" | "episodes">;
+export type { LagFigures };
 
-/** A family's `# HELP` and `# TYPE` lines. */
-function family(
-  out: string[],
-  name: string,
-  type: "counter" | "gauge" | "histogram",
-  help: string,
-) {
-  out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-}
-
-/** `roundabout_requests_total`: only the label combinations that happened. */
+/** `roundabout_requests_total`: every label combination, from 0. */
 function requestsFamily(out: string[], series: [string, Figures][]): void {
   family(
     out,
@@ -155,7 +197,6 @@ function requestsFamily(out: string[], series: [string, Figures][]): void {
     for (let m = 0; m < METHOD_CLASSES.length; m++) {
       for (let s = 0; s < STATUS_CLASSES.length; s++) {
         const value = f.requests[m * STATUS_CLASSES.length + s];
-        if (value === 0) continue;
         out.push(
           `roundabout_requests_total{backend="${label(url)}",method_class="${
             METHOD_CLASSES[m]
@@ -195,6 +236,49 @@ function latencyFamily(out: string[], series: [string, Figures][]): void {
   }
 }
 
+/** `roundabout_request_duration_seconds`: one histogram over every client request. */
+function durationFamily(out: string[], counts: Float64Array, sumMs: number): void {
+  family(
+    out,
+    "roundabout_request_duration_seconds",
+    "histogram",
+    "Time the client waited for the answer's status and headers, retries included.",
+  );
+  let cumulative = 0;
+  for (let i = 0; i < LATENCY_BUCKETS_S.length; i++) {
+    cumulative += counts[i];
+    out.push(
+      `roundabout_request_duration_seconds_bucket{le="${LATENCY_BUCKETS_S[i]}"} ${cumulative}`,
+    );
+  }
+  cumulative += counts[LATENCY_BUCKETS_S.length];
+  out.push(
+    `roundabout_request_duration_seconds_bucket{le="+Inf"} ${cumulative}`,
+    `roundabout_request_duration_seconds_sum ${sumMs / 1000}`,
+    `roundabout_request_duration_seconds_count ${cumulative}`,
+  );
+}
+
+/** `roundabout_backend_failures_total`: every kind for every backend, from 0. */
+function failuresFamily(out: string[], series: [string, Figures][]): void {
+  family(
+    out,
+    "roundabout_backend_failures_total",
+    "counter",
+    "Failed tries by kind (connect, timeout, reset, 5xx), excused or not.",
+  );
+  for (const [url, f] of series) {
+    if (url === NO_BACKEND) continue;
+    for (let k = 0; k < FAILURE_KINDS.length; k++) {
+      out.push(
+        `roundabout_backend_failures_total{backend="${label(url)}",kind="${FAILURE_KINDS[k]}"} ${
+          f.failures[k]
+        }`,
+      );
+    }
+  }
+}
+
 /** `roundabout_ejections_total`, per backend. */
 function ejectionsFamily(out: string[], series: [string, Figures][]): void {
   family(
@@ -228,45 +312,4 @@ function stateFamily(out: string[], backends: readonly Backend[], nowMs: number)
       );
     }
   }
-}
-
-/** `roundabout_backend_in_flight`, per backend. */
-function inFlightFamily(out: string[], backends: readonly Backend[]): void {
-  family(out, "roundabout_backend_in_flight", "gauge", "Tries waiting on the backend now.");
-  for (const backend of backends) {
-    out.push(`roundabout_backend_in_flight{backend="${label(backend.url)}"} ${backend.inFlight}`);
-  }
-}
-
-/** `roundabout_websockets_open`, per backend. */
-function websocketsFamily(out: string[], backends: readonly Backend[]): void {
-  family(out, "roundabout_websockets_open", "gauge", "WebSocket connections open through it.");
-  for (const backend of backends) {
-    out.push(`roundabout_websockets_open{backend="${label(backend.url)}"} ${backend.websockets}`);
-  }
-}
-
-/** The balancer's own load: lag, whether it is overloaded, and how often it was. */
-function lagFamilies(out: string[], lag: LagFigures): void {
-  family(
-    out,
-    "roundabout_event_loop_lag_seconds",
-    "gauge",
-    "Worst event-loop lag of the last few seconds.",
-  );
-  out.push(`roundabout_event_loop_lag_seconds ${lag.lagMs() / 1000}`);
-  family(out, "roundabout_overloaded", "gauge", "1 while the balancer counts itself overloaded.");
-  out.push(`roundabout_overloaded ${lag.overloaded ? 1 : 0}`);
-  family(
-    out,
-    "roundabout_overload_episodes_total",
-    "counter",
-    "Times the balancer became overloaded.",
-  );
-  out.push(`roundabout_overload_episodes_total ${lag.episodes}`);
-}
-
-/** A label value escaped as the text format requires (backslash, quote, newline). */
-function label(value: string): string {
-  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }

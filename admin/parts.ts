@@ -10,6 +10,7 @@ import type { Clock } from "../lib/time.ts";
 import type { LiveConfig } from "../config/live.ts";
 import type { RunningBalancer } from "../balancer/server.ts";
 import type { Metrics } from "./metrics.ts";
+import type { History } from "./history.ts";
 import { problem } from "./errors.ts";
 
 /** What the admin API works with. */
@@ -26,6 +27,8 @@ export interface AdminParts {
   readonly stopping?: AbortSignal;
   /** Set when this is one of several workers (`--workers N`). */
   readonly worker?: WorkerRole;
+  /** Per-second figures for the dashboard; `startAdmin` makes and feeds one when unset. */
+  readonly history?: History;
 }
 
 /** Which of several workers an instance is, and how it reaches the others. */

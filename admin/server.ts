@@ -5,7 +5,10 @@
  */
 
 import { isLoopback } from "../config/model.ts";
+import { backgroundTimers, type Timers } from "../lib/time.ts";
 import { adminApp, type AdminParts } from "./app.ts";
+import { History, startSampling } from "./history.ts";
+import { everyBackend } from "./parts.ts";
 
 /** Where and how the admin API listens. */
 export interface AdminServerOptions extends AdminParts {
@@ -13,6 +16,8 @@ export interface AdminServerOptions extends AdminParts {
   readonly hostname?: string;
   /** 0 picks a free port. */
   readonly port: number;
+  /** What the dashboard's sampler waits on. Default: unref'd platform timers. */
+  readonly timers?: Timers;
 }
 
 /** The admin API, serving. */
@@ -38,14 +43,25 @@ export function startAdmin(options: AdminServerOptions): RunningAdmin {
         "could change the backends",
     );
   }
-  const app = adminApp(options);
+  const history = options.history ?? new History();
+  const parts = { ...options, history };
+  const app = adminApp(parts);
   const server = Deno.serve({ hostname, port: options.port, onListen: () => {} }, app.fetch);
+  const sampling = startSampling(
+    history,
+    () => everyBackend(parts),
+    options.clock,
+    options.timers ?? backgroundTimers,
+  );
   const host = server.addr.hostname.includes(":")
     ? `[${server.addr.hostname}]`
     : server.addr.hostname;
   return {
     url: `http://${host}:${server.addr.port}`,
     port: server.addr.port,
-    shutdown: () => server.shutdown(),
+    shutdown: () => {
+      sampling.stop();
+      return server.shutdown();
+    },
   };
 }

@@ -11,6 +11,7 @@ import type { Backend } from "../backends/backend.ts";
 import type { Cause, HealthState } from "../backends/health.ts";
 import type { LatencySummary } from "../backends/latency.ts";
 import type { RunningBalancer } from "../balancer/server.ts";
+import { VERSION } from "../lib/version.ts";
 
 /** A cause with its time as an ISO 8601 string. */
 export interface CauseStatus {
@@ -32,6 +33,8 @@ export interface BackendStatus {
   /** Stable short id, e.g. `127.0.0.1:8001`, as used in `/backends/{id}`. */
   readonly id: string;
   readonly url: string;
+  /** The configured URL DNS discovery resolved it from; absent for a backend as configured. */
+  readonly from?: string;
   /** Configured weight. */
   readonly weight: number;
   /** Weight now, lower during slow start. */
@@ -72,6 +75,8 @@ export interface BalancerStatus {
 
 /** The whole document, as `GET /status` serves it. */
 export interface StatusDocument extends BalancerStatus {
+  /** The running Roundabout's version (`lib/version.ts`). */
+  readonly version: string;
   /** Which of several workers answered (`--workers N`); absent with one process. */
   readonly worker?: WorkerPlace;
   /** Backends a reload removed that still have tries in flight. */
@@ -82,6 +87,21 @@ export interface StatusDocument extends BalancerStatus {
     readonly eventLoopLagMs: number;
     readonly episodes: number;
   };
+  /** DNS discovery, present when some backend is a name (`backends/discovery.ts`). */
+  readonly dns?: {
+    /** Resolutions that failed since start; each kept its name's last good set. */
+    readonly failures: number;
+    readonly names: readonly NameStatusDoc[];
+  };
+}
+
+/** One configured name: the backends it stands for, and whether its newest resolution failed. */
+export interface NameStatusDoc {
+  readonly url: string;
+  readonly backends: readonly string[];
+  readonly resolvedAt: string | null;
+  /** Why the newest resolution failed (the last good set is kept); `null` when it succeeded. */
+  readonly error: string | null;
 }
 
 /** One worker among several: its index from 0 and how many there are. */
@@ -107,12 +127,15 @@ export function statusSnapshot(balancer: StatusSource, nowMs: number): BalancerS
 
 /** The whole status document of `running` at `nowMs`, naming `worker` when there are several. */
 export function statusDocument(
-  running: Pick<RunningBalancer, "balancer" | "draining" | "lag">,
+  running:
+    & Pick<RunningBalancer, "balancer" | "draining" | "lag">
+    & Partial<Pick<RunningBalancer, "dns">>,
   nowMs: number,
   worker?: WorkerPlace,
 ): StatusDocument {
   const lag = running.lag;
   return {
+    version: VERSION,
     ...statusSnapshot(running.balancer, nowMs),
     ...(worker ? { worker: { index: worker.index, count: worker.count } } : {}),
     draining: running.draining.map((backend) => backendStatus(backend, nowMs)),
@@ -121,6 +144,19 @@ export function statusDocument(
       eventLoopLagMs: Math.round(lag.lagMs()),
       episodes: lag.episodes,
     },
+    ...(running.dns ? { dns: dnsStatus(running.dns) } : {}),
+  };
+}
+
+function dnsStatus(dns: NonNullable<RunningBalancer["dns"]>): StatusDocument["dns"] {
+  return {
+    failures: dns.discovery.failures,
+    names: dns.discovery.status().map((name) => ({
+      url: name.url,
+      backends: name.backends,
+      resolvedAt: name.resolvedAtMs === null ? null : iso(name.resolvedAtMs),
+      error: name.error,
+    })),
   };
 }
 
@@ -134,6 +170,7 @@ export function backendStatus(backend: Backend, nowMs: number): BackendStatus {
   return {
     id: backend.id,
     url: backend.url,
+    ...(backend.config.from === undefined ? {} : { from: backend.config.from }),
     weight: backend.config.weight,
     effectiveWeight: Math.round(backend.effectiveWeight(nowMs) * 1000) / 1000,
     state,

@@ -17,7 +17,15 @@ export function statusApi(parts: AdminParts): Hono {
   return new Hono()
     .get("/status", (c) => c.json(statusDocument(running, clock(), parts.worker)))
     .get("/metrics", (c) =>
-      c.body(metrics.render(everyBackend(parts), clock(), running.lag), 200, {
-        "content-type": METRICS_CONTENT_TYPE,
-      }));
+      c.body(
+        metrics.render(
+          everyBackend(parts),
+          clock(),
+          running.lag,
+          running.dns?.discovery.failures,
+          parts.live.reloads,
+        ),
+        200,
+        { "content-type": METRICS_CONTENT_TYPE },
+      ));
 }

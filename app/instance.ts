@@ -80,7 +80,12 @@ export function startInstance(options: InstanceOptions): Instance {
       metrics?.onRequest,
       accessLogger(s.accessLog, options.accessLog, options.isTerminal ?? false),
     );
-  const running = listen(options, clock, sinkFor(settings), metrics);
+  // The balancer's lines wait until the admin API is bound: a taken admin port must not
+  // follow "listening on …" (nothing is left listening then).
+  const held: string[] = [];
+  let holding = true;
+  const log = (line: string) => holding ? held.push(line) : options.log(line);
+  const running = listen({ ...options, log }, clock, sinkFor(settings), metrics);
   const live = new LiveConfig({
     initial: options.resolved,
     sources: options.sources,
@@ -91,7 +96,9 @@ export function startInstance(options: InstanceOptions): Instance {
   const stopping = new AbortController();
   const admin = settings.admin.port === undefined
     ? undefined
-    : startAdminApi(options, { live, running, metrics: metrics!, clock, stopping });
+    : startAdminApi({ ...options, log }, { live, running, metrics: metrics!, clock, stopping });
+  holding = false;
+  for (const line of held) options.log(line);
   const watch = options.watch === undefined ? undefined : watchConfig(options.watch, live, options);
   let stopped: Promise<boolean> | undefined;
   return {
@@ -120,12 +127,21 @@ function listen(
 ): RunningBalancer {
   const settings = options.resolved.settings;
   try {
+    // The files passed their checks when the configuration was resolved (config/pem_files.ts).
+    const caCerts = settings.backendCa === undefined
+      ? undefined
+      : [Deno.readTextFileSync(settings.backendCa)];
+    const { cert, key } = settings.tls;
     return startBalancer({
       hostname: settings.listen.hostname,
       port: settings.listen.port,
       backends: settings.backends,
       options: settings.options,
-      transport: options.transport ?? TRANSPORTS[settings.transport](),
+      transport: options.transport ?? TRANSPORTS[settings.transport]({ caCerts }),
+      caCerts,
+      ...(cert !== undefined && key !== undefined
+        ? { tls: { cert: Deno.readTextFileSync(cert), key: Deno.readTextFileSync(key) } }
+        : {}),
       clock,
       onRequest,
       onEject: metrics?.onEject,

@@ -13,6 +13,8 @@ export interface BackendConfig {
   readonly url: string;
   /** Relative share of traffic for weighted policies, a whole number ≥ 1. Default 1. */
   readonly weight: number;
+  /** Set when DNS discovery found it: the configured URL it came from (`discovery.ts`). */
+  readonly from?: string;
 }
 
 /** The last failed try, for the status document. */
@@ -199,8 +201,8 @@ export function backendId(url: string): string {
 }
 
 /**
- * Checks and normalises a backend base URL: http or https, a host, no credentials, query or
- * fragment, no trailing slash. Returns the URL or, when it is unusable, why.
+ * Checks and normalises a backend base URL: http or https (or srv+http, srv+https with no
+ * port: see discovery.ts), a host, no credentials, query or fragment, no trailing slash. Returns the URL or, when it is unusable, why.
  */
 export function normaliseBackendUrl(text: string): { url: string } | { problem: string } {
   let url: URL;
@@ -209,10 +211,13 @@ export function normaliseBackendUrl(text: string): { url: string } | { problem: 
   } catch {
     return { problem: "is not an http(s) URL such as http://127.0.0.1:8001" };
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
+  const srv = url.protocol === "srv+http:" || url.protocol === "srv+https:";
+  if (url.protocol !== "http:" && url.protocol !== "https:" && !srv) {
     return { problem: "is not an http(s) URL such as http://127.0.0.1:8001" };
   }
   if (url.hostname === "") return { problem: "has no host" };
+  // SRV records give the ports (discovery.ts).
+  if (srv && url.port) return { problem: "must not have a port: its SRV records give them" };
   if (url.username || url.password) return { problem: "must not contain credentials" };
   if (url.search || url.hash) return { problem: "must not contain a query or fragment" };
   const path = url.pathname.replace(/\/+$/, "");

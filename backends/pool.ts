@@ -43,11 +43,15 @@ export class Pool {
     return this.#draining;
   }
 
-  /** Puts `configs` in force at `nowMs`: adds, keeps (reconfigured) and drains by URL. */
+  /**
+   * Puts `configs` in force at `nowMs`: adds, keeps (reconfigured) and drains by URL;
+   * `reason` is the drained ones' cause.
+   */
   reconfigure(
     configs: readonly BackendConfig[],
     settings: HealthSettings,
     nowMs: number,
+    reason = "removed from the configuration",
   ): PoolChange {
     const draining = this.draining;
     const known = new Map<string, Backend>();
@@ -74,7 +78,7 @@ export class Pool {
     for (const backend of removed) {
       backend.drain({
         source: "admin",
-        detail: "removed from the configuration",
+        detail: reason,
         atMs: nowMs,
       });
     }

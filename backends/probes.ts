@@ -44,8 +44,10 @@ export interface ActiveHealthOptions {
 export type ProbeFn = (url: string, signal: AbortSignal) => Promise<number>;
 
 /** A probe over `fetch` with its own keep-alive client; `close()` releases it. */
-export function fetchProbe(): { probe: ProbeFn; close(): void } {
-  const client = Deno.createHttpClient({ http1: true, http2: false });
+export function fetchProbe(
+  caCerts: readonly string[] = [],
+): { probe: ProbeFn; close(): void } {
+  const client = Deno.createHttpClient({ http1: true, http2: false, caCerts: [...caCerts] });
   return {
     async probe(url, signal) {
       const response = await fetch(url, {
@@ -70,6 +72,8 @@ export interface ProberParts {
   readonly clock: Clock;
   /** How to send a probe. Default {@linkcode fetchProbe}, closed by `stop()`. */
   readonly probe?: ProbeFn;
+  /** PEM CA certificates the default probe trusts for https:// backends, besides the roots. */
+  readonly caCerts?: readonly string[];
   /** Timers for the schedule and the probe timeout. Default {@linkcode systemTimers}. */
   readonly timers?: Timers;
   /** Called after a probe changed a backend's state (for the event log). */
@@ -102,7 +106,7 @@ export class Prober {
     if (parts.probe) {
       this.#probe = parts.probe;
     } else {
-      const made = fetchProbe();
+      const made = fetchProbe(parts.caCerts);
       this.#probe = made.probe;
       this.#close = made.close;
     }

@@ -9,7 +9,10 @@ import type { RequestRecord } from "./balancer.ts";
 /** How access log lines are written. `auto` is text on a terminal and JSON otherwise. */
 export type AccessLogFormat = "json" | "text" | "off" | "auto";
 
-/** A log line as JSON: time, method, path, status, backend, tries with reasons, duration. */
+/**
+ * A log line as JSON: time, method, path, status, backend, tries with reasons, duration,
+ * request id, client address, declared body length and user agent.
+ */
 export function jsonLine(record: RequestRecord): string {
   return JSON.stringify({
     time: new Date(record.startMs).toISOString(),
@@ -20,13 +23,23 @@ export function jsonLine(record: RequestRecord): string {
     attempts: record.tries.length,
     tries: record.tries,
     durationMs: record.durationMs,
+    requestId: record.requestId,
+    client: record.client,
+    bytesIn: record.bytesIn,
+    userAgent: record.userAgent,
   });
 }
 
-/** A log line for a terminal, e.g. `POST / 200 http://127.0.0.1:8001 3ms`. */
+/**
+ * A log line for a terminal, e.g.
+ * `POST / 200 http://127.0.0.1:8001 3ms id=4f1c2a9e-1 from 127.0.0.1 in 7B "curl/8.5.0"`.
+ */
 export function textLine(record: RequestRecord): string {
   const backend = record.backend ?? "-";
   let line = `${record.method} ${record.path} ${record.status} ${backend} ${record.durationMs}ms`;
+  line += ` id=${record.requestId} from ${record.client}`;
+  if (record.bytesIn !== null) line += ` in ${record.bytesIn}B`;
+  if (record.userAgent !== null) line += ` ${JSON.stringify(record.userAgent)}`;
   const failed = record.tries.filter((t) => t.outcome !== "ok");
   if (failed.length > 0) {
     const reasons = failed.map((t) => `${t.backend} ${t.error ?? `status ${t.status}`}`);

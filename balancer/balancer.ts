@@ -22,7 +22,7 @@ import {
   type TryRecord,
   type Verdict,
 } from "./outcomes.ts";
-import { type FieldList, upstreamHeaders } from "../lib/headers.ts";
+import { authorityOf, type FieldList, upstreamHeaders } from "../lib/headers.ts";
 import type { BalancerOptions } from "./options.ts";
 import type { TryFailure } from "../backends/health.ts";
 import type { LagMonitor } from "./overload.ts";
@@ -46,6 +46,8 @@ export interface BalancerParts {
    * `hostlessOrigin` in `refusals.ts`); unset, no Host is required.
    */
   readonly hostlessOrigin?: string;
+  /** Whether the listener terminates TLS: `x-forwarded-proto: https`. Default false. */
+  readonly tls?: boolean;
   /** Called once per finished request; leave unset to skip the bookkeeping. */
   readonly onRequest?: (record: RequestRecord) => void;
   /** Called when a failed try takes a backend out of rotation (an ejection). */
@@ -100,6 +102,7 @@ export class Balancer {
   handle = async (request: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
     const exchange = new Exchange(request, info, this.#shared);
     const response = await this.#respond(exchange);
+    response.headers.set("x-request-id", exchange.requestId);
     this.#onRequest?.(exchange.toRecord(response.status, this.#clock()));
     return response;
   };
@@ -180,8 +183,9 @@ export class Balancer {
       baseUrl: backend.url,
       path: pathAndQuery(request.url),
       method: request.method,
-      // The client's Host, sent upstream in place of the backend's (`upstreamHost: client`).
-      host: this.#clientHost ? request.headers.get("host") ?? undefined : undefined,
+      // The client's Host, sent upstream in place of the backend's (`upstreamHost: client`);
+      // under HTTP/2 the URL's authority, as `:authority` has no Host field.
+      host: this.#clientHost ? request.headers.get("host") ?? authorityOf(request.url) : undefined,
       headers: fields,
       body: exchange.body,
       signal: exchange.signal,

@@ -9,6 +9,7 @@ import type { Backend } from "../backends/backend.ts";
 import type { PreparedBody } from "./body.ts";
 import type { Clock } from "../lib/time.ts";
 import type { ClientInfo } from "../lib/headers.ts";
+import { RequestIds } from "../lib/request_id.ts";
 import type { FailedTry, FailureContext, Replay, TryRecord, Verdict } from "./outcomes.ts";
 import type { BalancerOptions } from "./options.ts";
 import type { LagMonitor } from "./overload.ts";
@@ -24,6 +25,13 @@ export interface RequestRecord {
   readonly backend?: string;
   readonly tries: readonly TryRecord[];
   readonly durationMs: number;
+  /** The `x-request-id` the backend and the client saw. */
+  readonly requestId: string;
+  /** The client's address (the TCP peer). */
+  readonly client: string;
+  /** The request body's declared length (`content-length`); `null` when not declared. */
+  readonly bytesIn: number | null;
+  readonly userAgent: string | null;
 }
 
 const NO_RECORDS: readonly TryRecord[] = [];
@@ -33,23 +41,29 @@ export interface Shared {
   readonly clock: Clock;
   /** Peers whose `x-forwarded-*` fields are kept. */
   readonly trusted: ReadonlySet<string>;
+  /** The listener's scheme: `https` when it terminates TLS. */
+  readonly proto: "http" | "https";
   readonly timeoutMs: number;
   readonly limits: RefusalLimits;
   readonly errorDetails: boolean;
   readonly lagMs: () => number;
+  readonly requestIds: RequestIds;
 }
 
 /** The part of a balancer's configuration every request reads, made once per balancer. */
 export function shareAmongRequests(parts: {
   readonly options: BalancerOptions;
+  readonly backends: readonly Backend[];
   readonly clock: Clock;
   readonly hostlessOrigin?: string;
+  readonly tls?: boolean;
   readonly lag?: Pick<LagMonitor, "lagMs">;
 }): Shared {
   const { options, lag } = parts;
   return {
     clock: parts.clock,
     trusted: new Set(options.trustedProxies),
+    proto: parts.tls ? "https" : "http",
     timeoutMs: options.timeoutMs,
     limits: {
       hostlessOrigin: parts.hostlessOrigin,
@@ -57,9 +71,13 @@ export function shareAmongRequests(parts: {
       maxHeaderBytes: options.maxHeaderBytes,
       maxBodyBytes: options.maxBodyBytes,
       bodyIdleTimeoutMs: options.bodyIdleTimeoutMs,
+      health: options.healthOnListener
+        ? { backends: parts.backends, clock: parts.clock }
+        : undefined,
     },
     errorDetails: options.errorDetails,
     lagMs: lag === undefined ? () => 0 : () => lag.lagMs(),
+    requestIds: new RequestIds(),
   };
 }
 
@@ -73,7 +91,10 @@ export class Exchange implements ClientInfo, FailedTry, FailureContext {
   readonly startMs: number;
   readonly peer: string;
   readonly trusted: boolean;
+  readonly proto: "http" | "https";
   readonly signal: AbortSignal;
+  /** Sent upstream and to the client as `x-request-id`. */
+  readonly requestId: string;
   body: PreparedBody = null;
   replay: Replay = "never";
   /** The backend of the current try, and when that try started. */
@@ -101,9 +122,15 @@ export class Exchange implements ClientInfo, FailedTry, FailureContext {
     this.startMs = shared.clock();
     this.peer = (info.remoteAddr as Deno.NetAddr).hostname;
     this.trusted = shared.trusted.has(this.peer);
+    this.proto = shared.proto;
     this.signal = request.signal;
+    this.requestId = shared.requestIds.of(request.headers.get("x-request-id"));
   }
 
+  /** For `upstreamHeaders`: the authority of an HTTP/2 request is only in its URL. */
+  get url(): string {
+    return this.request.url;
+  }
   get timeoutMs(): number {
     return this.shared.timeoutMs;
   }
@@ -128,6 +155,10 @@ export class Exchange implements ClientInfo, FailedTry, FailureContext {
       backend: this.answeredBy,
       tries: this.tries ?? NO_RECORDS,
       durationMs: nowMs - this.startMs,
+      requestId: this.requestId,
+      client: this.peer,
+      bytesIn: declaredLength(request.headers.get("content-length")),
+      userAgent: request.headers.get("user-agent"),
     };
   }
 
@@ -141,4 +172,10 @@ export class Exchange implements ClientInfo, FailedTry, FailureContext {
     const durationMs = nowMs - this.tryStartMs;
     (this.tries ??= []).push({ backend: this.backend.url, outcome, status, error, durationMs });
   }
+}
+
+/** A `content-length` as a number of bytes, or `null` when absent or not a length. */
+function declaredLength(text: string | null): number | null {
+  if (text === null || !/^\d{1,15}$/.test(text)) return null;
+  return Number(text);
 }

@@ -49,6 +49,18 @@ export interface BalancerOptions {
   readonly errorDetails: boolean;
   /** Setting `slowStart`: the ramp-up window; 0 is off. */
   readonly slowStartMs: number;
+  /** Setting `health.onListener`: `/healthz` and `/readyz` answered on the balancer's port. */
+  readonly healthOnListener: boolean;
+  /** Settings `dns.*`: how backend names are resolved (`backends/discovery.ts`). */
+  readonly dns: DnsOptions;
+}
+
+/** Settings `dns.*`. */
+export interface DnsOptions {
+  /** Setting `dns.refresh`: time between two resolutions of every backend name. */
+  readonly refreshMs: number;
+  /** Setting `dns.resolver`: `IP:PORT` of the DNS server to ask; unset, the system's. */
+  readonly resolver?: string;
 }
 
 /** Settings `passive.*`. */
@@ -103,6 +115,8 @@ export const DEFAULT_OPTIONS: BalancerOptions = {
   exposeBackend: true,
   errorDetails: true,
   slowStartMs: 0,
+  healthOnListener: false,
+  dns: { refreshMs: 10_000, resolver: undefined },
 };
 
 /**

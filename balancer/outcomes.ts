@@ -188,15 +188,30 @@ export function answerFailure(
   return Response.json(details ? { error, tried: tries } : { error }, { status });
 }
 
-/** 503 when every backend is out of rotation: answer at once with when to come back. */
+/**
+ * 503 when every backend is out of rotation: answer at once with when to come back. When
+ * an operator holds every backend out, nothing says when they come back, so no
+ * `Retry-After` is promised.
+ */
 export function answerNoBackend(backends: readonly Backend[], nowMs: number): Response {
   let soonest = Infinity;
+  let held = 0;
   for (const backend of backends) {
     soonest = Math.min(soonest, backend.health.expectedBackMs(nowMs));
+    if (backend.health.heldByAdmin) held++;
+  }
+  if (backends.length > 0 && held === backends.length) {
+    return Response.json(
+      { error: "no backend available: every backend is disabled or draining by an operator" },
+      { status: 503 },
+    );
   }
   const waitS = Number.isFinite(soonest) ? Math.max(1, Math.ceil((soonest - nowMs) / 1000)) : 1;
+  const why = held > 0
+    ? "every backend is marked failed or held out by an operator"
+    : "every backend is marked failed";
   return Response.json(
-    { error: "no backend available: every backend is marked failed", retryAfterSeconds: waitS },
+    { error: `no backend available: ${why}`, retryAfterSeconds: waitS },
     { status: 503, headers: { "retry-after": String(waitS) } },
   );
 }

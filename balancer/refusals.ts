@@ -15,6 +15,7 @@
  * | 413 | body over `maxBodyBytes`, declared or counted while read |
  * | 408 | a streamed body whose client went quiet for `bodyIdleTimeoutMs` |
  * | 499 | an unreadable body whose client is gone (nobody reads the answer) |
+ * | 200/503 | `/healthz`, `/readyz` with `health.onListener`: answered by the balancer (`readiness.ts`) |
  *
  * Every check here runs on every request, so each is a header lookup or a length compare;
  * the costlier part of a check runs only once the cheap part has matched.
@@ -35,8 +36,11 @@
  * @module
  */
 
+import type { Backend } from "../backends/backend.ts";
 import type { BodyRefusal } from "./body.ts";
 import type { FieldList } from "../lib/headers.ts";
+import type { Clock } from "../lib/time.ts";
+import { LIVENESS_PATH, livenessAnswer, READINESS_PATH, readinessAnswer } from "./readiness.ts";
 
 /** What the checks need besides the request: fixed for one configuration on one listener. */
 export interface RefusalLimits {
@@ -55,6 +59,11 @@ export interface RefusalLimits {
   readonly maxBodyBytes: number;
   /** How long a streamed body's client may send nothing, in milliseconds. */
   readonly bodyIdleTimeoutMs: number;
+  /**
+   * Set with `health.onListener`: `/healthz` and `/readyz` are answered here about these
+   * backends, never forwarded. Unset (the default), those paths go to a backend like any.
+   */
+  readonly health?: { readonly backends: readonly Backend[]; readonly clock: Clock };
 }
 
 /**
@@ -85,6 +94,11 @@ export function refuse(
   length: string | null,
   limits: RefusalLimits,
 ): Response | undefined {
+  // Off by default: one property read, and no path is looked at.
+  if (limits.health !== undefined) {
+    const answer = answerHealth(request, limits.health);
+    if (answer !== undefined) return answer;
+  }
   const refusal = refuseForm(request, limits);
   if (refusal !== undefined) return refusal;
   if (fields === undefined) return tooLarge(431, "request header fields", limits.maxHeaderBytes);
@@ -117,6 +131,29 @@ export function answerBodyRefusal(
     },
     { status: 400 },
   );
+}
+
+/**
+ * The answer to an orchestrator's probe on the balancer's own port, or `undefined` for any
+ * other path. The query is ignored: `/readyz?verbose` is still the probe.
+ */
+function answerHealth(
+  request: Request,
+  health: NonNullable<RefusalLimits["health"]>,
+): Response | undefined {
+  const target = pathAndQuery(request.url);
+  const query = target.indexOf("?");
+  const path = query === -1 ? target : target.slice(0, query);
+  if (path !== LIVENESS_PATH && path !== READINESS_PATH) return undefined;
+  const method = request.method;
+  if (method !== "GET" && method !== "HEAD") {
+    return Response.json(
+      { error: `${method} is not allowed on ${path}: it is the balancer's own health check` },
+      { status: 405, headers: { allow: "GET, HEAD" } },
+    );
+  }
+  if (path === LIVENESS_PATH) return livenessAnswer();
+  return readinessAnswer(health.backends, health.clock());
 }
 
 /** 499 (nginx's "client closed request"): nobody reads it, the access log records it. */
@@ -223,10 +260,11 @@ function isAsterisk(url: string): boolean {
  * The origin `Deno.serve` gives a request without authority on a listener at `addr`, as
  * Deno 2.9.6 builds it (ext/http request_properties.rs, `req_host_from_addr`).
  */
-export function hostlessOrigin(addr: Deno.NetAddr): string {
-  const port = addr.port === 80 ? "" : `:${addr.port}`;
+export function hostlessOrigin(addr: Deno.NetAddr, tls = false): string {
+  const scheme = tls ? "https" : "http";
+  const port = addr.port === (tls ? 443 : 80) ? "" : `:${addr.port}`;
   const loopbackOrWildcard = /^(?:127\.|0\.0\.0\.0$|::1?$)/.test(addr.hostname);
-  if (loopbackOrWildcard) return `http://localhost${port}/`;
+  if (loopbackOrWildcard) return `${scheme}://localhost${port}/`;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-  return `http://${host}${port}/`;
+  return `${scheme}://${host}${port}/`;
 }

@@ -1,7 +1,7 @@
+// Over 300 lines: the listener, its reconfiguration (DNS discovery's pool changes too) and its shutdown share one state.
 /**
  * Runs a {@linkcode Balancer} on `Deno.serve`, changes its configuration without dropping a
  * request, and stops it cleanly.
-
  *
  * A configuration in force is one immutable {@linkcode Balancer} (options, backends,
  * policy). The server's handler reads the current one once per request, so a request runs
@@ -17,7 +17,7 @@ import { isBackendFailure } from "./outcomes.ts";
 import type { Backend, BackendConfig } from "../backends/backend.ts";
 import { Pool, type PoolChange } from "../backends/pool.ts";
 import { Balancer, type RequestRecord } from "./balancer.ts";
-import { type Clock, monotonicClock, systemClock, type Timers } from "../lib/time.ts";
+import { type Clock, monotonicClock, systemClock, systemTimers, type Timers } from "../lib/time.ts";
 import { formatDuration } from "../lib/duration.ts";
 import { LagMonitor } from "./overload.ts";
 import { type BalancerOptions, DEFAULT_OPTIONS, healthSettings } from "./options.ts";
@@ -27,6 +27,8 @@ import { type ProbeFn, Prober } from "../backends/probes.ts";
 import type { Transport } from "../transports/transport.ts";
 import { AutoTransport } from "../transports/auto.ts";
 import { WebSocketBridges } from "./websocket.ts";
+import { DnsRefresh } from "../backends/dns_refresh.ts";
+import { dnsResolver, needsDiscovery, type Resolver } from "../backends/discovery.ts";
 
 /** Everything needed to start a balancer. */
 export interface BalancerConfig {
@@ -52,8 +54,10 @@ export interface BalancerConfig {
   readonly log?: (line: string) => void;
   /** How active probes are sent (tests fake it). Default `fetch`. */
   readonly probe?: ProbeFn;
-  /** Timers for active probes (tests drive them). Default the real timers. */
+  /** Timers for active probes and DNS refreshes (tests drive them). Default the real timers. */
   readonly scheduler?: Timers;
+  /** How backend names are resolved (tests fake it). Default `options.dns.resolver`'s. */
+  readonly resolver?: Resolver;
   /** Randomness for random policies (tests seed it). Default `Math.random`. */
   readonly random?: Random;
   /** Where round robin's counter starts (see `PolicyDeps.start`). Default 0. */
@@ -69,6 +73,10 @@ export interface BalancerConfig {
    * here and stopped on shutdown; a given one is left for its owner to stop.
    */
   readonly lag?: LagMonitor;
+  /** Serve HTTPS (h2 or http/1.1 by ALPN) with this PEM chain and key. Default plain HTTP. */
+  readonly tls?: { readonly cert: string; readonly key: string };
+  /** PEM CAs trusted for https:// backends by the default transport and the probes. */
+  readonly caCerts?: readonly string[];
 }
 
 /** A new configuration for a running balancer. */
@@ -102,6 +110,10 @@ export class RunningBalancer {
   readonly #clock: Clock;
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #pool: Pool;
+  /** The backends as configured: names not expanded. */
+  #configured: readonly BackendConfig[];
+  /** DNS discovery, made once some backend is a name; never for IP-only lists. */
+  #dns: DnsRefresh | undefined;
   #current: Balancer;
   #onRequest: ((record: RequestRecord) => void) | undefined;
   #prober: Prober | undefined;
@@ -111,7 +123,7 @@ export class RunningBalancer {
 
   constructor(config: BalancerConfig) {
     this.#config = config;
-    this.#transport = config.transport ?? new AutoTransport();
+    this.#transport = config.transport ?? new AutoTransport({ caCerts: config.caCerts });
     this.#clock = config.clock ?? systemClock;
     this.#onRequest = config.onRequest;
     const log = config.log;
@@ -125,19 +137,23 @@ export class RunningBalancer {
       ...config.options,
       policy: config.policy ?? config.options?.policy ?? DEFAULT_OPTIONS.policy,
     };
-    this.#pool = new Pool(config.backends, healthSettings(options));
+    this.#configured = config.backends;
+    this.#dns = this.#startDns(options);
+    this.#pool = new Pool(this.#expand(), healthSettings(options));
     try {
       this.#server = Deno.serve({
         hostname: config.hostname ?? "127.0.0.1",
         port: config.port ?? 8080,
         // Only set when asked: the single-thread path stays exactly as it was.
         ...(config.reusePort ? { reusePort: true } : {}),
+        ...(config.tls ? { cert: config.tls.cert, key: config.tls.key } : {}),
         onListen: () => {},
         onError: (error) => this.#internalError(error),
         // One read of the configuration in force per request: the request keeps it.
       }, (request, info) => this.#current.handle(request, info));
     } catch (error) {
       this.#transport.close();
+      this.#dns?.stop();
       throw error;
     }
     // Built once listening, for the listener's address; no request reaches the handler
@@ -146,7 +162,7 @@ export class RunningBalancer {
     const addr = this.#server.addr;
     this.hostname = addr.hostname;
     this.port = addr.port;
-    this.url = `http://${addr.hostname}:${addr.port}`;
+    this.url = `${config.tls ? "https" : "http"}://${addr.hostname}:${addr.port}`;
     if (config.lag === undefined) this.lag.start();
     this.#prober = this.#startProber();
     const list = this.#pool.backends.map((b) => b.url).join(", ");
@@ -170,25 +186,60 @@ export class RunningBalancer {
     return this.#pool.draining;
   }
 
+  /** DNS discovery, when some backend is a name: its names, last good sets, failures. */
+  get dns(): DnsRefresh | undefined {
+    return this.#dns;
+  }
+
   /**
    * Puts a new configuration in force at once; requests already started finish on the old
    * one. Resolves when the active health checks follow the new backends too.
    */
   reconfigure(next: Reconfiguration): Promise<Reconfigured> {
     if (this.#stopped) return Promise.reject(new Error("Cannot reconfigure a stopped balancer"));
-    const changed = this.#pool.reconfigure(
-      next.backends,
-      healthSettings(next.options),
-      this.#clock(),
-    );
     if ("onRequest" in next) this.#onRequest = next.onRequest;
+    this.#configured = next.backends;
+    this.#dns ??= this.#startDns(next.options);
+    // New names resolve now rather than at the next tick (their last good set meanwhile).
+    if (needsDiscovery(next.backends)) this.#dns?.refreshNow();
+    return this.#apply(next.options, "removed from the configuration");
+  }
+
+  /** The configured backends, with the names expanded, in force with `options`. */
+  #apply(options: BalancerOptions, reason: string): Promise<Reconfigured> {
+    const changed = this.#pool.reconfigure(
+      this.#expand(),
+      healthSettings(options),
+      this.#clock(),
+      reason,
+    );
     const previous = this.#current;
-    this.#current = this.#build(next.options);
+    this.#current = this.#build(options);
     const probesChanged = changed.removed.length > 0 || changed.added.length > 0 ||
-      JSON.stringify(previous.options.active) !== JSON.stringify(next.options.active);
+      JSON.stringify(previous.options.active) !== JSON.stringify(options.active);
     const done = this.#probers.then(() => probesChanged ? this.#restartProber() : undefined);
     this.#probers = done.catch(() => {});
     return done.then(() => changed);
+  }
+
+  #expand(): readonly BackendConfig[] {
+    return this.#dns ? this.#dns.discovery.expand(this.#configured) : this.#configured;
+  }
+
+  /** DNS discovery when some configured backend is a name; nothing otherwise. */
+  #startDns(options: BalancerOptions): DnsRefresh | undefined {
+    if (!needsDiscovery(this.#configured)) return undefined;
+    return new DnsRefresh({
+      resolver: this.#config.resolver ?? dnsResolver(options.dns.resolver),
+      clock: this.#clock,
+      timers: this.#config.scheduler ?? systemTimers,
+      configured: () => this.#configured,
+      intervalMs: () => Math.max(100, this.#current.options.dns.refreshMs),
+      apply: () => {
+        if (!this.#stopped) this.#apply(this.#current.options, "gone from DNS").catch(() => {});
+      },
+      log: this.#config.log,
+    });
   }
 
   /**
@@ -207,6 +258,7 @@ export class RunningBalancer {
     });
     const drained = await Promise.race([finished, expired]);
     clearTimeout(timer);
+    await this.#dns?.stop();
     await this.#probers;
     await this.#prober?.stop();
     if (this.#config.lag === undefined) this.lag.stop();
@@ -230,7 +282,8 @@ export class RunningBalancer {
       policy: createPolicy(options.policy, { random: config.random, start: config.firstPick }),
       transport: this.#transport,
       clock: this.#clock,
-      hostlessOrigin: hostlessOrigin(this.#server.addr),
+      hostlessOrigin: hostlessOrigin(this.#server.addr, config.tls !== undefined),
+      tls: config.tls !== undefined,
       onRequest: this.#onRequest,
       onEject,
       lag: this.lag,
@@ -249,6 +302,7 @@ export class RunningBalancer {
       options: balancer.options.active,
       clock,
       probe: this.#config.probe,
+      caCerts: this.#config.caCerts,
       timers: this.#config.scheduler,
       onChange: log && ((backend) => log(probeLine(backend, clock()))),
     });

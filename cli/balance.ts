@@ -87,8 +87,9 @@ Configuration:
 ${wrap("--config FILE", `${CONFIG_DESCRIPTION} [${CONFIG_ENV}]`).join("\n")}
 ${settingsHelp()}
 
-Durations: 250ms, 2s, 1m, or a bare number of milliseconds. Each setting also reads the
-environment variable in brackets. "roundabout check-config FILE" shows what is in force.`;
+Durations: 250ms, 2s, 1m; a unit is required (the config file also takes a number of
+milliseconds). Each setting also reads the environment variable in brackets.
+"roundabout check-config FILE" shows what is in force.`;
 
 /** Runs the command; resolves with the exit status once stopped. */
 export async function balanceCommand(args: readonly string[]): Promise<number> {

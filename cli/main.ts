@@ -7,10 +7,12 @@
 import { ConfigError } from "../config/problems.ts";
 import { balanceCommand } from "./balance.ts";
 import { checkConfigCommand } from "./check_config.ts";
+import { healthcheckCommand } from "./healthcheck.ts";
 import { mockCommand } from "./mock.ts";
 import { statusCommand } from "./status.ts";
 import { upCommand } from "./up.ts";
 import { quote, UsageError } from "./usage.ts";
+import { VERSION } from "../lib/version.ts";
 
 export const MAIN_HELP =
   `roundabout: an HTTP load balancer that keeps one address working when backends fail
@@ -23,8 +25,10 @@ Commands:
   mock           run one mock app (normal, alternating, delayed, and fault apps)
   check-config   check a config file and show what would be in force, and from where
   status         the backends of a running balancer, from its admin API
+  healthcheck    exit 0 if a running balancer answers /healthz (for container images)
+  version        print the version (also --version)
 
-"roundabout COMMAND --help" shows a command's options.`;
+"roundabout COMMAND --help" or "roundabout help COMMAND" shows a command's options.`;
 
 const COMMANDS: Readonly<Record<string, (args: readonly string[]) => Promise<number>>> = {
   balance: balanceCommand,
@@ -32,11 +36,20 @@ const COMMANDS: Readonly<Record<string, (args: readonly string[]) => Promise<num
   mock: mockCommand,
   "check-config": checkConfigCommand,
   status: statusCommand,
+  healthcheck: healthcheckCommand,
 };
 
 /** Runs the command line and resolves with the process exit status. */
 export async function main(args: readonly string[]): Promise<number> {
   const [command, ...rest] = args;
+  if (command === "--version" || command === "version") {
+    console.log(`roundabout ${VERSION}`);
+    return 0;
+  }
+  // `help COMMAND` is that command's own --help.
+  if (command === "help" && rest.length > 0 && Object.hasOwn(COMMANDS, rest[0])) {
+    return await COMMANDS[rest[0]](["--help"]);
+  }
   if (command === undefined || command === "--help" || command === "-h" || command === "help") {
     console.log(MAIN_HELP);
     return command === undefined ? 2 : 0;

@@ -41,8 +41,30 @@ export async function statusCommand(args: readonly string[]): Promise<number> {
   const token = stringFlag(flags, "token") ?? (Deno.env.get("ROUNDABOUT_ADMIN_TOKEN") || undefined);
   const text = await fetchStatus(admin, token);
   if (text === undefined) return 1;
-  console.log(flags.json ? text : statusTable(JSON.parse(text) as StatusDocument));
+  const status = asStatusDocument(text);
+  if (typeof status === "string") {
+    throw new UsageError(
+      `status: ${admin} did not answer like Roundabout's admin API: ${status} ` +
+        "(is --admin the admin port, not the balancer's?)",
+    );
+  }
+  console.log(flags.json ? text : statusTable(status));
   return 0;
+}
+
+/** `text` as a status document, or what is wrong with it (e.g. the balancer port's answer). */
+function asStatusDocument(text: string): StatusDocument | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return `GET /status answered ${quote(text.slice(0, 60))}, not JSON`;
+  }
+  const document = value as Partial<StatusDocument> | null;
+  if (typeof document !== "object" || document === null || !Array.isArray(document.backends)) {
+    return "GET /status answered JSON without a backends list";
+  }
+  return document as StatusDocument;
 }
 
 /**

@@ -10,7 +10,7 @@
 import { parseArgs } from "node:util";
 import type * as z from "zod";
 import { quote } from "../config/problems.ts";
-import { check, DURATION, ms, numberFromText, PORT } from "../config/values.ts";
+import { check, DURATION, ms, numberFromText, PORT, unitlessDuration } from "../config/values.ts";
 
 export { quote };
 
@@ -74,12 +74,15 @@ export function stringFlag(flags: Flags, name: string): string | undefined {
 }
 
 /**
- * A duration flag in milliseconds (`250ms`, `2s`, `1m` or bare milliseconds), checked as a
- * duration setting is.
+ * A duration flag in milliseconds (`250ms`, `2s`, `1m`; a bare number other than 0 is an
+ * error, as for settings), checked as a duration setting is.
  */
 export function durationFlag(flags: Flags, name: string, fallback: number): number {
   const text = stringFlag(flags, name);
-  return text === undefined ? fallback : ms(checked(name, text, DURATION));
+  if (text === undefined) return fallback;
+  const problem = unitlessDuration(text);
+  if (problem !== undefined) throw new UsageError(`--${name} ${quote(text)}: ${problem}`);
+  return ms(checked(name, text, DURATION));
 }
 
 /** A TCP port flag, 0-65535 (0 picks any free port), checked as a port setting is. */

@@ -48,8 +48,11 @@ export interface LiveConfigParts {
 /** Settings a running process cannot change; a change is logged and ignored. */
 const FIXED: readonly { path: string; why: string }[] = [
   { path: "listen", why: "the listening socket stays open" },
+  // Deno.serve takes its certificate once, when it starts listening: no swap without a restart.
+  { path: "tls", why: "the listener keeps the certificate it started with" },
   { path: "admin", why: "the admin API keeps its address and token" },
   { path: "transport", why: "the upstream client stays" },
+  { path: "backendCa", why: "the upstream client keeps the CA it started with" },
   { path: "workers", why: "the worker threads stay" },
 ];
 
@@ -58,6 +61,11 @@ export class LiveConfig {
   #resolved: Resolved;
   readonly #parts: LiveConfigParts;
   #queue: Promise<unknown> = Promise.resolve();
+  /**
+   * Reloads from the sources or a whole document (not backend changes through the admin
+   * API), by result, and when a configuration was last applied, wall-clock: for metrics.
+   */
+  readonly reloads = { succeeded: 0, failed: 0, lastSuccessMs: Date.now() };
 
   constructor(parts: LiveConfigParts) {
     this.#parts = parts;
@@ -122,9 +130,13 @@ export class LiveConfig {
           `configuration from ${reason} rejected, the current one stays in force:`,
         );
         for (const problem of error.problems) this.#parts.log(`  ${problem}`);
+        this.reloads.failed++;
         return { ok: false, problems: error.problems };
       }
-      return this.#apply(resolved, reason);
+      const outcome = this.#apply(resolved, reason);
+      this.reloads.succeeded++;
+      this.reloads.lastSuccessMs = Date.now();
+      return outcome;
     };
     const result = this.#queue.then(run, run);
     this.#queue = result.catch(() => {});
@@ -145,12 +157,14 @@ export class LiveConfig {
     let settings = next.settings;
     const origins = new Map(next.origins);
     for (const { path, why } of FIXED) {
-      const key = path as "listen" | "admin" | "transport" | "workers";
+      const key = path as "listen" | "tls" | "admin" | "transport" | "backendCa" | "workers";
       if (JSON.stringify(before[key]) === JSON.stringify(settings[key])) continue;
       kept.push(path);
       this.#parts.log(
         `${path} cannot change while running (${why}); keeping ${
-          path === "admin" ? "the current admin settings" : JSON.stringify(toFile(before)[key])
+          path === "admin"
+            ? "the current admin settings"
+            : JSON.stringify(toFile(before)[key]) ?? "none"
         } until a restart`,
       );
       settings = { ...settings, [key]: before[key] };

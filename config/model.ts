@@ -32,12 +32,23 @@ export interface AdminSettings {
   readonly token?: string;
 }
 
+/** TLS termination. Cannot change while running. See `tls.*` in settings.ts. */
+export interface TlsSettings {
+  /** Path of the PEM certificate chain; unset (with `key`): plain HTTP. */
+  readonly cert?: string;
+  /** Path of the PEM private key. */
+  readonly key?: string;
+}
+
 /** Everything a running Roundabout is told; each field is a setting of settings.ts. */
 export interface Settings {
   readonly listen: ListenSettings;
+  readonly tls: TlsSettings;
   readonly backends: readonly BackendConfig[];
   readonly options: BalancerOptions;
   readonly transport: string;
+  /** Path of the PEM CA certificates trusted for https:// backends. */
+  readonly backendCa?: string;
   readonly admin: AdminSettings;
   readonly accessLog: AccessLogFormat;
   readonly shutdownGraceMs: number;

@@ -9,6 +9,10 @@
  */
 
 import type * as z from "zod";
+import { SETTINGS } from "./settings.ts";
+
+/** Paths of settings whose values are secrets: a problem with one never shows the value. */
+const SECRET_PATHS = new Set(SETTINGS.filter((s) => s.type === "token").map((s) => s.path));
 
 /** Every problem found in a configuration, one line each. */
 export class ConfigError extends Error {
@@ -69,10 +73,13 @@ export function issueLines(
     }
     const input = (issue as { input?: unknown }).input;
     const where = whereOf(issue.path);
+    const secret = SECRET_PATHS.has(issue.path.filter((p) => typeof p === "string").join("."));
     const message = issue.message.startsWith("Invalid input: expected ")
       ? `expected ${article(issue.message.slice("Invalid input: expected ".length))}`
       : issue.message;
-    lines.push(problemLine(where, message, { value: input }));
+    lines.push(
+      secret ? problemLine(where, message) : problemLine(where, message, { value: input }),
+    );
   }
   return lines;
 }

@@ -12,8 +12,10 @@ import {
   ADDRESS,
   BACKENDS,
   DURATION,
+  FILE_PATH,
   IP_ADDRESSES,
   listOf,
+  NAME_SERVER,
   oneOf,
   PORT,
   REQUEST_PATH,
@@ -48,10 +50,14 @@ export function valueSchema(setting: Setting): z.ZodType {
       return TOKEN;
     case "path":
       return REQUEST_PATH;
+    case "file":
+      return FILE_PATH;
     case "list":
       return listOf(choices);
     case "backends":
       return BACKENDS;
+    case "nameserver":
+      return NAME_SERVER;
   }
 }
 

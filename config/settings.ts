@@ -39,10 +39,14 @@ export type SettingType =
   | "token"
   /** a request path starting with `/` */
   | "path"
+  /** a path to a file on this machine */
+  | "file"
   /** a list of words from `choices` */
   | "list"
   /** backend URLs, each optionally with a weight */
-  | "backends";
+  | "backends"
+  /** a DNS server, `IP:PORT` */
+  | "nameserver";
 
 /** One setting. */
 export interface Setting {
@@ -77,6 +81,10 @@ export const SECTIONS: Readonly<Record<string, string>> = {
   passive: "Passive health: what real traffic teaches.",
   active: "Active health: probes on their own schedule.",
   admin: "The admin API. A change needs a restart.",
+  health: "Health checks for orchestrators (/healthz, /readyz).",
+  dns: "How backend URLs whose host is a DNS name (or srv+http://NAME) are resolved.",
+  tls: "TLS termination: the listener serves HTTPS (h2 or http/1.1 by ALPN). Both or " +
+    "neither. A change needs a restart.",
 };
 
 /** Every setting, in the order of the config file. */
@@ -98,6 +106,24 @@ export const SETTINGS: readonly Setting[] = [
     default: 8080,
     group: "Listening",
     description: "TCP port to listen on; 0 picks a free one.",
+  },
+  {
+    path: "tls.cert",
+    field: "tls.cert",
+    flag: "tls-cert",
+    type: "file",
+    unset: "none (plain HTTP)",
+    group: "Listening",
+    description: "PEM certificate chain for HTTPS on the listening port; needs tls.key too.",
+  },
+  {
+    path: "tls.key",
+    field: "tls.key",
+    flag: "tls-key",
+    type: "file",
+    unset: "none (plain HTTP)",
+    group: "Listening",
+    description: "PEM private key of tls.cert.",
   },
   {
     path: "backends",
@@ -422,6 +448,29 @@ export const SETTINGS: readonly Setting[] = [
       "over this window; 0 turns it off.",
   },
   {
+    path: "dns.refresh",
+    field: "options.dns.refreshMs",
+    flag: "dns-refresh",
+    type: "duration",
+    default: 10_000,
+    group: "Backends",
+    description:
+      "How often backend names are resolved again (at most every 100ms). A backend URL whose host is a " +
+      "DNS name stands for all its A and AAAA addresses; srv+http://NAME and srv+https://NAME " +
+      "for its SRV records' targets, ports and weights (lowest priority value only). " +
+      "IP addresses and localhost are not resolved.",
+  },
+  {
+    path: "dns.resolver",
+    field: "options.dns.resolver",
+    flag: "resolver",
+    type: "nameserver",
+    unset: "the system's resolver",
+    group: "Backends",
+    description: "The DNS server to ask for backend names, IP:PORT (port 53 when left out). " +
+      "A change needs a restart.",
+  },
+  {
     path: "transport",
     field: "transport",
     flag: "transport",
@@ -429,8 +478,19 @@ export const SETTINGS: readonly Setting[] = [
     default: TRANSPORT_NAMES[0],
     choices: TRANSPORT_NAMES,
     group: "Behaviour",
-    description: "Upstream HTTP client: auto (http1 for http://, fetch for https://), fetch " +
-      "or http1. A change needs a restart.",
+    description: "Upstream HTTP client: auto (the same as http1, which speaks http:// and " +
+      "https://), fetch or http1. A change needs a restart.",
+  },
+  {
+    path: "backendCa",
+    field: "backendCa",
+    flag: "backend-ca",
+    type: "file",
+    unset: "none (the system's roots only)",
+    group: "Backends",
+    description: "PEM certificates of a private CA trusted for https:// backends (tries and " +
+      "health probes), besides the usual roots. Verification is never turned off. A " +
+      "change needs a restart.",
   },
   {
     path: "admin.hostname",
@@ -457,8 +517,19 @@ export const SETTINGS: readonly Setting[] = [
     type: "token",
     unset: "none",
     group: "Operations",
-    description: "Bearer token the admin API requires. Prefer the environment variable: " +
-      "flags show in ps, files get copied.",
+    description: "Bearer token the admin API requires: at least 8 characters, no spaces. " +
+      "Prefer the environment variable: flags show in ps, files get copied.",
+  },
+  {
+    path: "health.onListener",
+    field: "options.healthOnListener",
+    flag: "health-on-listener",
+    type: "switch",
+    default: false,
+    group: "Operations",
+    description: "Answer GET /healthz (200 while serving) and GET /readyz (200 when a " +
+      "backend is available, else 503) on the balancer's own port instead of forwarding " +
+      "them. The admin API answers both without a token either way.",
   },
   {
     path: "accessLog",
@@ -534,10 +605,14 @@ export function placeholder(setting: Setting): string {
       return "TOKEN";
     case "path":
       return "PATH";
+    case "file":
+      return "FILE";
     case "list":
       return "KINDS";
     case "backends":
       return "URL[,URL...]";
+    case "nameserver":
+      return "IP:PORT";
   }
 }
 

@@ -19,6 +19,7 @@ import {
 } from "./model.ts";
 import { ConfigError, formatPath, issueLines, problemLine, quote, type Where } from "./problems.ts";
 import { CONFIG_FILE } from "./schema.ts";
+import { pemProblems } from "./pem_files.ts";
 import { type Setting, SETTINGS } from "./settings.ts";
 
 // Flags and environment variables are sources too; they are read in text_layers.ts.
@@ -100,6 +101,12 @@ export function readFileLayer(path: string, via = "--config"): Layer {
   return fileLayer(path, text);
 }
 
+/** A file layer that could not be read or parsed: nothing in it can be checked. */
+function unreadable(layer: Layer): boolean {
+  return layer.problems.length > 0 && layer.source === "file" &&
+    Object.keys(layer.values).length === 0;
+}
+
 /** Zod's words for the few issues our schema does not word itself. */
 function fallbackMessage(issue: z.core.$ZodRawIssue): string | undefined {
   if (issue.code === "invalid_type") {
@@ -117,11 +124,7 @@ function fallbackMessage(issue: z.core.$ZodRawIssue): string | undefined {
 export function checkLayer(layer: Layer): { lines: string[]; bad: Set<string> } {
   const lines = [...layer.problems];
   const bad = new Set<string>();
-  if (
-    layer.problems.length > 0 && layer.source === "file" && Object.keys(layer.values).length === 0
-  ) {
-    return { lines, bad };
-  }
+  if (unreadable(layer)) return { lines, bad };
   const result = CONFIG_FILE.safeParse(layer.values, { reportInput: true, error: fallbackMessage });
   if (!result.success) {
     lines.push(...issueLines(result.error.issues, layer.whereOf, CONFIG_FILE));
@@ -186,7 +189,10 @@ export function resolve(layers: readonly Layer[]): Resolved {
   };
   const value = (path: string) =>
     getPath(merged, path) ?? SETTINGS.find((setting) => setting.path === path)!.default;
-  problems.push(...crossCheck(value, valid, whereOf, deciding));
+  // A file that could not be read says nothing, so "--backend is required" and the like
+  // would be guesses about it: only its own problem is reported.
+  if (!layers.some(unreadable)) problems.push(...crossCheck(value, valid, whereOf, deciding));
+  problems.push(...pemProblems(value, valid, whereOf));
   if (problems.length > 0) throw new ConfigError(problems);
   return { settings: toSettings(merged), origins };
 }

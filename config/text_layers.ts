@@ -10,7 +10,7 @@ import { setPath } from "./model.ts";
 import { formatPath, quote } from "./problems.ts";
 import { CONFIG_ENV, envName, type Setting, SETTINGS } from "./settings.ts";
 import type { Layer } from "./sources.ts";
-import { numberFromText } from "./values.ts";
+import { numberFromText, unitlessDuration } from "./values.ts";
 
 /** Flag values as `node:util` parseArgs gives them. */
 export type FlagValues = Readonly<
@@ -96,6 +96,11 @@ function fromText(
     case "port":
     case "status":
       return numberFromText(last);
+    case "duration": {
+      const problem = unitlessDuration(last);
+      if (problem !== undefined) problems.push(`${label} ${quote(last)}: ${problem}`);
+      return problem === undefined ? last : undefined;
+    }
     case "switch":
       return last === "true" ? true : last === "false" ? false : last;
     case "addresses":

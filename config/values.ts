@@ -10,6 +10,7 @@
 import { isIP } from "node:net";
 import * as z from "zod";
 import { normaliseBackendUrl } from "../backends/backend.ts";
+import { parseNameServer } from "../backends/discovery.ts";
 import { MAX_DURATION_MS, parseDuration } from "../lib/duration.ts";
 
 const DURATION_WORDS = `expected a duration such as 250ms, 2s or 1m, or a number of ` +
@@ -27,6 +28,17 @@ export const DURATION = z.union([
   z.number({ error: DURATION_WORDS }).int({ error: DURATION_WORDS })
     .min(0, { error: DURATION_WORDS }).max(MAX_DURATION_MS, { error: DURATION_WORDS }),
 ], { error: DURATION_WORDS });
+
+/**
+ * What is wrong with a duration given as text (a flag or variable) without a unit, or
+ * `undefined`: `--timeout 2` reads as two seconds to people and as 2 ms to the file's rule,
+ * so text must say which (`0` alone is unambiguous). The file keeps numbers as milliseconds.
+ */
+export function unitlessDuration(text: string): string | undefined {
+  const bare = text.trim();
+  if (!/^\d+(\.\d+)?$/.test(bare) || Number(bare) === 0) return undefined;
+  return `a duration needs a unit: ${bare}s or ${bare}ms?`;
+}
 
 /** A duration field, optional. */
 export function duration(description: string) {
@@ -73,11 +85,20 @@ const PATH_WORDS = "expected a path starting with /, such as /health";
 /** A request path, such as `/health`. */
 export const REQUEST_PATH = z.string({ error: PATH_WORDS }).startsWith("/", { error: PATH_WORDS });
 
+const FILE_WORDS = "expected the path of a file";
+/** A file's path; whether it can be read is checked with the settings that use it. */
+export const FILE_PATH = z.string({ error: FILE_WORDS }).min(1, { error: FILE_WORDS });
+
 const IP_ADDRESS = z.string({ error: "expected an IP address such as 10.0.0.1" })
   .refine((text) => isIP(text) !== 0, { error: "expected an IP address such as 10.0.0.1" });
 
 /** A list of exact IP addresses. */
 export const IP_ADDRESSES = z.array(IP_ADDRESS, { error: "expected a list of IP addresses" });
+
+const NAME_SERVER_WORDS = "expected a DNS server as IP:PORT, such as 10.0.0.2:53";
+/** A DNS server to ask, `IP:PORT` (`[IPv6]:PORT`), port 53 when left out. */
+export const NAME_SERVER = z.string({ error: NAME_SERVER_WORDS })
+  .refine((text) => parseNameServer(text) !== undefined, { error: NAME_SERVER_WORDS });
 
 /** A list of words from `values`. */
 export function listOf(values: readonly string[]) {

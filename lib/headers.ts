@@ -57,6 +57,22 @@ export interface ClientInfo {
   readonly peer: string;
   /** Whether that peer is a trusted proxy whose `x-forwarded-*` and `forwarded` fields may be kept. */
   readonly trusted: boolean;
+  /** The request's id, sent upstream as `x-request-id` in place of the client's; unset: kept. */
+  readonly requestId?: string;
+  /** The scheme the client used to reach us, for `x-forwarded-proto`. Default `http`. */
+  readonly proto?: "http" | "https";
+  /**
+   * The request URL, read only for a request without Host: HTTP/2 carries the authority in
+   * `:authority`, which `Deno.serve` puts in the URL, not in the headers (RFC 9113 §8.3.1).
+   */
+  readonly url?: string;
+}
+
+/** The authority (`host[:port]`) of an absolute URL, without parsing it. */
+export function authorityOf(url: string): string {
+  const start = url.indexOf("//") + 2;
+  const end = url.indexOf("/", start);
+  return end === -1 ? url.slice(start) : url.slice(start, end);
 }
 
 /**
@@ -108,23 +124,27 @@ export function upstreamHeaders(
     else if (name === "x-forwarded-for") priorFor = value;
     else if (name === "x-forwarded-proto") priorProto = value;
     else if (name === "x-forwarded-host") priorHost = value;
+    else if (name === "x-request-id" && client.requestId !== undefined) return;
     else if (name === "forwarded") {
       // Several Forwarded fields are one comma-separated list (RFC 7239 §4).
       priorForwarded = priorForwarded === undefined ? value : `${priorForwarded}, ${value}`;
     } else fields.push([name, value]);
   });
   if (maxFieldBytes > 0 && size > maxFieldBytes) return undefined;
+  if (host === undefined && client.url !== undefined) host = authorityOf(client.url);
   const trusted = client.trusted;
   fields.push([
     "x-forwarded-for",
     trusted && priorFor ? `${priorFor}, ${client.peer}` : client.peer,
   ]);
-  fields.push(["x-forwarded-proto", trusted && priorProto !== undefined ? priorProto : "http"]);
+  const proto = client.proto ?? "http";
+  fields.push(["x-forwarded-proto", trusted && priorProto !== undefined ? priorProto : proto]);
   const forwardedHost = trusted && priorHost !== undefined ? priorHost : host;
   if (forwardedHost !== undefined) fields.push(["x-forwarded-host", forwardedHost]);
   if (trusted && priorForwarded !== undefined) {
-    fields.push(["forwarded", `${priorForwarded}, ${forwardedElement(client.peer, host)}`]);
+    fields.push(["forwarded", `${priorForwarded}, ${forwardedElement(client.peer, host, proto)}`]);
   }
+  if (client.requestId !== undefined) fields.push(["x-request-id", client.requestId]);
   return fields;
 }
 
@@ -132,14 +152,18 @@ export function upstreamHeaders(
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /**
- * This hop as a `Forwarded` element (RFC 7239 §4): `for=<peer>;proto=http;host=<host>`, an
+ * This hop as a `Forwarded` element (RFC 7239 §4): `for=<peer>;proto=<proto>;host=<host>`, an
  * IPv6 peer in brackets and quotes (§6), a value with characters outside `token` (a host
  * with a port) quoted. The Host value has passed `balancer/refusals.ts`, so it holds no `"`
  * or `\`.
  */
-export function forwardedElement(peer: string, host: string | undefined): string {
+export function forwardedElement(
+  peer: string,
+  host: string | undefined,
+  proto: "http" | "https" = "http",
+): string {
   const node = peer.includes(":") ? `"[${peer}]"` : peer;
-  const element = `for=${node};proto=http`;
+  const element = `for=${node};proto=${proto}`;
   if (host === undefined) return element;
   return `${element};host=${TOKEN.test(host) ? host : `"${host}"`}`;
 }

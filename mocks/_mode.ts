@@ -6,7 +6,7 @@
  * - `POST /_mock/mode` with `{"mode":"slow","delayMs":3000}` switches the mode and answers
  *   the mode now in force; `GET /_mock/mode` reads it.
  * - `GET /_mock/received?id=ID` answers `{"id":ID,"count":N}`: how many requests with that
- *   request id (header `x-request-id`, or the query parameter `id`) arrived;
+ *   request id (the query parameter `id`, or the header `x-request-id`) arrived;
  *   `GET /_mock/received` answers every id's count and the number of arrivals.
  *
  * Control requests are neither counted nor delayed nor failed. The balancer forwards paths
@@ -40,13 +40,17 @@ export interface ModeSetting {
   readonly delayMs: number;
 }
 
-/** The request id a delivery is counted under: `x-request-id`, else the query's `id`. */
+/**
+ * The request id a delivery is counted under: the query's `id`, else `x-request-id`. The
+ * query comes first because a balancer in front adds an `x-request-id` of its own to a
+ * request that has none; an `id` in the query is the client's, whatever the path.
+ */
 export function requestId(headers: Headers | undefined, target: string): string | undefined {
-  const header = headers?.get("x-request-id");
-  if (header) return header;
   const query = target.indexOf("?");
-  if (query < 0) return undefined;
-  return new URLSearchParams(target.slice(query + 1)).get("id") ?? undefined;
+  const fromQuery = query < 0
+    ? undefined
+    : new URLSearchParams(target.slice(query + 1)).get("id") ?? undefined;
+  return fromQuery ?? headers?.get("x-request-id") ?? undefined;
 }
 
 /** One mock's current mode; `gate` applies it in front of the kind's own gate. */

@@ -19,7 +19,7 @@
  * keeping their keep-alive connections: `mock.setMode("slow", { delayMs: 1000 })`, or over
  * HTTP on the mock's own port `POST /_mock/mode {"mode":"slow","delayMs":3000}` (modes
  * `as-started`, `normal`, `slow`, `failing`). Each counts deliveries per request id
- * (`x-request-id`, or the query parameter `id`): `mock.received(id)`, or
+ * (the query parameter `id`, or the header `x-request-id`): `mock.received(id)`, or
  * `GET /_mock/received?id=ID`. See `_mode.ts`.
  *
  * @module

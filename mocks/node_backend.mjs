@@ -9,7 +9,7 @@
  *
  * Prints `listening on http://HOST:PORT` on stdout once it accepts connections, then one
  * line `received ID METHOD PATH` per request that carries a request id (header
- * `x-request-id`, or the query parameter `id`), written as the request's head arrives, before
+ * the query parameter `id`, or the header `x-request-id`), written as the request's head arrives, before
  * any delay or failure. stdout is a pipe or a file, which Node writes synchronously, so the
  * lines survive the process being killed.
  *
@@ -55,7 +55,8 @@ const server = createServer((request, response) => {
   if (target.pathname.startsWith(CONTROL_PREFIX)) return control(request, response, target);
   if (target.pathname === "/health") return json(response, 200, { status: "ok" });
   const header = request.headers["x-request-id"];
-  const id = (Array.isArray(header) ? header[0] : header) || target.searchParams.get("id");
+  // The query's id first: a balancer in front adds an x-request-id of its own.
+  const id = target.searchParams.get("id") || (Array.isArray(header) ? header[0] : header);
   if (id) {
     received.set(id, (received.get(id) ?? 0) + 1);
     process.stdout.write(`received ${id} ${request.method} ${target.pathname}\n`);

@@ -24,8 +24,8 @@ export interface RunningMock {
   /** Arrivals by method, such as `{ POST: 3, GET: 1 }`; a snapshot, not a live view. */
   readonly arrivalsByMethod: Readonly<Record<string, number>>;
   /**
-   * How many requests with request id `id` arrived (header `x-request-id`, or the query
-   * parameter `id`; the fault mocks that speak raw TCP read only the query parameter),
+   * How many requests with request id `id` arrived (the query parameter `id`, or the header
+   * `x-request-id`; the fault mocks that speak raw TCP read only the query parameter),
    * counted like {@linkcode arrivals}: what a test needs to assert "received exactly once".
    */
   received(id: string): number;

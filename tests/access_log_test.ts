@@ -18,9 +18,13 @@ const RECORD: RequestRecord = {
     { backend: "http://127.0.0.1:8003", outcome: "ok", status: 200, durationMs: 4 },
   ],
   durationMs: 7,
+  requestId: "4f1c2a9e-1",
+  client: "127.0.0.1",
+  bytesIn: 7,
+  userAgent: "curl/8.5.0",
 };
 
-Deno.test("a JSON access log line has time, method, path, status, backend, attempts with reasons, duration", () => {
+Deno.test("a JSON access log line has time, method, path, status, backend, attempts with reasons, duration, request id, client, bytes in, user agent", () => {
   const line = JSON.parse(jsonLine(RECORD));
   assert.equal(line.time, "2025-01-02T03:04:05.000Z");
   assert.equal(line.method, "POST");
@@ -30,9 +34,14 @@ Deno.test("a JSON access log line has time, method, path, status, backend, attem
   assert.equal(line.attempts, 2);
   assert.deepEqual(line.tries[0], RECORD.tries[0]);
   assert.equal(line.durationMs, 7);
+  assert.equal(line.requestId, "4f1c2a9e-1");
+  assert.equal(line.client, "127.0.0.1");
+  assert.equal(line.bytesIn, 7);
+  assert.equal(line.userAgent, "curl/8.5.0");
   assert.equal(
     textLine(RECORD),
-    "POST /orders?x=1 200 http://127.0.0.1:8003 7ms (moved on from: http://127.0.0.1:8002 status 500)",
+    'POST /orders?x=1 200 http://127.0.0.1:8003 7ms id=4f1c2a9e-1 from 127.0.0.1 in 7B "curl/8.5.0"' +
+      " (moved on from: http://127.0.0.1:8002 status 500)",
   );
 });
 

@@ -13,6 +13,8 @@ import { fileLayer, objectLayer, resolve } from "../config/sources.ts";
 const GOOD_BACKEND = "http://127.0.0.1:8001";
 const FILE = "bad.json";
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
+/** A readable file that holds no PEM at all. */
+const NOT_PEM = new URL("../deno.json", import.meta.url).pathname;
 
 /** A bad value and where it goes. `path` is the setting's path, `[]` for the whole document. */
 interface BadInput {
@@ -108,7 +110,7 @@ const DURATIONS: readonly unknown[] = [
 ];
 
 /** Sections of the file: objects whose keys are settings. */
-const SECTIONS = ["listen", "passive", "active", "admin"] as const;
+const SECTIONS = ["listen", "tls", "passive", "active", "admin", "health", "dns"] as const;
 
 interface FieldSpec {
   readonly path: string;
@@ -122,7 +124,9 @@ interface FieldSpec {
     | "counted"
     | "probePath"
     | "backends"
-    | "boolean";
+    | "nameserver"
+    | "boolean"
+    | "file";
   readonly min?: number;
   readonly max?: number;
   readonly values?: readonly string[];
@@ -153,6 +157,7 @@ const SPECS: readonly FieldSpec[] = [
   { path: "rewriteLocation", kind: "boolean" },
   { path: "exposeBackend", kind: "boolean" },
   { path: "errorDetails", kind: "boolean" },
+  { path: "health.onListener", kind: "boolean" },
   { path: "slowStart", kind: "duration" },
   { path: "passive.failuresToEject", kind: "integer", min: 1, max: 1_000 },
   { path: "passive.countedFailures", kind: "counted" },
@@ -168,10 +173,15 @@ const SPECS: readonly FieldSpec[] = [
   { path: "active.fall", kind: "integer", min: 1, max: 100 },
   { path: "admin.port", kind: "integer", min: 0, max: 65_535 },
   { path: "admin.hostname", kind: "hostname" },
+  { path: "tls.cert", kind: "file" },
+  { path: "tls.key", kind: "file" },
+  { path: "backendCa", kind: "file" },
   { path: "admin.token", kind: "token" },
   { path: "accessLog", kind: "enum", values: ["json", "text", "off", "auto"] },
   { path: "shutdownGrace", kind: "duration" },
   { path: "workers", kind: "integer", min: 1, max: 256 },
+  { path: "dns.refresh", kind: "duration" },
+  { path: "dns.resolver", kind: "nameserver" },
 ];
 
 const ODD_URLS: readonly string[] = [
@@ -293,6 +303,21 @@ function valuesFor(spec: FieldSpec): { category: string; value: unknown }[] {
       add("boolean: near misses", ["true", "false", "TRUE", "yes", "off", 1, 0, [true]]);
       add("wrong type", notType("boolean"));
       add("odd text", ODD_TEXT);
+      break;
+    case "nameserver":
+      add("DNS server: not IP:PORT", [
+        "dns.example:53",
+        "10.0.0.2:99999",
+        "10.0.0.2:",
+        "::1:53",
+        "",
+        "🙂",
+      ]);
+      add("wrong type", notType("string"));
+      break;
+    case "file":
+      add("file: missing, empty name, or not PEM", ["", "/nonexistent/roundabout.pem", NOT_PEM]);
+      add("wrong type", notType("string"));
       break;
     case "probePath":
       add("probe path: not a path", ["health", "", " /health", "http://x/health", "🙂"]);
@@ -645,6 +670,27 @@ const CLI_CASES: readonly CliCase[] = [
   { label: "file: port -1", file: `{ "listen": { "port": -1 } }`, names: "listen.port" },
   { label: "file: not an object", file: `[1, 2, 3]`, names: "(the whole document)" },
   { label: "file: not JSON", file: `{ "timeout": 2s }`, names: "not valid JSON" },
+  { label: "--tls-cert alone", args: ["--tls-cert", NOT_PEM], names: "--tls-cert" },
+  {
+    label: "ROUNDABOUT_TLS_KEY alone",
+    env: { ROUNDABOUT_TLS_KEY: NOT_PEM },
+    names: "ROUNDABOUT_TLS_KEY",
+  },
+  {
+    label: "--tls-cert unreadable",
+    args: ["--tls-cert", "/nonexistent/cert.pem", "--tls-key", NOT_PEM],
+    names: '--tls-cert "/nonexistent/cert.pem": cannot be read (no such file)',
+  },
+  {
+    label: "--tls-key not a key",
+    args: ["--tls-cert", NOT_PEM, "--tls-key", NOT_PEM],
+    names: "does not hold an unencrypted PEM private key",
+  },
+  {
+    label: "--backend-ca not PEM",
+    args: ["--backend-ca", NOT_PEM],
+    names: "--backend-ca",
+  },
   {
     label: "file: admin beyond loopback without a token",
     file: `{ "admin": { "hostname": "0.0.0.0", "port": 0 } }`,

@@ -6,12 +6,15 @@ import assert from "node:assert/strict";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
-async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function run(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const command = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-net", "--allow-read", "--allow-env", MAIN, ...args],
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...env },
   });
   const { code, stdout, stderr } = await command.output();
   const decoder = new TextDecoder();
@@ -39,6 +42,8 @@ const BAD_INPUT: [string[], RegExp][] = [
   [["up", "--workers", "2"], /up: --workers 2 is not taken here/],
   [["mock", "nonsense"], /mock "nonsense": unknown app/],
   [["mock", "delayed", "--delay", "later"], /--delay "later": expected a duration/],
+  [["balance", "--backend", "http://a:1", "--timeout", "2"], /--timeout "2": .*unit: 2s or 2ms/],
+  [["mock", "delayed", "--delay", "3000"], /--delay "3000": .*unit: 3000s or 3000ms/],
   [["up", "sideways"], /up "sideways": unknown topology/],
   [["up", "--app-ports", "1,2"], /--app-ports "1,2": expected three different ports/],
   [["frobnicate"], /unknown command "frobnicate"/],
@@ -73,5 +78,107 @@ Deno.test("every command explains itself with --help", async () => {
     const { code, stdout } = await run(args);
     assert.equal(code, 0, args.join(" "));
     assert.match(stdout, /Usage: roundabout/, args.join(" "));
+  }
+});
+
+Deno.test("a duration without a unit in a variable is an error that suggests one", async () => {
+  const { code, stderr } = await run(["balance", "--backend", "http://a:1"], {
+    ROUNDABOUT_TIMEOUT: "2",
+  });
+  assert.equal(code, 2);
+  assert.equal(
+    stderr.trim(),
+    'roundabout: ROUNDABOUT_TIMEOUT "2": a duration needs a unit: 2s or 2ms?',
+  );
+});
+
+Deno.test("a too-short admin token is refused without echoing it, naming the minimum", async () => {
+  const secret = "hunter2";
+  const { code, stderr } = await run(["balance", "--backend", "http://a:1"], {
+    ROUNDABOUT_ADMIN_TOKEN: secret,
+  });
+  assert.equal(code, 2);
+  assert.match(stderr, /ROUNDABOUT_ADMIN_TOKEN: expected a token of at least 8 characters/);
+  assert.ok(!stderr.includes(secret), stderr);
+  const help = await run(["balance", "--help"]);
+  assert.match(help.stdout, /--admin-token TOKEN[\s\S]*at least 8 characters/);
+});
+
+Deno.test("check-config on an unreadable or non-JSON file reports only that problem", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/broken.json`, `{ "timeout": 2s }`);
+    await Deno.writeTextFile(`${dir}/config.yaml`, "backends:\n  - http://127.0.0.1:8001\n");
+    const cases: [string, RegExp][] = [
+      [`${dir}/broken.json`, /broken\.json: not valid JSON/],
+      [`${dir}/missing.json`, /missing\.json.*cannot read it \(no such file\)/],
+      [`${dir}/config.yaml`, /config\.yaml: not valid JSON/],
+    ];
+    for (const [file, expected] of cases) {
+      const { code, stderr } = await run(["check-config", file]);
+      assert.equal(code, 2, file);
+      assert.match(stderr, expected, file);
+      assert.equal(stderr.trim().split("\n").length, 1, `${file}: one line, got ${stderr}`);
+      assert.doesNotMatch(stderr, /--backend is required/, file);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("status pointed at something that is not the admin API says so, with status 2", async () => {
+  // What the balancer's port forwards /status to: any backend's own answer.
+  const answers = [Response.json({ ok: true }), new Response("<html>hello</html>")];
+  let i = 0;
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => answers[i++ % answers.length].clone(),
+  );
+  try {
+    for (let round = 0; round < answers.length; round++) {
+      const { code, stderr } = await run([
+        "status",
+        "--admin",
+        `http://127.0.0.1:${server.addr.port}`,
+      ]);
+      assert.equal(code, 2, stderr);
+      assert.match(stderr, /did not answer like Roundabout's admin API: .*(backends|not JSON)/);
+      assert.equal(stderr.trim().split("\n").length, 1, stderr);
+    }
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("a taken admin port ends with status 2 before the balancer says it listens", async () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const port = String((taken.addr as Deno.NetAddr).port);
+    const { code, stdout, stderr } = await run([
+      "balance",
+      "--backend",
+      "http://127.0.0.1:1",
+      "--port",
+      "0",
+      "--admin-port",
+      port,
+    ]);
+    assert.equal(code, 2);
+    assert.match(stderr, new RegExp(`--admin-port ${port}: address already in use`));
+    assert.doesNotMatch(stdout + stderr, /listening on/);
+  } finally {
+    taken.close();
+  }
+});
+
+Deno.test("help COMMAND shows that command's help, and --version the version", async () => {
+  const help = await run(["help", "balance"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^roundabout balance: /);
+  const { VERSION } = await import("../lib/version.ts");
+  for (const args of [["--version"], ["version"]]) {
+    const { code, stdout } = await run(args);
+    assert.equal(code, 0, args.join(" "));
+    assert.equal(stdout.trim(), `roundabout ${VERSION}`);
   }
 });

@@ -162,10 +162,12 @@ Deno.test("DEFAULT_OPTIONS, which code below config/ uses, are the defaults decl
   assert.deepEqual(Object.keys(DEFAULT_SETTINGS).sort(), [
     "accessLog",
     "admin",
+    "backendCa",
     "backends",
     "listen",
     "options",
     "shutdownGraceMs",
+    "tls",
     "transport",
     "workers",
   ]);
@@ -173,7 +175,7 @@ Deno.test("DEFAULT_OPTIONS, which code below config/ uses, are the defaults decl
   const leaves = Object.entries(DEFAULT_SETTINGS).flatMap(([key, value]) =>
     key === "options"
       ? []
-      : key === "listen" || key === "admin"
+      : key === "listen" || key === "admin" || key === "tls"
       ? Object.keys(value).map((inner) => `${key}.${inner}`)
       : [key]
   );

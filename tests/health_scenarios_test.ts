@@ -246,6 +246,27 @@ Deno.test("all ejected, fail-fast: an immediate 503 with Retry-After, nothing se
   }
 });
 
+Deno.test("every backend disabled by an operator: 503 says so, with no Retry-After promise", async () => {
+  const apps = [app(), app()];
+  const clock = new FakeClock();
+  let balancer: RunningBalancer | undefined;
+  try {
+    balancer = balance(apps.map((a) => a.url), { panic: "fail-fast" }, clock.now);
+    for (const backend of balancer.balancer.backends) {
+      backend.health.disable({ source: "admin", detail: "maintenance", atMs: clock.nowMs });
+    }
+    const response = await fetch(balancer.url);
+    assert.equal(response.status, 503);
+    assert.equal(response.headers.get("retry-after"), null);
+    const body = await response.json();
+    assert.match(body.error, /disabled or draining by an operator/);
+    assert.doesNotMatch(body.error, /marked failed/);
+    assert.deepEqual(apps.map((a) => a.arrivals), [0, 0]);
+  } finally {
+    await shutdown(balancer, apps);
+  }
+});
+
 Deno.test("all ejected, least-recently-failed: the app whose failure is oldest gets the request", async () => {
   const apps = [app(), app(), app()];
   const clock = new FakeClock();

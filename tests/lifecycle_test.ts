@@ -52,7 +52,7 @@ Deno.test("check-config lists every problem of an invalid file, one line each, w
       `roundabout: ${path}: backends[1]: "htp://x" is not an http(s) URL such as http://127.0.0.1:8001`,
       `roundabout: ${path}: backends[2].weight: expected a whole number from 1 to 1000, got 0`,
       `roundabout: ${path}: timeout: expected a duration such as 250ms, 2s or 1m, or a number of milliseconds (0 to 24h), got "soon"`,
-      `roundabout: ${path}: retryDowntim: is not a known setting (expected one of listen, backends, timeout, retryDowntime,`,
+      `roundabout: ${path}: retryDowntim: is not a known setting (expected one of listen, tls, backends, timeout, retryDowntime,`,
       `roundabout: ${path}: policy: expected one of round-robin,`,
       `roundabout: ${path}: admin.port: expected a port number from 0 to 65535, got 70000`,
       `roundabout: ROUNDABOUT_SLOW_START "later": expected a duration`,

@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { type RunningMock, startMock } from "../mocks/mod.ts";
 import { withInstance } from "./_instance.ts";
+import { deadPort } from "./_helpers.ts";
+import { VERSION } from "../lib/version.ts";
 
 interface Family {
   name: string;
@@ -119,4 +121,101 @@ Deno.test("a metrics scrape, parsed by a Prometheus text-format parser, matches 
   } finally {
     await Promise.all(apps.map((app) => app.close()));
   }
+});
+
+/** The samples of `text` by their full series line up to the value, e.g. `x{a="b"}`. */
+function samples(text: string): Map<string, number> {
+  const map = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const at = line.lastIndexOf(" ");
+    map.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return map;
+}
+
+Deno.test("every per-backend series is at 0 from the start; failures are counted by kind", async () => {
+  const app = await startMock("alternating");
+  const dead = `http://127.0.0.1:${deadPort()}`;
+  try {
+    await withInstance(
+      { backends: [app.url, dead], admin: { port: 0 }, accessLog: "off" },
+      async ({ instance, admin, path }) => {
+        const scrape = async () => {
+          const text = await (await fetch(`${admin}/metrics`)).text();
+          parsePrometheusTextFormat(text); // it parses
+          return samples(text);
+        };
+        const before = await scrape();
+        for (const backend of [app.url, dead]) {
+          for (const status of ["1xx", "2xx", "3xx", "4xx", "5xx"]) {
+            const name =
+              `roundabout_requests_total{backend="${backend}",method_class="GET",status_class="${status}"}`;
+            assert.equal(before.get(name), 0, name);
+          }
+          for (const kind of ["connect", "timeout", "reset", "5xx"]) {
+            const name = `roundabout_backend_failures_total{backend="${backend}",kind="${kind}"}`;
+            assert.equal(before.get(name), 0, name);
+          }
+        }
+        assert.equal(before.get("roundabout_request_duration_seconds_count"), 0);
+        assert.equal(before.get(`roundabout_build_info{version="${VERSION}"}`), 1);
+        assert.equal(before.get('roundabout_config_reloads_total{result="success"}'), 0);
+
+        // The alternating app answers its first request 500: the request moves on to the
+        // dead port (connect), and the client gets the real 500.
+        for (let i = 0; i < 2; i++) {
+          const response = await fetch(instance.running.url);
+          await response.body?.cancel();
+        }
+        await Deno.writeTextFile(path, "{ not json");
+        const rejected = await fetch(`${admin}/reload`, { method: "POST" });
+        await rejected.body?.cancel();
+        assert.ok(rejected.status >= 400, `a broken file is rejected: ${rejected.status}`);
+        const started = Date.now() / 1000;
+        await Deno.writeTextFile(
+          path,
+          JSON.stringify({ listen: { port: 0 }, backends: [app.url, dead], admin: { port: 0 } }),
+        );
+        const reloaded = await fetch(`${admin}/reload`, { method: "POST" });
+        await reloaded.body?.cancel();
+        assert.equal(reloaded.status, 200);
+
+        const after = await scrape();
+        const failures = (backend: string, kind: string) =>
+          after.get(`roundabout_backend_failures_total{backend="${backend}",kind="${kind}"}`);
+        assert.equal(failures(app.url, "5xx"), 1);
+        assert.equal(failures(dead, "connect"), 1);
+        assert.equal(failures(app.url, "connect"), 0);
+        assert.equal(after.get("roundabout_request_duration_seconds_count"), 2);
+        assert.equal(after.get('roundabout_request_duration_seconds_bucket{le="+Inf"}'), 2);
+        assert.equal(after.get('roundabout_config_reloads_total{result="success"}'), 1);
+        assert.equal(after.get('roundabout_config_reloads_total{result="failure"}'), 1);
+        const last = after.get("roundabout_config_last_reload_success_timestamp_seconds")!;
+        assert.ok(last >= Math.floor(started) && last <= Date.now() / 1000 + 1, String(last));
+      },
+    );
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("process metrics say the CPU time, resident memory and start time", async () => {
+  await withInstance(
+    { backends: ["http://127.0.0.1:1"], admin: { port: 0 }, accessLog: "off" },
+    async ({ admin }) => {
+      const text = await (await fetch(`${admin}/metrics`)).text();
+      const families: Family[] = parsePrometheusTextFormat(text);
+      const value = (name: string) =>
+        Number(families.find((f) => f.name === name)?.metrics[0].value);
+      assert.ok(value("process_cpu_seconds_total") > 0);
+      assert.ok(value("process_resident_memory_bytes") > 10 * 2 ** 20, "over 10 MiB resident");
+      const start = value("process_start_time_seconds");
+      const now = Date.now() / 1000;
+      assert.ok(start <= now && start > now - 3600, `started at ${start}, now ${now}`);
+      // Open files need /proc/self, which Deno opens only to --allow-all (tests run without).
+      const fds = families.find((f) => f.name === "process_open_fds");
+      if (fds !== undefined) assert.ok(Number(fds.metrics[0].value) >= 3);
+    },
+  );
 });

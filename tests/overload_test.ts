@@ -181,6 +181,10 @@ Deno.test("metrics count overload rejections and show the lag, the state and the
     status: 503,
     tries: [{ backend: "http://a.test", outcome: "overload", durationMs: 2_000 }],
     durationMs: 2_000,
+    requestId: "r-1",
+    client: "127.0.0.1",
+    bytesIn: null,
+    userAgent: null,
   });
   const text = metrics.render([], 0, { lagMs: () => 250, overloaded: true, episodes: 2 });
   assert.match(text, /^roundabout_overload_rejections_total 1$/m);

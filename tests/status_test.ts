@@ -10,6 +10,8 @@ import { type BalancerOptions, DEFAULT_OPTIONS } from "../balancer/options.ts";
 import { RoundRobin } from "../policies/round_robin.ts";
 import { statusSnapshot } from "../admin/status.ts";
 import type { Transport } from "../transports/transport.ts";
+import { withInstance } from "./_instance.ts";
+import { VERSION } from "../lib/version.ts";
 
 const INFO = {
   remoteAddr: { transport: "tcp", hostname: "127.0.0.9", port: 40000 },
@@ -137,5 +139,15 @@ Deno.test("a backend kept across a reload takes its new weight and settings, kee
         healthSettings(DEFAULT_OPTIONS),
       ),
     RangeError,
+  );
+});
+
+Deno.test("the status document names the running version", async () => {
+  await withInstance(
+    { backends: ["http://127.0.0.1:1"], admin: { port: 0 }, accessLog: "off" },
+    async ({ admin }) => {
+      const status = await (await fetch(`${admin}/status`)).json();
+      assert.equal(status.version, VERSION);
+    },
   );
 });

@@ -35,6 +35,8 @@ export interface FetchTransportOptions {
   readonly poolMaxIdlePerHost?: number;
   /** How long an idle pooled connection is kept, in milliseconds. Default 90000 (90 s). */
   readonly poolIdleTimeoutMs?: number;
+  /** PEM CA certificates trusted for `https://` backends besides the system's roots. */
+  readonly caCerts?: readonly string[];
 }
 
 /** `fetch` over two dedicated HTTP/1.1 clients, one with a keep-alive pool. */
@@ -47,7 +49,9 @@ export class FetchTransport implements Transport {
   readonly #deadlines = new Deadlines();
 
   constructor(options: FetchTransportOptions = {}) {
+    const caCerts = [...options.caCerts ?? []];
     this.#pooled = Deno.createHttpClient({
+      caCerts,
       http1: true,
       http2: false,
       // A `host` header of ours (the client's Host, `upstreamHost: client`) is sent as it is.
@@ -56,6 +60,7 @@ export class FetchTransport implements Transport {
       poolIdleTimeout: options.poolIdleTimeoutMs ?? 90_000,
     });
     this.#unpooled = Deno.createHttpClient({
+      caCerts,
       http1: true,
       http2: false,
       allowHost: true,

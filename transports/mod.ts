@@ -4,20 +4,20 @@
  * @module
  */
 
-import type { Transport } from "./transport.ts";
+import type { Transport, TransportOptions } from "./transport.ts";
 import { AutoTransport } from "./auto.ts";
 import { FetchTransport } from "./fetch.ts";
 import { Http1Transport } from "./http1/http1.ts";
 
 /**
- * Transport constructors by name; the first is the default. `auto` is `http1` for http://
- * backends and `fetch` for https:// ones; `fetch` is Deno's client (the original design);
- * `http1` the keep-alive HTTP/1.1 client over `Deno.connect` (http:// backends only).
+ * Transport constructors by name; the first is the default. `auto` is `http1`; `fetch` is
+ * Deno's client (the original design); `http1` the keep-alive HTTP/1.1 client over
+ * `Deno.connect` and `Deno.startTls` (http:// and https:// backends).
  */
-export const TRANSPORTS: Readonly<Record<string, () => Transport>> = {
-  auto: () => new AutoTransport(),
-  fetch: () => new FetchTransport(),
-  http1: () => new Http1Transport(),
+export const TRANSPORTS: Readonly<Record<string, (options?: TransportOptions) => Transport>> = {
+  auto: (options) => new AutoTransport(options),
+  fetch: (options) => new FetchTransport(options),
+  http1: (options) => new Http1Transport(options),
 };
 
 /** Names accepted by `--transport` and `"transport"`. */

@@ -64,6 +64,12 @@ export interface UpstreamRequest {
   readonly onBodyError?: (error: UpstreamError) => void;
 }
 
+/** What every transport is built with, from the settings. */
+export interface TransportOptions {
+  /** PEM CA certificates trusted for `https://` backends besides the system's roots. */
+  readonly caCerts?: readonly string[];
+}
+
 /** Sends tries to backends. */
 export interface Transport {
   /**

@@ -1,5 +1,5 @@
 /**
- * One keep-alive TCP connection to a backend, with the read buffer its responses are parsed
+ * One keep-alive TCP (or TLS) connection to a backend, with the read buffer its responses are parsed
  * from and the write buffer a request head (plus a small body) is assembled in.
  *
  * @module
@@ -14,7 +14,7 @@ const MIN_READ_ROOM = 2048;
 
 /** A TCP connection and its buffers. Used by one exchange at a time. */
 export class Http1Connection {
-  readonly socket: Deno.TcpConn;
+  readonly socket: Deno.Conn;
   /** Bytes read from the socket; `buffer[start, end)` is not consumed yet. */
   buffer: Uint8Array<ArrayBuffer> = new Uint8Array(READ_BUFFER_BYTES);
   start = 0;
@@ -39,7 +39,7 @@ export class Http1Connection {
   /** A read started while idle, to be consumed by the next {@linkcode fill}. */
   #pending: Promise<number | null> | undefined;
 
-  constructor(socket: Deno.TcpConn) {
+  constructor(socket: Deno.Conn) {
     this.socket = socket;
   }
 

@@ -1,12 +1,13 @@
 /**
- * An HTTP/1.1 client of our own over `Deno.connect`, with a keep-alive pool per backend.
+ * An HTTP/1.1 client of our own over `Deno.connect` (and `Deno.startTls` for `https://`), with a keep-alive pool per backend.
  * Compared with `FetchTransport` it costs far less per request, passes response
  * bytes through untouched (no decompression, so `content-encoding` stays true), and tells
  * "nothing was sent" (`connect`) apart from "sent, no answer" (`reset`).
  *
  * What it does not do, on purpose:
- * - TLS: an `https://` URL fails with an `UpstreamError` of kind `connect` (a configuration
- *   mistake should be loud, not silently slower); use `FetchTransport` for TLS backends.
+ * - TLS without verification: an `https://` backend's certificate must be trusted (the
+ *   system's roots plus `caCerts`) and valid for the URL's host; otherwise the try fails as
+ *   `connect` (see `connect.ts`).
  * - HTTP/2, pipelining, protocol upgrades (a `101` answer is a `protocol` failure: the
  *   proxy strips `upgrade`, so no backend should send one).
  * - Waiting for `100 Continue` before sending a body: the body goes at once, interim
@@ -70,9 +71,11 @@ export class Http1Transport implements Transport {
   readonly #maxHeaderBytes: number;
   readonly #deadlines = new Deadlines();
   readonly #bodyLimits: BodyLimits;
+  readonly #caCerts: string[];
 
   constructor(options: Http1TransportOptions = {}) {
-    const { maxIdlePerOrigin, idleTimeoutMs, maxHeaderBytes } = http1Settings(options);
+    const { maxIdlePerOrigin, idleTimeoutMs, maxHeaderBytes, caCerts } = http1Settings(options);
+    this.#caCerts = [...caCerts];
     this.#pool = new Http1Pool(maxIdlePerOrigin, idleTimeoutMs);
     this.#maxHeaderBytes = maxHeaderBytes;
     this.#bodyLimits = { maxLineBytes: maxHeaderBytes, deadlines: this.#deadlines };
@@ -126,7 +129,7 @@ export class Http1Transport implements Transport {
     };
     let conn = this.#pool.take(origin);
     for (let resent = false;; resent = true) {
-      conn ??= await connect(origin, guard);
+      conn ??= await connect(origin, guard, this.#caCerts);
       guard.use(conn);
       let head: ResponseHead;
       try {

@@ -22,6 +22,11 @@ export interface Http1TransportOptions {
    * Default 65536 (64 KiB).
    */
   readonly maxHeaderBytes?: number;
+  /**
+   * PEM CA certificates trusted for `https://` backends besides the system's roots. The
+   * certificate is always verified; there is no way to skip that. Default none.
+   */
+  readonly caCerts?: readonly string[];
 }
 
 /** Defaults of {@linkcode Http1TransportOptions}, in one place. */
@@ -29,6 +34,7 @@ export const HTTP1_DEFAULTS: Readonly<Required<Http1TransportOptions>> = {
   maxIdlePerOrigin: 256,
   idleTimeoutMs: 60_000,
   maxHeaderBytes: 65_536,
+  caCerts: [],
 };
 
 /**
@@ -37,6 +43,8 @@ export const HTTP1_DEFAULTS: Readonly<Required<Http1TransportOptions>> = {
  */
 export function http1Settings(options: Http1TransportOptions): Required<Http1TransportOptions> {
   const settings = { ...HTTP1_DEFAULTS, ...options };
+  // An option given as undefined (an unset setting passed along) means its default too.
+  settings.caCerts = options.caCerts ?? HTTP1_DEFAULTS.caCerts;
   const problems = [
     checkWhole("maxIdlePerOrigin", settings.maxIdlePerOrigin, 0),
     checkWhole("idleTimeoutMs", settings.idleTimeoutMs, 1),

@@ -15,8 +15,13 @@ export interface Origin {
   /** Host name or IP address for `Deno.connect` (IPv6 without brackets). */
   readonly hostname: string;
   readonly port: number;
-  /** Value of the `host` request header: `host[:port]`, the port left out when it is 80. */
+  /**
+   * Value of the `host` request header: `host[:port]`, the port left out when it is the
+   * scheme's default (80, or 443 with TLS).
+   */
   readonly host: string;
+  /** Whether connections to it speak TLS (an `https://` backend). */
+  readonly tls: boolean;
   /** Idle connections, oldest first; the last one is reused next. */
   readonly idle: Http1Connection[];
 }
@@ -30,7 +35,7 @@ export interface Target {
 
 /** Keep-alive connections per origin with an idle timeout. */
 export class Http1Pool {
-  /** By authority: backends that differ only in their path prefix share connections. */
+  /** By scheme and authority: backends that differ only in their path prefix share connections. */
   readonly #origins = new Map<string, Origin>();
   /** By base URL, parsed once: a request only looks its backend's up. */
   readonly #targets = new Map<string, Target>();
@@ -47,14 +52,15 @@ export class Http1Pool {
 
   /**
    * The target of a backend's base URL (`http://host:port/prefix`), parsed on first use.
-   * Throws an `UpstreamError` of kind `connect` for a URL this client cannot reach (https,
-   * another scheme, an invalid address) and a `TypeError` for an unencoded path prefix.
+   * Throws an `UpstreamError` of kind `connect` for a URL this client cannot reach (a
+   * scheme other than http and https, an invalid address) and a `TypeError` for an
+   * unencoded path prefix.
    */
   target(baseUrl: string): Target {
     let target = this.#targets.get(baseUrl);
     if (target === undefined) {
-      const { authority, pathPrefix } = splitBaseUrl(baseUrl);
-      target = { origin: this.#origin(authority), pathPrefix };
+      const { tls, authority, pathPrefix } = splitBaseUrl(baseUrl);
+      target = { origin: this.#origin(tls, authority), pathPrefix };
       this.#targets.set(baseUrl, target);
     }
     return target;
@@ -100,11 +106,12 @@ export class Http1Pool {
   }
 
   /** The origin for an `authority` (`host:port` as written in a URL), created on first use. */
-  #origin(authority: string): Origin {
-    let origin = this.#origins.get(authority);
+  #origin(tls: boolean, authority: string): Origin {
+    const key = tls ? `https://${authority}` : authority;
+    let origin = this.#origins.get(key);
     if (origin === undefined) {
-      origin = parseOrigin(authority);
-      this.#origins.set(authority, origin);
+      origin = parseOrigin(tls, authority);
+      this.#origins.set(key, origin);
     }
     return origin;
   }
@@ -140,37 +147,30 @@ export class Http1Pool {
   }
 }
 
-/** `http://authority/prefix` → its authority and its path prefix. */
-function splitBaseUrl(url: string): { authority: string; pathPrefix: string } {
-  if (!url.startsWith("http://")) {
-    const scheme = url.slice(0, url.indexOf(":") + 1).toLowerCase();
-    if (scheme === "https:") {
-      throw new UpstreamError(
-        "connect",
-        "https backends are not supported by Http1Transport (plain HTTP/1.1 only); " +
-          "use FetchTransport for TLS",
-      );
-    }
-    if (scheme !== "http:") {
-      throw new UpstreamError("connect", `unsupported backend URL "${url.slice(0, 100)}"`);
-    }
+/** `http[s]://authority/prefix` → whether it is TLS, its authority and its path prefix. */
+function splitBaseUrl(url: string): { tls: boolean; authority: string; pathPrefix: string } {
+  const tls = url.startsWith("https://");
+  if (!tls && !url.startsWith("http://")) {
+    throw new UpstreamError("connect", `unsupported backend URL "${url.slice(0, 100)}"`);
   }
-  const slash = url.indexOf("/", 7);
-  const authority = slash === -1 ? url.slice(7) : url.slice(7, slash);
+  const start = tls ? 8 : 7;
+  const slash = url.indexOf("/", start);
+  const authority = slash === -1 ? url.slice(start) : url.slice(start, slash);
   const pathPrefix = slash === -1 ? "" : url.slice(slash);
   if (!isSafePath(pathPrefix)) {
     throw new TypeError(`Cannot send a request to "${url.slice(0, 100)}": unencoded path`);
   }
-  return { authority, pathPrefix };
+  return { tls, authority, pathPrefix };
 }
 
-function parseOrigin(authority: string): Origin {
+function parseOrigin(tls: boolean, authority: string): Origin {
   let url: URL;
   try {
-    url = new URL(`http://${authority}`);
+    url = new URL(`${tls ? "https" : "http"}://${authority}`);
   } catch (error) {
     throw new UpstreamError("connect", `invalid backend address "${authority}"`, { cause: error });
   }
   const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
-  return { hostname, port: url.port === "" ? 80 : Number(url.port), host: url.host, idle: [] };
+  const port = url.port === "" ? (tls ? 443 : 80) : Number(url.port);
+  return { hostname, port, host: url.host, tls, idle: [] };
 }
