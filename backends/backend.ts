@@ -15,6 +15,11 @@ export interface BackendConfig {
   readonly weight: number;
   /** Set when DNS discovery found it: the configured URL it came from (`discovery.ts`). */
   readonly from?: string;
+  /**
+   * Set for an SRV target: its record's priority (RFC 2782: lower values first). Targets of a
+   * higher value stand by while any target of a lower value of the same name is available.
+   */
+  readonly priority?: number;
 }
 
 /** The last failed try, for the status document. */
@@ -111,9 +116,22 @@ export class Backend {
     return this.config.url;
   }
 
+  /**
+   * Backends of lower SRV priority from the same name (`Pool` sets it); while one of them is
+   * available this one stands by. Unset for all others, so they pay one check per pick.
+   */
+  standbyBehind: readonly Backend[] | undefined;
+
   /** Whether a policy may choose this backend at `nowMs`. */
   available(nowMs: number): boolean {
-    return this.health.available(nowMs);
+    return this.health.available(nowMs) &&
+      (this.standbyBehind === undefined ||
+        !this.standbyBehind.some((b) => b.health.available(nowMs)));
+  }
+
+  /** Whether it stands by at `nowMs` behind an available backend of lower SRV priority. */
+  standby(nowMs: number): boolean {
+    return this.standbyBehind?.some((b) => b.health.available(nowMs)) ?? false;
   }
 
   /** Its weight at `nowMs`, scaled down during slow start. Every policy reads this. */
@@ -167,6 +185,11 @@ export class Backend {
     if (counted) this.latency.record(nowMs, Math.max(penaltyMs, durationMs), answered);
     else if (answered !== undefined) this.latency.record(nowMs, durationMs, answered);
     return this.health.recordFailure({ source: "request", detail, atMs: nowMs }, kind);
+  }
+
+  /** Joins a running pool (a new address from DNS): slow start, or out until probes pass. */
+  join(cause: Cause, awaitProbes: boolean): void {
+    this.health.join(cause, awaitProbes);
   }
 
   // Operator actions (the admin API, and a reload that removes or restores a backend): the

@@ -111,6 +111,8 @@ export class Discovery {
   failures = 0;
   readonly #resolver: Resolver;
   readonly #known = new Map<string, Known>();
+  /** Addresses the last refresh added to a name that had answered before. */
+  #joining = new Set<string>();
 
   constructor(resolver: Resolver) {
     this.#resolver = resolver;
@@ -132,14 +134,20 @@ export class Discovery {
     return [...out.values()];
   }
 
+  /** Forgets the names `configs` no longer has. */
+  retain(configs: readonly BackendConfig[]): void {
+    const urls = new Set(configs.map((config) => config.url));
+    for (const url of this.#known.keys()) if (!urls.has(url)) this.#known.delete(url);
+  }
+
   /** Resolves every name of `configs` at `nowMs`; forgets names no longer configured. */
   async refresh(configs: readonly BackendConfig[], nowMs: number): Promise<Refreshed> {
     const names = configs.filter((config) => isDiscovered(config.url));
-    const urls = new Set(names.map((config) => config.url));
-    for (const url of this.#known.keys()) if (!urls.has(url)) this.#known.delete(url);
+    this.retain(names);
     const results = await Promise.all(names.map((config) => this.#resolve(config)));
     const lines: string[] = [];
     let changed = false;
+    this.#joining = new Set();
     names.forEach((config, i) => {
       const result = results[i];
       const known = this.#known.get(config.url) ??
@@ -159,10 +167,20 @@ export class Discovery {
         lines.push(line);
         changed = true;
       }
+      if (known.resolvedAtMs !== null) {
+        const was = new Set(known.backends.map((b) => b.url));
+        for (const b of result) if (!was.has(b.url)) this.#joining.add(b.url);
+      }
       Object.assign(known, { backends: result, resolvedAtMs: nowMs, error: null });
     });
     return { lines, changed };
   }
+
+  /**
+   * Whether `config` is an address the last refresh found for a name that had answered
+   * before: it joins a running pool (slow start, probes) rather than starting in rotation.
+   */
+  readonly joins = (config: BackendConfig): boolean => this.#joining.has(config.url);
 
   /** Every configured name and what it stands for. */
   status(): NameStatus[] {
@@ -198,19 +216,17 @@ export class Discovery {
   }
 
   /**
-   * SRV targets of the lowest priority value only (a simpler rule than RFC 2782's: higher
-   * priorities are not a failover tier here); each target's addresses share its weight
-   * (SRV weight 0 counts as 1: every backend needs a share).
+   * Every SRV target, with its record's priority: lower values serve first, higher ones
+   * stand by (`Pool`, RFC 2782 failover). Each target's addresses share its weight (SRV
+   * weight 0 counts as 1: every backend needs a share).
    */
   async #fromSrv(config: BackendConfig): Promise<DiscoveredConfig[]> {
     const url = new URL(config.url.slice("srv+".length));
     const records = await this.#resolver.srv(url.hostname);
-    if (records.length === 0) return [];
-    const lowest = Math.min(...records.map((r) => r.priority));
-    const tier = records.filter((r) => r.priority === lowest);
+    const sorted = [...records].sort((a, b) => a.priority - b.priority);
     const rest = config.url.slice(`srv+${url.protocol}//${url.host}`.length);
     const out: DiscoveredConfig[] = [];
-    for (const record of tier) {
+    for (const record of sorted) {
       const target = record.target.replace(/\.$/, "");
       const addresses = isIP(target) !== 0 ? [target] : await this.#resolver.addresses(target);
       for (const address of unique(addresses)) {
@@ -218,6 +234,7 @@ export class Discovery {
           url: `${url.protocol}//${hostPort(address, String(record.port))}${rest}`,
           weight: Math.min(1_000, Math.max(1, record.weight)),
           from: config.url,
+          priority: record.priority,
         });
       }
     }
@@ -233,14 +250,18 @@ function changeLine(
 ): string | undefined {
   const was = new Map(before.map((b) => [b.url, b.weight]));
   const now = new Map(after.map((b) => [b.url, b.weight]));
+  const priorityWas = new Map(before.map((b) => [b.url, b.priority]));
   const added = after.filter((b) => !was.has(b.url)).map((b) => b.url);
   const removed = before.filter((b) => !now.has(b.url)).map((b) => b.url);
   const reweighted = after.filter((b) => was.has(b.url) && was.get(b.url) !== b.weight)
     .map((b) => `${b.url} weight ${b.weight}`);
+  const moved = after.filter((b) => was.has(b.url) && priorityWas.get(b.url) !== b.priority)
+    .map((b) => `${b.url} priority ${b.priority}`);
   const parts = [
     added.length ? `added ${added.join(", ")}` : "",
     removed.length ? `removed ${removed.join(", ")} (draining)` : "",
     reweighted.length ? `reweighted ${reweighted.join(", ")}` : "",
+    moved.length ? `moved ${moved.join(", ")}` : "",
   ].filter(Boolean);
   return parts.length ? `dns ${from}: ${parts.join("; ")}` : undefined;
 }

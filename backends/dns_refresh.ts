@@ -7,7 +7,7 @@
  */
 
 import type { BackendConfig } from "./backend.ts";
-import { Discovery, type Resolver } from "./discovery.ts";
+import { Discovery, needsDiscovery, type Resolver } from "./discovery.ts";
 import type { Clock, Timers } from "../lib/time.ts";
 
 /** What a {@linkcode DnsRefresh} reads and calls. */
@@ -65,6 +65,16 @@ export class DnsRefresh {
     return this.#running;
   }
 
+  /**
+   * The configuration has no name left (a reload removed them all): no timer until
+   * {@linkcode refreshNow} is called again, and the removed names are forgotten.
+   */
+  pause(): void {
+    if (this.#timer !== undefined) this.#options.timers.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.discovery.retain(this.#options.configured());
+  }
+
   /** No more refreshes; resolves once the one under way (if any) has ended. */
   async stop(): Promise<void> {
     this.#stopped = true;
@@ -82,7 +92,7 @@ export class DnsRefresh {
   }
 
   #schedule(): void {
-    if (this.#stopped) return;
+    if (this.#stopped || !needsDiscovery(this.#options.configured())) return;
     this.#timer = this.#options.timers.setTimeout(() => {
       this.#timer = undefined;
       this.refreshNow();

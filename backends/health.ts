@@ -312,6 +312,22 @@ export class Health {
     this.#update(nowMs, { ...cause, detail });
   }
 
+  /**
+   * A backend that joined a running pool (a new address from DNS): with `awaitProbes` it is
+   * out until `rise` probes pass, and its slow start (if any) begins then; otherwise its slow
+   * start begins now. Backends of the initial set never call this: they start in rotation.
+   */
+  join(cause: Cause, awaitProbes: boolean): void {
+    const nowMs = cause.atMs;
+    this.#probed = true;
+    this.#probeDown = awaitProbes;
+    this.#returnedAtMs = nowMs;
+    const detail = awaitProbes
+      ? `${cause.detail}; out until ${this.#settings.rise} probes pass`
+      : cause.detail;
+    this.#update(nowMs, { ...cause, source: awaitProbes ? "probe" : cause.source, detail });
+  }
+
   /** Recomputes `#outUntilMs` and records the state a change led to. */
   #update(nowMs: number, cause: Cause, untilMs?: number): void {
     this.#outUntilMs = this.#admin !== undefined || this.#probeDown

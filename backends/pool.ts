@@ -14,6 +14,13 @@
 import { Backend, type BackendConfig } from "./backend.ts";
 import type { HealthSettings } from "./health.ts";
 
+/** Which added backends join a running pool, and how (see `Pool.reconfigure`). */
+export interface Join {
+  readonly joins: (config: BackendConfig) => boolean;
+  /** Active health checks are on: a joining backend is out until `rise` probes pass. */
+  readonly awaitProbes: boolean;
+}
+
 /** What one reconfiguration did to the pool, by backend URL. */
 export interface PoolChange {
   readonly added: readonly string[];
@@ -30,6 +37,7 @@ export class Pool {
 
   constructor(configs: readonly BackendConfig[], settings: HealthSettings) {
     this.#backends = configs.map((config) => new Backend(config, settings));
+    linkTiers(this.#backends);
   }
 
   /** The backends in force, in configuration order. */
@@ -45,13 +53,16 @@ export class Pool {
 
   /**
    * Puts `configs` in force at `nowMs`: adds, keeps (reconfigured) and drains by URL;
-   * `reason` is the drained ones' cause.
+   * `reason` is the drained ones' cause. Added backends for which `join` says so join a
+   * running pool (`Backend.join`: slow start, or out until probes pass); others start in
+   * rotation.
    */
   reconfigure(
     configs: readonly BackendConfig[],
     settings: HealthSettings,
     nowMs: number,
     reason = "removed from the configuration",
+    join?: Join,
   ): PoolChange {
     const draining = this.draining;
     const known = new Map<string, Backend>();
@@ -62,7 +73,12 @@ export class Pool {
       const kept = known.get(config.url);
       if (kept === undefined) {
         added.push(config.url);
-        return new Backend(config, settings);
+        const backend = new Backend(config, settings);
+        if (join?.joins(config)) {
+          const detail = `new address from DNS ${config.from}`;
+          backend.join({ source: "admin", detail, atMs: nowMs }, join.awaitProbes);
+        }
+        return backend;
       }
       known.delete(config.url);
       if (kept.health.state(nowMs) === "draining" && draining.includes(kept)) {
@@ -84,6 +100,25 @@ export class Pool {
     }
     this.#draining = [...draining.filter((b) => known.has(b.url)), ...removed];
     this.#backends = next;
+    linkTiers(next);
     return { added, removed: removed.map((backend) => backend.url), reweighted };
+  }
+}
+
+/**
+ * SRV priorities as tiers (RFC 2782): each backend with a `priority` stands by behind the
+ * backends of the same name with a lower one. Done once per change of the pool, so a pick
+ * costs nothing for a backend of the lowest tier and one scan of the lower tiers otherwise.
+ */
+function linkTiers(backends: readonly Backend[]): void {
+  for (const backend of backends) {
+    const { from, priority } = backend.config;
+    const behind = priority === undefined
+      ? []
+      : backends.filter((other) =>
+        other.config.from === from && other.config.priority !== undefined &&
+        other.config.priority < priority
+      );
+    backend.standbyBehind = behind.length > 0 ? behind : undefined;
   }
 }

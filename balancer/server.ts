@@ -200,8 +200,10 @@ export class RunningBalancer {
     if ("onRequest" in next) this.#onRequest = next.onRequest;
     this.#configured = next.backends;
     this.#dns ??= this.#startDns(next.options);
-    // New names resolve now rather than at the next tick (their last good set meanwhile).
+    // New names resolve now rather than at the next tick (their last good set meanwhile);
+    // with no name left, no timer runs.
     if (needsDiscovery(next.backends)) this.#dns?.refreshNow();
+    else this.#dns?.pause();
     return this.#apply(next.options, "removed from the configuration");
   }
 
@@ -212,6 +214,8 @@ export class RunningBalancer {
       healthSettings(options),
       this.#clock(),
       reason,
+      // Addresses a name gains after its first answer join as a returning backend would.
+      this.#dns && { joins: this.#dns.discovery.joins, awaitProbes: !!options.active.path },
     );
     const previous = this.#current;
     this.#current = this.#build(options);

@@ -457,7 +457,8 @@ export const SETTINGS: readonly Setting[] = [
     description:
       "How often backend names are resolved again (at most every 100ms). A backend URL whose host is a " +
       "DNS name stands for all its A and AAAA addresses; srv+http://NAME and srv+https://NAME " +
-      "for its SRV records' targets, ports and weights (lowest priority value only). " +
+      "for its SRV records' targets, ports and weights (higher priority values serve only when " +
+      "every target of the lower ones is out). " +
       "IP addresses and localhost are not resolved.",
   },
   {

@@ -115,7 +115,7 @@ Deno.test("a failing or empty answer keeps the last good set, counts a failure a
   assert.equal(name.resolvedAtMs, 0);
 });
 
-Deno.test("SRV: the lowest priority value's targets, with their ports and weights", async () => {
+Deno.test("SRV: every target with its port, weight and priority, lowest priority first", async () => {
   const { state, resolver } = fakeResolver();
   state.srv.set("_api._tcp.internal", [
     { priority: 10, weight: 3, port: 8001, target: "a.internal." },
@@ -130,8 +130,9 @@ Deno.test("SRV: the lowest priority value's targets, with their ports and weight
   await discovery.refresh(configs, 0);
   const from = "srv+http://_api._tcp.internal";
   assert.deepEqual(discovery.expand(configs), [
-    { url: "http://127.0.0.2:8001", weight: 3, from },
-    { url: "http://127.0.0.3:8002", weight: 1, from },
+    { url: "http://127.0.0.2:8001", weight: 3, from, priority: 10 },
+    { url: "http://127.0.0.3:8002", weight: 1, from, priority: 10 },
+    { url: "http://127.0.0.4:8003", weight: 5, from, priority: 20 },
   ]);
 });
 
