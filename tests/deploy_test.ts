@@ -124,7 +124,7 @@ Deno.test("the configuration inside the ConfigMap passes check-config", async ()
     const env = { ROUNDABOUT_ADMIN_TOKEN: "a-token-from-the-secret" };
     const { code, out } = await roundabout(["check-config", `${dir}/roundabout.jsonc`], env);
     assert.equal(code, 0, out);
-    assert.match(out, /app-0\.app-headless:8001/);
+    assert.match(out, /srv\+http:\/\/_http\._tcp\.app-headless\.default\.svc\.cluster\.local/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -186,18 +186,19 @@ Deno.test("the Kubernetes probes ask /readyz and /healthz on the admin port the 
   assert.ok(container.args.includes("/etc/roundabout/roundabout.jsonc"));
 });
 
-Deno.test("the ConfigMap's backends are the StatefulSet's pods under the headless Service", () => {
+Deno.test("the ConfigMap discovers the StatefulSet's pods through the headless Service's SRV records", () => {
   const { config } = configMapConfig();
   const headless = manifest("Service", "app-headless");
   const app = manifest("StatefulSet", "app");
   assert.equal(headless.spec.clusterIP, "None");
   assert.equal(app.spec.serviceName, "app-headless");
-  const appPort = app.spec.template.spec.containers[0].ports[0].containerPort;
-  const expected = Array.from(
-    { length: app.spec.replicas },
-    (_, i) => `http://app-${i}.app-headless:${appPort}`,
-  );
-  assert.deepEqual(config.backends, expected);
+  const port = headless.spec.ports[0];
+  assert.equal(port.port, app.spec.template.spec.containers[0].ports[0].containerPort);
+  // Kubernetes publishes _<port name>._<protocol>.<service>.<namespace>.svc.cluster.local.
+  const namespace = headless.metadata.namespace ?? "default";
+  assert.deepEqual(config.backends, [
+    `srv+http://_${port.name}._tcp.${headless.metadata.name}.${namespace}.svc.cluster.local`,
+  ]);
   assert.equal(config.active.path, "/health", "the mock app's health path");
 });
 
@@ -217,11 +218,9 @@ Deno.test("the image's HEALTHCHECK and the compose file use the ports their conf
   const app = compose.services.app;
   assert.equal(app.deploy.replicas, 3);
   const appPort = app.command[app.command.indexOf("--port") + 1];
+  // Compose's DNS answers the service name with every replica's address: discovery.
   const backends = compose.services.roundabout.environment.ROUNDABOUT_BACKENDS.split(",");
-  assert.deepEqual(
-    backends,
-    [1, 2, 3].map((i) => `http://${compose.name}-app-${i}:${appPort}`),
-  );
+  assert.deepEqual(backends, [`http://app:${appPort}`]);
   assert.deepEqual(compose.services.roundabout.ports, [`8080:${config.listen.port}`]);
   const stopMs = durationMs(compose.services.roundabout.stop_grace_period);
   assert.ok(stopMs > durationMs(config.shutdownGrace));
