@@ -104,7 +104,7 @@ export class RunningBalancer {
   /** The balancer's own event-loop lag, shared by every configuration. */
   readonly lag: LagMonitor;
   /** Open WebSocket bridges, whatever configuration opened them. */
-  readonly websockets: WebSocketBridges = new WebSocketBridges();
+  readonly websockets: WebSocketBridges;
   readonly #config: BalancerConfig;
   readonly #transport: Transport;
   readonly #clock: Clock;
@@ -123,6 +123,7 @@ export class RunningBalancer {
 
   constructor(config: BalancerConfig) {
     this.#config = config;
+    this.websockets = new WebSocketBridges(config.caCerts);
     this.#transport = config.transport ?? new AutoTransport({ caCerts: config.caCerts });
     this.#clock = config.clock ?? systemClock;
     this.#onRequest = config.onRequest;
@@ -153,6 +154,7 @@ export class RunningBalancer {
       }, (request, info) => this.#current.handle(request, info));
     } catch (error) {
       this.#transport.close();
+      this.websockets.close();
       this.#dns?.stop();
       throw error;
     }
@@ -267,6 +269,7 @@ export class RunningBalancer {
     await this.#prober?.stop();
     if (this.#config.lag === undefined) this.lag.stop();
     this.#transport.close();
+    this.websockets.close();
     return drained;
   }
 

@@ -40,6 +40,19 @@ export function isWebSocketUpgrade(request: Request, upgrade: string): boolean {
 export class WebSocketBridges {
   readonly #open = new Set<WebSocket>();
   /**
+   * The client for `wss://` backends signed by a private CA: Deno's WebSocket trusts only
+   * the system's roots unless given a `Deno.HttpClient` with `caCerts` (measured).
+   * Made only when CAs are given; closed by {@linkcode close}.
+   */
+  readonly client: Deno.HttpClient | undefined;
+  constructor(caCerts: readonly string[] = []) {
+    this.client = caCerts.length > 0 ? Deno.createHttpClient({ caCerts: [...caCerts] }) : undefined;
+  }
+  /** Releases the client made for the CAs (open bridges keep their connections). */
+  close(): void {
+    this.client?.close();
+  }
+  /**
    * Set when the balancer stops: `Deno.serve`'s shutdown closes the client sides itself (1001,
    * measured) and the bridge sees no code, so the backend side is told 1001 "going away".
    */
@@ -89,13 +102,15 @@ export async function bridgeWebSocket(
     .map((p) => p.trim()).filter((p) => p !== "");
   const headers = fields.filter(([name]) => !OWN_FIELDS.has(name));
   const path = pathAndQuery(request.url);
+  const client = parts.bridges.client;
   const tried: Backend[] = [];
   let backend: Backend | undefined = first;
   let last = "no backend accepted the WebSocket";
   while (backend !== undefined) {
     const startMs = parts.clock();
     backend.startTry();
-    const result = await handshake(wsUrl(backend.url, path), protocols, headers, parts.timeoutMs);
+    const url = wsUrl(backend.url, path);
+    const result = await handshake(url, { protocols, headers, client }, parts.timeoutMs);
     backend.endTry();
     if ("socket" in result) return accept(request, result.socket, backend, parts.bridges);
     if ("status" in result && result.status < 500) return refused(result.status);
@@ -118,14 +133,12 @@ function wsUrl(base: string, path: string): string {
 /** Opens Deno's client to the backend: open, refused with a status, or failed. */
 function handshake(
   url: string,
-  protocols: string[],
-  headers: FieldList,
+  init: { protocols: string[]; headers: FieldList; client: Deno.HttpClient | undefined },
   timeoutMs: number,
 ): Promise<Handshake> {
   return new Promise((resolve) => {
-    // `headers` is Deno's extension of the WebSocket constructor (not in lib.dom's types).
-    const init = { protocols, headers } as unknown as string[];
-    const socket = new WebSocket(url, init);
+    // `headers` and `client` are Deno's extensions of the constructor (not in lib.dom's types).
+    const socket = new WebSocket(url, init as unknown as string[]);
     socket.binaryType = "arraybuffer";
     const timer = setTimeout(() => {
       socket.onclose = null;
@@ -145,6 +158,10 @@ function handshake(
       if (status) resolve({ status: Number(status[1]) });
       else if (message.includes("connect error")) {
         resolve({ failure: "connect", detail: "connection refused" });
+      } else if (message.includes("invalid peer certificate")) {
+        // TLS failed before the handshake was sent: as the HTTP/1.1 client, a connect failure.
+        const reason = message.slice(message.indexOf("invalid peer certificate"));
+        resolve({ failure: "connect", detail: `TLS: ${reason}` });
       } else resolve({ failure: "reset", detail: message || "closed during the handshake" });
     };
   });
