@@ -131,7 +131,7 @@ function listen(
     const caCerts = settings.backendCa === undefined
       ? undefined
       : [Deno.readTextFileSync(settings.backendCa)];
-    const { cert, key } = settings.tls;
+    const { cert, key, redirectPort } = settings.tls;
     return startBalancer({
       hostname: settings.listen.hostname,
       port: settings.listen.port,
@@ -140,7 +140,13 @@ function listen(
       transport: options.transport ?? TRANSPORTS[settings.transport]({ caCerts }),
       caCerts,
       ...(cert !== undefined && key !== undefined
-        ? { tls: { cert: Deno.readTextFileSync(cert), key: Deno.readTextFileSync(key) } }
+        ? {
+          tls: {
+            cert: Deno.readTextFileSync(cert),
+            key: Deno.readTextFileSync(key),
+            redirectPort,
+          },
+        }
         : {}),
       clock,
       onRequest,

@@ -27,6 +27,7 @@ import { type ProbeFn, Prober } from "../backends/probes.ts";
 import type { Transport } from "../transports/transport.ts";
 import { AutoTransport } from "../transports/auto.ts";
 import { WebSocketBridges } from "./websocket.ts";
+import { type RedirectListener, startRedirect } from "./redirect.ts";
 import { DnsRefresh } from "../backends/dns_refresh.ts";
 import { dnsResolver, needsDiscovery, type Resolver } from "../backends/discovery.ts";
 
@@ -73,8 +74,11 @@ export interface BalancerConfig {
    * here and stopped on shutdown; a given one is left for its owner to stop.
    */
   readonly lag?: LagMonitor;
-  /** Serve HTTPS (h2 or http/1.1 by ALPN) with this PEM chain and key. Default plain HTTP. */
-  readonly tls?: { readonly cert: string; readonly key: string };
+  /**
+   * Serve HTTPS (h2 or http/1.1 by ALPN) with this PEM chain and key, and when `redirectPort`
+   * is given also plain HTTP there, answering 308 to HTTPS (`redirect.ts`). Default plain HTTP.
+   */
+  readonly tls?: { readonly cert: string; readonly key: string; readonly redirectPort?: number };
   /** PEM CAs trusted for https:// backends by the default transport and the probes. */
   readonly caCerts?: readonly string[];
 }
@@ -110,6 +114,8 @@ export class RunningBalancer {
   readonly #clock: Clock;
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #pool: Pool;
+  /** The plain listener that sends clients to HTTPS, when `tls.redirectPort` is set. */
+  readonly redirect: RedirectListener | undefined;
   /** The backends as configured: names not expanded. */
   #configured: readonly BackendConfig[];
   /** DNS discovery, made once some backend is a name; never for IP-only lists. */
@@ -158,6 +164,15 @@ export class RunningBalancer {
       this.#dns?.stop();
       throw error;
     }
+    try {
+      this.redirect = this.#startRedirect();
+    } catch (error) {
+      this.#server.shutdown();
+      this.#transport.close();
+      this.websockets.close();
+      this.#dns?.stop();
+      throw error;
+    }
     // Built once listening, for the listener's address; no request reaches the handler
     // before this synchronous run ends.
     this.#current = this.#build(options);
@@ -171,6 +186,17 @@ export class RunningBalancer {
     // A worker's socket is one of several on the port: "listening on" is said once, by the
     // process, when every worker serves (scripts wait for that line).
     log?.(`${config.reusePort ? "sharing" : "listening on"} ${this.url}, backends ${list}`);
+    if (this.redirect && !config.reusePort) {
+      log?.(`redirecting http://${this.hostname}:${this.redirect.port} to ${this.url}`);
+    }
+  }
+
+  /** The plain listener redirecting to HTTPS, when configured. */
+  #startRedirect(): RedirectListener | undefined {
+    const { tls, reusePort } = this.#config;
+    if (tls?.redirectPort === undefined) return undefined;
+    const { hostname, port } = this.#server.addr;
+    return startRedirect({ hostname, port: tls.redirectPort, tlsPort: port, reusePort });
   }
 
   /** The configuration in force (a new object after each reconfiguration). */
@@ -258,12 +284,14 @@ export class RunningBalancer {
     this.#stopped = true;
     this.websockets.stopping = true;
     const finished = this.#server.shutdown().then(() => true);
+    const redirected = this.redirect?.shutdown();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<boolean>((resolve) => {
       if (Number.isFinite(graceMs)) timer = setTimeout(() => resolve(false), graceMs);
     });
     const drained = await Promise.race([finished, expired]);
     clearTimeout(timer);
+    await redirected;
     await this.#dns?.stop();
     await this.#probers;
     await this.#prober?.stop();

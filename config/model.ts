@@ -38,6 +38,8 @@ export interface TlsSettings {
   readonly cert?: string;
   /** Path of the PEM private key. */
   readonly key?: string;
+  /** A plain port answering 308 to HTTPS; unset: none. */
+  readonly redirectPort?: number;
 }
 
 /** Everything a running Roundabout is told; each field is a setting of settings.ts. */

@@ -38,6 +38,16 @@ export function pemProblems(
       ),
     );
   }
+  const redirectPort = value("tls.redirectPort");
+  if (valid("tls.redirectPort") && redirectPort !== undefined && cert === undefined) {
+    problems.push(
+      problemLine(
+        whereOf("tls.redirectPort"),
+        "needs tls.cert and tls.key (--tls-cert, --tls-key): it redirects to HTTPS",
+        { value: redirectPort },
+      ),
+    );
+  }
   for (const path of Object.keys(EXPECTED)) {
     const file = value(path);
     if (typeof file !== "string" || !valid(path)) continue;

@@ -126,6 +126,16 @@ export const SETTINGS: readonly Setting[] = [
     description: "PEM private key of tls.cert.",
   },
   {
+    path: "tls.redirectPort",
+    field: "tls.redirectPort",
+    flag: "tls-redirect-port",
+    type: "port",
+    unset: "none (no plain listener)",
+    group: "Listening",
+    description: "A second, plain HTTP port answering every request 308 to the same host and " +
+      "path on the HTTPS port (no backend is asked); needs tls.cert.",
+  },
+  {
     path: "backends",
     field: "backends",
     flag: "backend",

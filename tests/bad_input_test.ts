@@ -175,6 +175,7 @@ const SPECS: readonly FieldSpec[] = [
   { path: "admin.hostname", kind: "hostname" },
   { path: "tls.cert", kind: "file" },
   { path: "tls.key", kind: "file" },
+  { path: "tls.redirectPort", kind: "integer", min: 0, max: 65_535 },
   { path: "backendCa", kind: "file" },
   { path: "admin.token", kind: "token" },
   { path: "accessLog", kind: "enum", values: ["json", "text", "off", "auto"] },
@@ -671,6 +672,11 @@ const CLI_CASES: readonly CliCase[] = [
   { label: "file: not an object", file: `[1, 2, 3]`, names: "(the whole document)" },
   { label: "file: not JSON", file: `{ "timeout": 2s }`, names: "not valid JSON" },
   { label: "--tls-cert alone", args: ["--tls-cert", NOT_PEM], names: "--tls-cert" },
+  {
+    label: "--tls-redirect-port without TLS",
+    args: ["--tls-redirect-port", "8080"],
+    names: '--tls-redirect-port "8080": needs tls.cert and tls.key (--tls-cert, --tls-key)',
+  },
   {
     label: "ROUNDABOUT_TLS_KEY alone",
     env: { ROUNDABOUT_TLS_KEY: NOT_PEM },
