@@ -255,7 +255,7 @@ Deno.test("a reload that changes tls.* or backendCa is not applied live, and say
           ),
         );
         assert.ok(logs.some((line) => line.startsWith("backendCa cannot change while running")));
-        assert.deepEqual(instance.live.settings.tls, tls);
+        assert.deepEqual(instance.live.settings.tls, { ...tls, redirectPort: undefined });
         assert.equal(instance.running.balancer.options.retryDowntimeMs, 3_000);
       });
     } finally {
