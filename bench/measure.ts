@@ -6,6 +6,7 @@
  * @module
  */
 
+import { benchCert } from "../harness/certs.ts";
 import { cpuSeconds, rssKiB, RssSampler } from "../harness/procfs.ts";
 import { runWrk, wrkArgs, type WrkRun, wrkScript } from "../harness/wrk.ts";
 import { type Backends, PORT_OFFSETS } from "./backends.ts";
@@ -59,6 +60,7 @@ export async function measure(
       port: ctx.options.basePort + PORT_OFFSETS.subject,
       backends: ctx.backends.urls(scenario.backends),
       denoFlags: ctx.denoFlags,
+      tls: scenario.tls ? await benchCert(ctx.dir) : undefined,
     });
   } catch (error) {
     return { ...id, error: `could not start: ${message(error)}` };

@@ -38,6 +38,12 @@ export interface Scenario {
    * sampled (memory per idle connection; req/s means nothing there).
    */
   readonly kind?: "wrk" | "idle";
+  /**
+   * Whether wrk speaks HTTPS to the subject (default false), with one self-signed certificate
+   * for all (`harness/certs.ts`); the backends stay plain HTTP. Only subjects that terminate
+   * TLS take part.
+   */
+  readonly tls?: boolean;
 }
 
 /** Seconds an `idle` scenario keeps its connections open and idle. */
@@ -60,6 +66,15 @@ export const SCENARIOS: readonly Scenario[] = [
     path: "/echo",
     connections: 64,
     backends: "healthy",
+  },
+  {
+    name: "https-post-small-c64",
+    description: "as post-small-c64, over HTTPS to the subject (TLS termination)",
+    script: "post.lua",
+    path: "/echo",
+    connections: 64,
+    backends: "healthy",
+    tls: true,
   },
   {
     name: "get-1k",

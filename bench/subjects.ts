@@ -8,6 +8,7 @@
  */
 
 import { denoRun, REPO_DIR } from "../harness/deno_run.ts";
+import type { BenchCert } from "../harness/certs.ts";
 import { type Proc, startReady } from "../harness/processes.ts";
 import { installed } from "../harness/programs.ts";
 import { renderFile } from "../harness/templates.ts";
@@ -26,6 +27,8 @@ export interface StartContext {
   readonly backends: readonly string[];
   /** Extra flags for `deno run` of Deno subjects, e.g. `--cpu-prof`. */
   readonly denoFlags?: readonly string[];
+  /** Serve HTTPS with these files (scenarios with `tls`); plain HTTP when absent. */
+  readonly tls?: BenchCert;
 }
 
 /** A started subject. */
@@ -71,7 +74,7 @@ export const BALANCER_MAIN = `${REPO_DIR}/main.ts`;
 export function balancerCommand(ctx: StartContext, variantArgs: readonly string[]): string[] {
   return denoRun(
     BALANCER_MAIN,
-    ["balance", ...sharedSettings(ctx), "--access-log", "off", ...variantArgs],
+    ["balance", ...sharedSettings(ctx), "--access-log", "off", ...tlsArgs(ctx), ...variantArgs],
     { flags: ctx.denoFlags },
   );
 }
@@ -89,6 +92,11 @@ function sharedSettings(ctx: StartContext): string[] {
     "--retry-downtime",
     "10s",
   ];
+}
+
+/** `--tls-cert`, `--tls-key` when the scenario is over HTTPS. */
+function tlsArgs(ctx: StartContext): string[] {
+  return ctx.tls ? ["--tls-cert", ctx.tls.cert, "--tls-key", ctx.tls.key] : [];
 }
 
 /**
@@ -116,9 +124,14 @@ export function candidateCommand(ctx: StartContext, transport: string): string[]
 /** How long a subject may take to be ready. */
 export const START_TIMEOUT_MS = 20_000;
 
+/** The subject's base URL: https when the scenario is over TLS. */
+function subjectUrl(ctx: StartContext): string {
+  return `${ctx.tls ? "https" : "http"}://127.0.0.1:${ctx.port}`;
+}
+
 /** The line a Deno subject prints when it is ready. */
-function listeningLine(port: number): string {
-  return `listening on http://127.0.0.1:${port}`;
+function listeningLine(ctx: StartContext): string {
+  return `listening on ${subjectUrl(ctx)}`;
 }
 
 function portOf(url: string): number {
@@ -129,9 +142,9 @@ function portOf(url: string): number {
 async function startDeno(ctx: StartContext, name: string, cmd: string[]): Promise<Running> {
   const proc = await startReady(
     { name, cmd, cwd: REPO_DIR, logPath: `${ctx.dir}/${name}.log` },
-    (proc) => proc.waitForOutput(listeningLine(ctx.port), START_TIMEOUT_MS),
+    (proc) => proc.waitForOutput(listeningLine(ctx), START_TIMEOUT_MS),
   );
-  return { url: `http://127.0.0.1:${ctx.port}`, proc };
+  return { url: subjectUrl(ctx), proc };
 }
 
 /** Starts a non-Deno server and waits until its port accepts connections. */
@@ -140,10 +153,12 @@ async function startServer(ctx: StartContext, name: string, cmd: string[]): Prom
     { name, cmd, logPath: `${ctx.dir}/${name}.log` },
     (proc) => proc.waitForPort(ctx.port, START_TIMEOUT_MS),
   );
-  return { url: `http://127.0.0.1:${ctx.port}`, proc };
+  return { url: subjectUrl(ctx), proc };
 }
 
 const always = () => true;
+/** Subjects that cannot terminate TLS sit the HTTPS scenarios out. */
+const plainOnly = (scenario: Scenario) => !scenario.tls;
 
 const direct: Subject = {
   name: "direct",
@@ -152,7 +167,8 @@ const direct: Subject = {
   unavailable: () => Promise.resolve(undefined),
   // One backend only: a slow or failing third backend does not exist for it. No process of
   // its own either, so nothing to measure the memory of in an idle scenario.
-  handles: (scenario) => scenario.backends === "healthy" && scenario.kind !== "idle",
+  handles: (scenario) =>
+    scenario.backends === "healthy" && scenario.kind !== "idle" && !scenario.tls,
   start: (ctx) => Promise.resolve({ url: ctx.backends[0] }),
 };
 
@@ -170,6 +186,10 @@ const nginx: Subject = {
     const conf = await renderFile(`${BENCH_DIR}/nginx_proxy.conf`, ctx.dir, {
       PORT: ctx.port,
       UPSTREAM_SERVERS: servers,
+      LISTEN_TLS: ctx.tls ? " ssl http2" : "",
+      TLS_FILES: ctx.tls
+        ? `ssl_certificate ${ctx.tls.cert};\n        ssl_certificate_key ${ctx.tls.key};`
+        : "",
     });
     return startServer(ctx, "nginx", [
       "nginx",
@@ -197,6 +217,7 @@ const haproxy: Subject = {
     const conf = await renderFile(`${BENCH_DIR}/haproxy.cfg`, ctx.dir, {
       PORT: ctx.port,
       HAPROXY_SERVERS: servers,
+      BIND_TLS: ctx.tls ? ` ssl crt ${ctx.tls.combined} alpn h2,http/1.1` : "",
     });
     return startServer(ctx, "haproxy", ["haproxy", "-db", "-f", conf]);
   },
@@ -207,7 +228,7 @@ const naive: Subject = {
   description: "Deno.serve + one fetch per request, round robin (bench/naive_proxy.ts)",
   deno: true,
   unavailable: () => Promise.resolve(undefined),
-  handles: always,
+  handles: plainOnly,
   start: (ctx) =>
     startDeno(
       ctx,
@@ -259,7 +280,7 @@ const candidates: Subject[] = CANDIDATE_VARIANTS.map(({ name, transport }) => ({
   description: `Roundabout with the ${transport} candidate transport (bench/candidates/balance.ts)`,
   deno: true,
   unavailable: () => Promise.resolve(undefined),
-  handles: always,
+  handles: plainOnly,
   start: (ctx) => startDeno(ctx, name, candidateCommand(ctx, transport)),
 }));
 
