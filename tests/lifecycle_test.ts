@@ -152,7 +152,8 @@ Deno.test("up runs a topology file, and status prints its backends as a table", 
   const child = command(["up", path]).spawn();
   const lines: string[] = [];
   try {
-    const admin = await waitForLine(child.stdout, /admin API on http/, lines);
+    // up writes its prefixed event log on stderr (stdout is the access log alone).
+    const admin = await waitForLine(child.stderr, /admin API on http/, lines);
     const adminUrl = /admin API on (http:\/\/\S+)/.exec(admin.line)![1];
     const up = lines.find((l) => l.includes("listening on http") && l.startsWith("[balancer]"))!;
     const url = /listening on (http:\/\/[^,]+),/.exec(up)![1];
@@ -175,7 +176,7 @@ Deno.test("up runs a topology file, and status prints its backends as a table", 
       child.kill("SIGKILL");
     } catch { /* already gone */ }
     await child.status;
-    await child.stderr.cancel();
+    await child.stdout.cancel();
     await Deno.remove(path.replace(/\/[^/]+$/, ""), { recursive: true });
   }
 });

@@ -1,10 +1,12 @@
 /**
  * What an operator sees beyond the traffic: `/metrics` open to a scraper without the token
- * when `metrics.public` says so, and admin actions recorded in the event log with who asked.
+ * when `metrics.public` says so, admin actions recorded in the event log with who asked, and
+ * `roundabout up` keeping its access log pure JSON on stdout.
  */
 import assert from "node:assert/strict";
 import { type RunningMock, startMock } from "../mocks/mod.ts";
 import { withInstance } from "./_instance.ts";
+import { waitForLine } from "./_helpers.ts";
 
 const TOKEN = "s3cret-token-for-tests";
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -76,4 +78,29 @@ Deno.test("admin actions are in the event log with the peer address that asked",
       ]);
     });
   });
+});
+
+Deno.test("under up, stdout holds only JSON access log lines; prefixed events go to stderr", async () => {
+  const main = new URL("../main.ts", import.meta.url).pathname;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", main, "up", "normal", "--app-ports", "0,0,0", "--port", "0"],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const events: string[] = [];
+  const out = new Response(child.stdout).text();
+  try {
+    const { line, rest } = await waitForLine(child.stderr, /is up: try {2}curl -si (\S+)/, events);
+    const url = /curl -si (\S+)/.exec(line)![1];
+    for (let i = 0; i < 3; i++) await (await fetch(`${url}/`)).body?.cancel();
+    child.kill("SIGTERM");
+    await rest;
+  } finally {
+    await child.status;
+  }
+  const lines = (await out).split("\n").filter((l) => l);
+  assert.equal(lines.length, 3, lines.join("\n"));
+  for (const l of lines) assert.equal(typeof JSON.parse(l), "object", l);
+  assert.ok(events.some((l) => l.startsWith("[balancer] ")), events.join("\n"));
 });
