@@ -136,3 +136,15 @@ export function inFlightFamily(out: string[], backends: readonly Backend[]): voi
     out.push(`roundabout_backend_in_flight{backend="${label(backend.url)}"} ${backend.inFlight}`);
   }
 }
+
+/** `roundabout_probes_total{backend,result}`: active probes by result, from 0. */
+export function probesFamily(out: string[], backends: readonly Backend[]): void {
+  family(out, "roundabout_probes_total", "counter", "Active health probes by result.");
+  for (const backend of backends) {
+    const b = label(backend.url);
+    out.push(
+      `roundabout_probes_total{backend="${b}",result="pass"} ${backend.probesPassed}`,
+      `roundabout_probes_total{backend="${b}",result="fail"} ${backend.probesFailed}`,
+    );
+  }
+}

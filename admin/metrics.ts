@@ -21,6 +21,7 @@
  * - `roundabout_ejections_total{backend}`: times a failed try took a backend out.
  * - `roundabout_backend_state{backend,state}`: 1 for the backend's current state, else 0.
  * - `roundabout_backend_in_flight{backend}`: tries waiting on the backend now.
+ * - `roundabout_probes_total{backend,result}`: active probes, `pass` or `fail`.
  * - `roundabout_overload_rejections_total`: requests answered 503 because a try timed out
  *   while the balancer itself lagged (see `balancer/outcomes.ts`); no backend was blamed.
  * - `roundabout_event_loop_lag_seconds`: the worst event-loop lag of the last few seconds.
@@ -44,6 +45,7 @@ import {
   label,
   lagFamilies,
   type LagFigures,
+  probesFamily,
   processFamilies,
   reloadFamilies,
   type ReloadFigures,
@@ -141,6 +143,7 @@ export class Metrics {
     ejectionsFamily(out, series);
     stateFamily(out, backends, nowMs);
     inFlightFamily(out, backends);
+    probesFamily(out, backends);
     family(
       out,
       "roundabout_overload_rejections_total",

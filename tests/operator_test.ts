@@ -7,6 +7,11 @@ import assert from "node:assert/strict";
 import { type RunningMock, startMock } from "../mocks/mod.ts";
 import { withInstance } from "./_instance.ts";
 import { waitForLine } from "./_helpers.ts";
+import { FakeClock } from "./_fake_clock.ts";
+import { Backend } from "../backends/backend.ts";
+import { Prober } from "../backends/probes.ts";
+import { DEFAULT_OPTIONS, healthSettings } from "../balancer/options.ts";
+import { Metrics } from "../admin/metrics.ts";
 
 const TOKEN = "s3cret-token-for-tests";
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -103,4 +108,41 @@ Deno.test("under up, stdout holds only JSON access log lines; prefixed events go
   assert.equal(lines.length, 3, lines.join("\n"));
   for (const l of lines) assert.equal(typeof JSON.parse(l), "object", l);
   assert.ok(events.some((l) => l.startsWith("[balancer] ")), events.join("\n"));
+});
+
+Deno.test("roundabout_probes_total counts each backend's probes by result, from 0", async () => {
+  const clock = new FakeClock();
+  const options = { ...DEFAULT_OPTIONS.active, path: "/health", intervalMs: 5_000 };
+  const settings = healthSettings({ ...DEFAULT_OPTIONS, active: options });
+  const pool = ["http://a.test", "http://b.test"].map((url) =>
+    new Backend({ url, weight: 1 }, settings)
+  );
+  const metrics = new Metrics();
+  const probes = () =>
+    metrics.render(pool, clock.now()).split("\n").filter((l) =>
+      l.startsWith("roundabout_probes_total{")
+    );
+  assert.deepEqual(probes(), [
+    'roundabout_probes_total{backend="http://a.test",result="pass"} 0',
+    'roundabout_probes_total{backend="http://a.test",result="fail"} 0',
+    'roundabout_probes_total{backend="http://b.test",result="pass"} 0',
+    'roundabout_probes_total{backend="http://b.test",result="fail"} 0',
+  ]);
+  const prober = new Prober({
+    backends: pool,
+    options,
+    clock: clock.now,
+    probe: (url) => Promise.resolve(url.startsWith("http://a.test") ? 200 : 503),
+    timers: clock,
+  });
+  prober.start();
+  await clock.advanceSettling(0);
+  await clock.advanceSettling(5_000);
+  await prober.stop();
+  assert.deepEqual(probes(), [
+    'roundabout_probes_total{backend="http://a.test",result="pass"} 2',
+    'roundabout_probes_total{backend="http://a.test",result="fail"} 0',
+    'roundabout_probes_total{backend="http://b.test",result="pass"} 0',
+    'roundabout_probes_total{backend="http://b.test",result="fail"} 2',
+  ]);
 });
