@@ -164,7 +164,10 @@ Deno.test("up runs a topology file, and status prints its backends as a table", 
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /^policy round-robin/);
     assert.match(status.stdout, /ID\s+STATE\s+WEIGHT\s+IN-FLIGHT/);
-    assert.match(status.stdout, /failed\s+1\s+0\s+1\s+1\s+1 .*request: status 500/);
+    assert.match(
+      status.stdout,
+      /failed until \d\d:\d\d:\d\d\s+1\s+0\s+1\s+1\s+1 .*request: status 500/,
+    );
     const refused = await run(["status", "--admin", adminUrl, "--token", "wrong-token"]);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /answered 401: wrong token/);

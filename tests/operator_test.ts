@@ -1,7 +1,8 @@
 /**
  * What an operator sees beyond the traffic: `/metrics` open to a scraper without the token
  * when `metrics.public` says so, admin actions recorded in the event log with who asked, and
- * `roundabout up` keeping its access log pure JSON on stdout.
+ * `roundabout up` keeping its access log pure JSON on stdout, probe results in the metrics,
+ * and `roundabout status` saying which worker answered and how loaded it is.
  */
 import assert from "node:assert/strict";
 import { type RunningMock, startMock } from "../mocks/mod.ts";
@@ -12,6 +13,8 @@ import { Backend } from "../backends/backend.ts";
 import { Prober } from "../backends/probes.ts";
 import { DEFAULT_OPTIONS, healthSettings } from "../balancer/options.ts";
 import { Metrics } from "../admin/metrics.ts";
+import type { StatusDocument } from "../admin/status.ts";
+import { statusTable } from "../cli/status.ts";
 
 const TOKEN = "s3cret-token-for-tests";
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -145,4 +148,41 @@ Deno.test("roundabout_probes_total counts each backend's probes by result, from 
     'roundabout_probes_total{backend="http://b.test",result="pass"} 0',
     'roundabout_probes_total{backend="http://b.test",result="fail"} 2',
   ]);
+});
+
+Deno.test("status says which worker answered, when an ejection ends, and the overload state", () => {
+  const backend = {
+    id: "127.0.0.1:8001",
+    state: "failed",
+    ejectedUntil: "2026-01-02T10:20:30.000Z",
+    weight: 1,
+    inFlight: 0,
+    requests: 4,
+    failures: 2,
+    ejections: 1,
+    latencyMs: { p50: 3, p99: 9 },
+    cause: { source: "request", detail: "status 500" },
+  };
+  const document = {
+    policy: "round-robin",
+    at: "2026-01-02T10:20:00.000Z",
+    backends: [backend],
+    draining: [],
+    worker: { index: 1, count: 4 },
+    overload: { overloaded: true, eventLoopLagMs: 312.4, episodes: 2 },
+  } as unknown as StatusDocument;
+  const text = statusTable(document, "http://127.0.0.1:9091");
+  assert.match(text, /^OVERLOADED: event-loop lag 312ms, 2 overload episode\(s\) since start$/m);
+  assert.match(
+    text,
+    /^worker 1 of 4, numbered from 0 \(admin port 9091; the others on 9090-9093\)/m,
+  );
+  assert.match(text, /^127\.0\.0\.1:8001 +failed until 10:20:30 +1 /m);
+  const single = statusTable({
+    ...document,
+    worker: undefined,
+    overload: { overloaded: false, eventLoopLagMs: 1, episodes: 0 },
+  });
+  assert.doesNotMatch(single, /worker/);
+  assert.match(single, /^not overloaded: event-loop lag 1ms/m);
 });
