@@ -10,7 +10,7 @@
  * | `GET /history`                      | per-backend figures each second for 15 minutes, and reloads seen |
  * | `GET /recent`                       | the last 50 requests with every try                    |
  * | `GET /status`                       | per-backend state, cause, in-flight, counts, latency   |
- * | `GET /metrics`                      | Prometheus text format 0.0.4                           |
+ * | `GET /metrics`                      | Prometheus text format 0.0.4 (no token with `metrics.public`) |
  * | `GET /config`                       | the configuration in force and where each value came from |
  * | `POST /config`                      | applies a whole config document (as in the file)       |
  * | `POST /reload`                      | re-reads the config file, environment and flags        |
@@ -35,7 +35,7 @@ import { type Handler, Hono } from "hono";
 import { problem } from "./errors.ts";
 import { refuseBrowsers, requireToken } from "./auth.ts";
 import type { AdminParts } from "./parts.ts";
-import { statusApi } from "./status_api.ts";
+import { metricsApi, statusApi } from "./status_api.ts";
 import { configApi } from "./config_api.ts";
 import { backendsApi } from "./backends_api.ts";
 import { dashboardApi, dashboardPage } from "./dashboard_api.ts";
@@ -48,13 +48,16 @@ export function adminApp(parts: AdminParts): Hono {
   const app = new Hono()
     .use(refuseBrowsers(parts.token))
     // Before the token guard: orchestrators' probes carry no token.
-    .route("/", healthApi(parts))
-    .route("/", dashboardPage())
+    .route("/", healthApi(parts));
+  // A scraper that cannot send a token is let in to read figures, and to nothing else.
+  if (parts.metricsPublic) app.route("/", metricsApi(parts));
+  app.route("/", dashboardPage())
     .use(requireToken(parts.token))
     .route("/", statusApi(parts))
     .route("/", dashboardApi(parts))
     .route("/", configApi(parts))
     .route("/", backendsApi(parts));
+  if (!parts.metricsPublic) app.route("/", metricsApi(parts));
   answerTheRest(app);
   app.onError((error, c) =>
     problem(c, 500, `internal error: ${error instanceof Error ? error.message : error}`)

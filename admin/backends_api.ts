@@ -13,7 +13,7 @@ import { BACKEND_BODY, backendConfig } from "../config/model.ts";
 import { issueLines } from "../config/problems.ts";
 import { backendStatus, statusSnapshot } from "./status.ts";
 import { problem, readJson } from "./errors.ts";
-import { type AdminParts, everyBackend, oneWorkerOnly } from "./parts.ts";
+import { type AdminParts, audit, everyBackend, oneWorkerOnly } from "./parts.ts";
 
 /** Longest `?wait=` accepted. */
 export const MAX_WAIT_MS = 300_000;
@@ -71,6 +71,7 @@ async function addBackend(c: Context, parts: AdminParts): Promise<Response> {
     return problem(c, 400, "invalid backend", { problems });
   }
   const config = backendConfig(parsed.data);
+  audit(c, parts, `asked to add backend ${config.url}`);
   const byUrl = (b: Backend) => b.url === config.url;
   if (parts.live.settings.backends.some((b) => b.url === config.url)) {
     const existing = everyBackend(parts).find(byUrl);
@@ -93,6 +94,7 @@ async function removeBackend(
 ): Promise<Response> {
   const wait = waitOf(c);
   if (wait instanceof Response) return wait;
+  audit(c, parts, `asked to remove backend ${backend.url}`);
   if (parts.running.balancer.backends.includes(backend)) {
     const result = await parts.live.applyBackends(
       (backends) =>
@@ -114,12 +116,14 @@ async function drainBackend(
 ): Promise<Response> {
   const wait = waitOf(c);
   if (wait instanceof Response) return wait;
+  audit(c, parts, `drained backend ${backend.url}`);
   backend.drain(byAdmin("drained through the admin API", parts));
   return await untilEmpty(c, parts, backend, wait, "draining");
 }
 
 /** `POST /backends/{id}/disable`: out of rotation until enabled. */
 function disableBackend(backend: Backend, c: Context, parts: AdminParts): Response {
+  audit(c, parts, `disabled backend ${backend.url}`);
   backend.disable(byAdmin("disabled through the admin API", parts));
   return c.json(entry(backend, parts));
 }
@@ -129,6 +133,7 @@ function enableBackend(backend: Backend, c: Context, parts: AdminParts): Respons
   if (!parts.running.balancer.backends.includes(backend)) {
     return problem(c, 409, `backend ${backend.id} was removed; add it again instead`);
   }
+  audit(c, parts, `enabled backend ${backend.url}`);
   backend.enable(byAdmin("enabled through the admin API", parts));
   return c.json(entry(backend, parts));
 }

@@ -11,7 +11,7 @@ import { type Context, Hono } from "hono";
 import type { Outcome } from "../config/live.ts";
 import { toFile } from "../config/model.ts";
 import { problem, readJson } from "./errors.ts";
-import { type AdminParts, oneWorkerOnly } from "./parts.ts";
+import { type AdminParts, audit, oneWorkerOnly } from "./parts.ts";
 
 /** `GET /config`, `POST /config` and `POST /reload`. */
 export function configApi(parts: AdminParts): Hono {
@@ -24,6 +24,7 @@ export function configApi(parts: AdminParts): Hono {
     .post("/config", oneWorkerOnly(parts), async (c) => {
       const body = await readJson(c);
       if (body instanceof Response) return body;
+      audit(c, parts, "asked to apply a configuration (POST /config)");
       return outcome(c, await live.applyDocument(body, "the admin API (POST /config)"));
     })
     .post("/reload", (c) => reload(c, parts));
@@ -34,6 +35,7 @@ export function configApi(parts: AdminParts): Hono {
  * this one answers with its own outcome.
  */
 async function reload(c: Context, parts: AdminParts): Promise<Response> {
+  audit(c, parts, "asked to reload (POST /reload)");
   const worker = parts.worker;
   if (worker === undefined) {
     return outcome(c, await parts.live.reload("the admin API (POST /reload)"));

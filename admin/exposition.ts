@@ -144,3 +144,15 @@ export function websocketsFamily(out: string[], backends: readonly Backend[]): v
     out.push(`roundabout_websockets_open{backend="${label(backend.url)}"} ${backend.websockets}`);
   }
 }
+
+/** `roundabout_probes_total{backend,result}`: active probes by result, from 0. */
+export function probesFamily(out: string[], backends: readonly Backend[]): void {
+  family(out, "roundabout_probes_total", "counter", "Active health probes by result.");
+  for (const backend of backends) {
+    const b = label(backend.url);
+    out.push(
+      `roundabout_probes_total{backend="${b}",result="pass"} ${backend.probesPassed}`,
+      `roundabout_probes_total{backend="${b}",result="fail"} ${backend.probesFailed}`,
+    );
+  }
+}

@@ -7,7 +7,7 @@
 
 import type { HealthState } from "../backends/health.ts";
 
-/** The `method_class` label values; anything else is `other`. */
+/** The `method` label values; anything else is `other`. */
 export const METHOD_CLASSES = [
   "GET",
   "HEAD",
@@ -18,7 +18,7 @@ export const METHOD_CLASSES = [
   "OPTIONS",
   "other",
 ] as const;
-/** The `status_class` label values, indexed by `status / 100 - 1`. */
+/** The `code` label values (status classes), indexed by `status / 100 - 1`. */
 export const STATUS_CLASSES = ["1xx", "2xx", "3xx", "4xx", "5xx"] as const;
 /** Upper bounds of the latency histogram's buckets, in seconds. */
 export const LATENCY_BUCKETS_S: readonly number[] = [

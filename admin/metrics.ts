@@ -1,3 +1,4 @@
+// Over 300 lines: the per-request counters and the families rendered from them share one state.
 /**
  * Prometheus metrics (text exposition format 0.0.4). Counting is cheap: one map lookup per
  * backend touched and a few increments of preallocated typed arrays per request, from the
@@ -7,10 +8,10 @@
  * Every per-backend series exists, at 0, from the first scrape, so `rate()` sees the first
  * error rather than a series appearing.
  *
- * - `roundabout_requests_total{backend,method_class,status_class}`: client requests by the
+ * - `roundabout_requests_total{backend,method,code}`: client requests by the
  *   backend whose answer the client got (`none` when no backend answered: 502/503/504 made
  *   by the balancer), the method (GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS or other)
- *   and the status class (1xx … 5xx).
+ *   and the status class in `code` (1xx … 5xx: classes keep the series few).
  * - `roundabout_request_duration_seconds`: histogram of the time the client waited for the
  *   answer's status and headers, every try and retry included.
  * - `roundabout_backend_failures_total{backend,kind}`: failed tries by kind (connect,
@@ -22,6 +23,7 @@
  * - `roundabout_backend_state{backend,state}`: 1 for the backend's current state, else 0.
  * - `roundabout_backend_in_flight{backend}`: tries waiting on the backend now.
  * - `roundabout_websockets_open{backend}`: WebSocket connections open through the backend.
+ * - `roundabout_probes_total{backend,result}`: active probes, `pass` or `fail`.
  * - `roundabout_overload_rejections_total`: requests answered 503 because a try timed out
  *   while the balancer itself lagged (see `balancer/outcomes.ts`); no backend was blamed.
  * - `roundabout_event_loop_lag_seconds`: the worst event-loop lag of the last few seconds.
@@ -45,6 +47,7 @@ import {
   label,
   lagFamilies,
   type LagFigures,
+  probesFamily,
   processFamilies,
   reloadFamilies,
   type ReloadFigures,
@@ -144,6 +147,7 @@ export class Metrics {
     stateFamily(out, backends, nowMs);
     inFlightFamily(out, backends);
     websocketsFamily(out, backends);
+    probesFamily(out, backends);
     family(
       out,
       "roundabout_overload_rejections_total",
@@ -191,16 +195,16 @@ function requestsFamily(out: string[], series: [string, Figures][]): void {
     "roundabout_requests_total",
     "counter",
     "Client requests by the backend that answered (none: answered by the balancer), method " +
-      "and status class.",
+      "and status class (code=2xx…).",
   );
   for (const [url, f] of series) {
     for (let m = 0; m < METHOD_CLASSES.length; m++) {
       for (let s = 0; s < STATUS_CLASSES.length; s++) {
         const value = f.requests[m * STATUS_CLASSES.length + s];
         out.push(
-          `roundabout_requests_total{backend="${label(url)}",method_class="${
-            METHOD_CLASSES[m]
-          }",status_class="${STATUS_CLASSES[s]}"} ${value}`,
+          `roundabout_requests_total{backend="${label(url)}",method="${METHOD_CLASSES[m]}",code="${
+            STATUS_CLASSES[s]
+          }"} ${value}`,
         );
       }
     }

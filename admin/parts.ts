@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { Backend } from "../backends/backend.ts";
 import type { Clock } from "../lib/time.ts";
 import type { LiveConfig } from "../config/live.ts";
@@ -21,6 +21,8 @@ export interface AdminParts {
   readonly clock: Clock;
   /** Bearer token every request must carry; unset: none needed. */
   readonly token?: string;
+  /** `GET /metrics` needs no token (`metrics.public`). Default false. */
+  readonly metricsPublic?: boolean;
   /** How often a `wait` polls the in-flight count, in milliseconds. Default 20. */
   readonly pollMs?: number;
   /** Aborted when the process stops: waits end at once. */
@@ -29,6 +31,8 @@ export interface AdminParts {
   readonly worker?: WorkerRole;
   /** Per-second figures for the dashboard; `startAdmin` makes and feeds one when unset. */
   readonly history?: History;
+  /** The event log, where operators' actions are recorded with who asked. Default: none. */
+  readonly log?: (line: string) => void;
 }
 
 /** Which of several workers an instance is, and how it reaches the others. */
@@ -64,4 +68,19 @@ export function oneWorkerOnly(parts: AdminParts): MiddlewareHandler {
       { worker: { index: worker.index, count: worker.count } },
     );
   };
+}
+
+/**
+ * Records an operator's action in the event log with who asked: the peer address Deno.serve
+ * hands Hono as `c.env` (`unknown` under `app.request()`, which has no socket), e.g.
+ * `admin 127.0.0.1: disabled backend http://10.0.0.1:8000`.
+ */
+export function audit(c: Context, parts: AdminParts, action: string): void {
+  parts.log?.(`admin ${peerOf(c)}: ${action}`);
+}
+
+/** The caller's address, from the Deno.serve handler info Hono receives as its env. */
+function peerOf(c: Context): string {
+  const info = c.env as { remoteAddr?: { hostname?: string } } | undefined;
+  return info?.remoteAddr?.hostname ?? "unknown";
 }

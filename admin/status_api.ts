@@ -11,11 +11,16 @@ import { type AdminParts, everyBackend } from "./parts.ts";
 
 const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
-/** `GET /status` and `GET /metrics`. */
+/** `GET /status`. */
 export function statusApi(parts: AdminParts): Hono {
+  const { running, clock } = parts;
+  return new Hono().get("/status", (c) => c.json(statusDocument(running, clock(), parts.worker)));
+}
+
+/** `GET /metrics`: mounted before the token guard when `metrics.public` is on. */
+export function metricsApi(parts: AdminParts): Hono {
   const { running, metrics, clock } = parts;
   return new Hono()
-    .get("/status", (c) => c.json(statusDocument(running, clock(), parts.worker)))
     .get("/metrics", (c) =>
       c.body(
         metrics.render(

@@ -179,6 +179,8 @@ function startAdminApi(options: InstanceOptions, parts: AdminWiring): RunningAdm
       hostname: settings.hostname,
       port: settings.port!,
       token: settings.token,
+      metricsPublic: settings.metricsPublic,
+      log: options.log,
       live: parts.live,
       running: parts.running,
       metrics: parts.metrics,

@@ -53,8 +53,12 @@ export class Backend {
   websockets = 0;
   /** The last failed try, if any. */
   lastError: LastError | null = null;
-  /** The last active probe, if probes are on. */
+  /** The last active probe, if probes are on; set through `recordProbe`. */
   probe: ProbeRecord | null = null;
+  /** Active probes that passed, for `roundabout_probes_total`. */
+  probesPassed = 0;
+  /** Active probes that failed (wrong status, no answer, timeout). */
+  probesFailed = 0;
   /** Short stable name derived from the URL, e.g. `127.0.0.1:8001`, for `/backends/{id}`. */
   readonly id: string;
   readonly health: Health;
@@ -67,6 +71,13 @@ export class Backend {
   constructor(readonly config: BackendConfig, settings: HealthSettings) {
     this.health = new Health(settings);
     this.id = backendId(config.url);
+  }
+
+  /** Notes an active probe's result: the last one for the status, and a count by result. */
+  recordProbe(record: ProbeRecord): void {
+    this.probe = record;
+    if (record.ok) this.probesPassed++;
+    else this.probesFailed++;
   }
 
   /**

@@ -178,7 +178,7 @@ export class Prober {
     if (this.#stopped) return;
     const atMs = this.#clock();
     const ok = status !== null && status >= expectStatusMin && status <= expectStatusMax;
-    backend.probe = { ok, status, error, latencyMs: atMs - startMs, atMs };
+    backend.recordProbe({ ok, status, error, latencyMs: atMs - startMs, atMs });
     const detail = status === null
       ? `probe GET ${this.#path}: ${error}`
       : `probe GET ${this.#path}: status ${status}` +

@@ -48,7 +48,7 @@ export async function statusCommand(args: readonly string[]): Promise<number> {
         "(is --admin the admin port, not the balancer's?)",
     );
   }
-  console.log(flags.json ? text : statusTable(status));
+  console.log(flags.json ? text : statusTable(status, admin));
   return 0;
 }
 
@@ -107,8 +107,11 @@ async function fetchStatus(admin: string, token: string | undefined): Promise<st
   return undefined;
 }
 
-/** The status document as a table a person reads. */
-export function statusTable(status: StatusDocument): string {
+/**
+ * The status document as a table a person reads, after a heading: the policy, the time, the
+ * balancer's own load, and with `--workers N` which worker answered `admin` (its URL).
+ */
+export function statusTable(status: StatusDocument, admin?: string): string {
   const rows: string[][] = [[
     "ID",
     "STATE",
@@ -125,7 +128,9 @@ export function statusTable(status: StatusDocument): string {
   const add = (backend: BackendStatus, note = "") =>
     rows.push([
       backend.id,
-      backend.state + note,
+      // The ISO time's clock part (UTC, as `at` in the heading): when the ejection ends.
+      backend.state + (backend.ejectedUntil ? ` until ${backend.ejectedUntil.slice(11, 19)}` : "") +
+      note,
       String(backend.weight),
       String(backend.inFlight),
       String(backend.requests),
@@ -142,5 +147,31 @@ export function statusTable(status: StatusDocument): string {
   const lines = rows.map((row) =>
     row.map((cell, i) => i === row.length - 1 ? cell : cell.padEnd(widths[i])).join("  ")
   );
-  return [`policy ${status.policy}, at ${status.at}`, "", ...lines].join("\n");
+  return [...heading(status, admin), "", ...lines].join("\n");
+}
+
+/** The lines above the table. */
+function heading(status: StatusDocument, admin: string | undefined): string[] {
+  const lines = [`policy ${status.policy}, at ${status.at}`];
+  const load = status.overload;
+  // `load &&`: a balancer from before `overload` was in the document still prints.
+  if (load) {
+    lines.push(
+      `${load.overloaded ? "OVERLOADED" : "not overloaded"}: event-loop lag ${
+        Math.round(load.eventLoopLagMs)
+      }ms, ${load.episodes} overload episode(s) since start`,
+    );
+  }
+  if (status.worker) lines.push(workerLine(status.worker, admin));
+  return lines;
+}
+
+/** Which worker answered: each serves its own figures on admin port + its index. */
+function workerLine(worker: { index: number; count: number }, admin: string | undefined): string {
+  const port = admin === undefined ? NaN : Number(/:(\d+)$/.exec(admin)?.[1]);
+  const place = `worker ${worker.index} of ${worker.count}, numbered from 0`;
+  if (Number.isNaN(port)) return `${place}: each worker has its own figures`;
+  const first = port - worker.index;
+  return `${place} (admin port ${port}; the others on ${first}-${first + worker.count - 1}): ` +
+    "each worker has its own figures";
 }

@@ -1,6 +1,6 @@
 /**
  * `roundabout up`: a whole scenario in one process, mock apps and the balancer in front of
- * them, in one log stream. The scenario is a topology file: one of the built-in ones in
+ * them: the event log on stderr, the access log on stdout. The scenario is a topology file: one of the built-in ones in
  * `topologies/` by name, or a file of yours.
  *
  * @module
@@ -46,20 +46,21 @@ export async function upCommand(args: readonly string[]): Promise<number> {
   }
   const { name, topology } = chooseTopology(flags, positionals);
   const stdout = new LineBuffer((bytes) => writeAll(Deno.stdout, bytes));
-  const prefixed = (source: string) => {
-    const prefix = `[${source}] `;
-    return (line: string) => stdout.push(prefix + line);
-  };
+  const { prefixed, access, release } = upStreams(stdout, (line) => console.error(line));
   const apps: RunningMock[] = [];
   const closeApps = () => Promise.all(apps.map((app) => app.close()));
   let instance: Instance;
   try {
     await startApps(topology, prefixed, apps);
-    instance = startBalancerInFront(name, topology.balancer, apps, flags, prefixed("balancer"));
+    instance = startBalancerInFront(name, topology.balancer, apps, flags, {
+      log: prefixed("balancer"),
+      access,
+    });
   } catch (error) {
     await closeApps();
     throw error;
   }
+  release();
   const say = prefixed("up");
   if (topology.description) say(topology.description);
   say(`topology "${name}" is up: try  curl -si ${instance.running.url}/`);
@@ -68,6 +69,33 @@ export async function upCommand(args: readonly string[]): Promise<number> {
   say("stopped");
   await stdout.flush();
   return 0;
+}
+
+/**
+ * Where `up` writes: every part's event log on stderr, each line under its source's prefix
+ * (`[balancer] …`, `[app1 normal:8001] …`), as `balance` does; the access log on stdout as
+ * it is, so that JSON lines stay JSON (`up | jq` works).
+ */
+export function upStreams(stdout: LineBuffer, eventLine: (line: string) => void): {
+  prefixed: (source: string) => (line: string) => void;
+  access: (line: string) => void;
+  /** Writes the event lines held so far and the rest as they come. */
+  release: () => void;
+} {
+  // Held until the balancer starts: a start that fails says only why (one line on stderr).
+  let held: string[] | undefined = [];
+  return {
+    prefixed: (source) => {
+      const prefix = `[${source}] `;
+      return (line) => held ? held.push(prefix + line) : eventLine(prefix + line);
+    },
+    access: stdout.push,
+    release: () => {
+      const lines = held ?? [];
+      held = undefined;
+      for (const line of lines) eventLine(line);
+    },
+  };
 }
 
 /** The topology the arguments name (default `normal`), with `--app-ports` applied. */
@@ -125,7 +153,7 @@ function startBalancerInFront(
   section: Topology["balancer"],
   apps: readonly RunningMock[],
   flags: Flags,
-  log: (line: string) => void,
+  out: { log: (line: string) => void; access: (line: string) => void },
 ): Instance {
   const balancerSection = { ...section, backends: section.backends ?? apps.map((app) => app.url) };
   const env = Deno.env.toObject();
@@ -143,7 +171,13 @@ function startBalancerInFront(
     );
   }
   return startOrExplain(() =>
-    startInstance({ resolved, sources, log, accessLog: log, isTerminal: Deno.stdout.isTerminal() })
+    startInstance({
+      resolved,
+      sources,
+      log: out.log,
+      accessLog: out.access,
+      isTerminal: Deno.stdout.isTerminal(),
+    })
   );
 }
 

@@ -30,6 +30,8 @@ export interface AdminSettings {
   readonly port?: number;
   /** Unset: loopback only, no token. */
   readonly token?: string;
+  /** `GET /metrics` needs no token. See `metrics.public`. */
+  readonly metricsPublic: boolean;
 }
 
 /** TLS termination. Cannot change while running. See `tls.*` in settings.ts. */

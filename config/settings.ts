@@ -82,6 +82,7 @@ export const SECTIONS: Readonly<Record<string, string>> = {
   active: "Active health: probes on their own schedule.",
   admin: "The admin API. A change needs a restart.",
   health: "Health checks for orchestrators (/healthz, /readyz).",
+  metrics: "The Prometheus metrics of the admin API. A change needs a restart.",
   dns: "How backend URLs whose host is a DNS name (or srv+http://NAME) are resolved.",
   tls: "TLS termination: the listener serves HTTPS (h2 or http/1.1 by ALPN). Both or " +
     "neither. A change needs a restart.",
@@ -530,6 +531,16 @@ export const SETTINGS: readonly Setting[] = [
     group: "Operations",
     description: "Bearer token the admin API requires: at least 8 characters, no spaces. " +
       "Prefer the environment variable: flags show in ps, files get copied.",
+  },
+  {
+    path: "metrics.public",
+    field: "admin.metricsPublic",
+    flag: "metrics-public",
+    type: "switch",
+    default: false,
+    group: "Operations",
+    description: "Serve GET /metrics on the admin port without the token, for a Prometheus " +
+      "that cannot send one; every other endpoint still needs it. A change needs a restart.",
   },
   {
     path: "health.onListener",

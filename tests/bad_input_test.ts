@@ -158,6 +158,7 @@ const SPECS: readonly FieldSpec[] = [
   { path: "exposeBackend", kind: "boolean" },
   { path: "errorDetails", kind: "boolean" },
   { path: "health.onListener", kind: "boolean" },
+  { path: "metrics.public", kind: "boolean" },
   { path: "slowStart", kind: "duration" },
   { path: "passive.failuresToEject", kind: "integer", min: 1, max: 1_000 },
   { path: "passive.countedFailures", kind: "counted" },

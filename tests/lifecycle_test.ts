@@ -152,7 +152,8 @@ Deno.test("up runs a topology file, and status prints its backends as a table", 
   const child = command(["up", path]).spawn();
   const lines: string[] = [];
   try {
-    const admin = await waitForLine(child.stdout, /admin API on http/, lines);
+    // up writes its prefixed event log on stderr (stdout is the access log alone).
+    const admin = await waitForLine(child.stderr, /admin API on http/, lines);
     const adminUrl = /admin API on (http:\/\/\S+)/.exec(admin.line)![1];
     const up = lines.find((l) => l.includes("listening on http") && l.startsWith("[balancer]"))!;
     const url = /listening on (http:\/\/[^,]+),/.exec(up)![1];
@@ -163,7 +164,10 @@ Deno.test("up runs a topology file, and status prints its backends as a table", 
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /^policy round-robin/);
     assert.match(status.stdout, /ID\s+STATE\s+WEIGHT\s+IN-FLIGHT/);
-    assert.match(status.stdout, /failed\s+1\s+0\s+1\s+1\s+1 .*request: status 500/);
+    assert.match(
+      status.stdout,
+      /failed until \d\d:\d\d:\d\d\s+1\s+0\s+1\s+1\s+1 .*request: status 500/,
+    );
     const refused = await run(["status", "--admin", adminUrl, "--token", "wrong-token"]);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /answered 401: wrong token/);
@@ -175,7 +179,7 @@ Deno.test("up runs a topology file, and status prints its backends as a table", 
       child.kill("SIGKILL");
     } catch { /* already gone */ }
     await child.status;
-    await child.stderr.cancel();
+    await child.stdout.cancel();
     await Deno.remove(path.replace(/\/[^/]+$/, ""), { recursive: true });
   }
 });

@@ -64,11 +64,11 @@ Deno.test("a metrics scrape, parsed by a Prometheus text-format parser, matches 
         assert.equal(total, 8);
         for (const [app, count] of answeredBy) {
           const sent = requests.metrics
-            .filter((m) => m.labels?.backend === app && m.labels.status_class === "2xx")
+            .filter((m) => m.labels?.backend === app && m.labels.code === "2xx")
             .reduce((sum, m) => sum + Number(m.value), 0);
           assert.equal(sent, count, `requests answered by ${app}`);
         }
-        const gets = requests.metrics.filter((m) => m.labels?.method_class === "GET");
+        const gets = requests.metrics.filter((m) => m.labels?.method === "GET");
         assert.equal(gets.reduce((sum, m) => sum + Number(m.value), 0), 2);
 
         assert.equal(family("roundabout_retries_total").metrics[0].value, "1");
@@ -150,7 +150,7 @@ Deno.test("every per-backend series is at 0 from the start; failures are counted
         for (const backend of [app.url, dead]) {
           for (const status of ["1xx", "2xx", "3xx", "4xx", "5xx"]) {
             const name =
-              `roundabout_requests_total{backend="${backend}",method_class="GET",status_class="${status}"}`;
+              `roundabout_requests_total{backend="${backend}",method="GET",code="${status}"}`;
             assert.equal(before.get(name), 0, name);
           }
           for (const kind of ["connect", "timeout", "reset", "5xx"]) {
