@@ -34,11 +34,34 @@ Options:
 })
 
 Kinds:
-${MOCK_KINDS.map((kind) => `  ${kind.padEnd(12)} ${MOCK_HELP[kind]}`).join("\n")}
+${MOCK_KINDS.map((kind) => kindHelp(kind)).join("\n")}
 
 While it runs (HTTP kinds: normal, alternating, delayed, flaky), on the mock's own port:
   POST ${CONTROL_PREFIX}mode {"mode":"slow","delayMs":3000}   modes: ${MOCK_MODES.join(", ")}
-  GET  ${CONTROL_PREFIX}received?id=ID   how many requests with x-request-id (or ?id=) ID arrived`;
+  GET  ${CONTROL_PREFIX}received?id=ID   how many requests with ?id=ID (or x-request-id ID) arrived`;
+
+/**
+ * A kind's paragraph for `--help`: its description without the closing "Options:" sentence
+ * (which names the programmatic option names, `delayMs` and the like, that neither this
+ * command nor topology files take; the flags above are the command's), wrapped at 100
+ * columns under the kind's name.
+ */
+function kindHelp(kind: MockKind): string {
+  const text = MOCK_HELP[kind].replace(/\s*Options:.*$/s, "")
+    .replaceAll("delayMs", "--delay").replaceAll("failureRate", "--failure-rate")
+    .replaceAll("trickleIntervalMs", "--trickle");
+  const lines: string[] = [];
+  let line = `  ${kind.padEnd(12)}`;
+  for (const word of text.split(/\s+/)) {
+    if (line.length + word.length + 1 > 100) {
+      lines.push(line);
+      line = " ".repeat(14);
+    }
+    line += ` ${word}`;
+  }
+  lines.push(line);
+  return lines.join("\n");
+}
 
 const SPEC = {
   port: { type: "string" },

@@ -182,3 +182,20 @@ Deno.test("help COMMAND shows that command's help, and --version the version", a
     assert.equal(stdout.trim(), `roundabout ${VERSION}`);
   }
 });
+
+Deno.test("mock --help names the command's flags, not option names topology files reject, in lines of at most 100 columns", async () => {
+  const { code, stdout } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "mock", "--help"],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const text = new TextDecoder().decode(stdout);
+  assert.equal(code, 0);
+  // The kinds' paragraphs name flags; the run-time mode switch's JSON body below them is
+  // another interface, where `delayMs` is the field's name.
+  const kinds = text.slice(text.indexOf("Kinds:"), text.indexOf("While it runs"));
+  assert.doesNotMatch(kinds, /delayMs|failureRate|trickleIntervalMs/);
+  assert.match(text, /delayed +Waits --delay/);
+  const long = text.split("\n").filter((line) => line.length > 100);
+  assert.deepEqual(long, []);
+});
