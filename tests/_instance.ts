@@ -7,6 +7,7 @@
 
 import { envLayer, flagLayer, type Layer, readFileLayer, resolve } from "../config/sources.ts";
 import { type Instance, startInstance } from "../app/instance.ts";
+import { type RunningMock, startMock } from "../mocks/mod.ts";
 
 /** A running instance, its config file and everything it logged. */
 export interface TestInstance {
@@ -47,5 +48,15 @@ export async function withInstance(
   } finally {
     await instance.stop(5_000);
     await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Runs `test` with a `normal` mock app on a free port, closed afterwards. */
+export async function withApp(test: (app: RunningMock) => Promise<void>): Promise<void> {
+  const app = await startMock("normal");
+  try {
+    await test(app);
+  } finally {
+    await app.close();
   }
 }

@@ -5,21 +5,11 @@
 import assert from "node:assert/strict";
 import { healthcheckCommand } from "../cli/healthcheck.ts";
 import { UsageError } from "../cli/usage.ts";
-import { type RunningMock, startMock } from "../mocks/mod.ts";
 import { deadPort } from "./_helpers.ts";
-import { withInstance } from "./_instance.ts";
+import { withApp, withInstance } from "./_instance.ts";
 
 const TOKEN = "s3cret-token-for-tests";
 const AUTH = { authorization: `Bearer ${TOKEN}` };
-
-async function withApp(test: (app: RunningMock) => Promise<void>): Promise<void> {
-  const app = await startMock("normal");
-  try {
-    await test(app);
-  } finally {
-    await app.close();
-  }
-}
 
 async function call(
   url: string,

@@ -5,8 +5,7 @@
  * and `roundabout status` saying which worker answered and how loaded it is.
  */
 import assert from "node:assert/strict";
-import { type RunningMock, startMock } from "../mocks/mod.ts";
-import { withInstance } from "./_instance.ts";
+import { withApp, withInstance } from "./_instance.ts";
 import { waitForLine } from "./_helpers.ts";
 import { FakeClock } from "./_fake_clock.ts";
 import { Backend } from "../backends/backend.ts";
@@ -18,15 +17,6 @@ import { statusTable } from "../cli/status.ts";
 
 const TOKEN = "s3cret-token-for-tests";
 const AUTH = { authorization: `Bearer ${TOKEN}` };
-
-async function withApp(test: (app: RunningMock) => Promise<void>): Promise<void> {
-  const app = await startMock("normal");
-  try {
-    await test(app);
-  } finally {
-    await app.close();
-  }
-}
 
 async function statusOf(url: string, init: RequestInit = {}): Promise<number> {
   const response = await fetch(url, init);
