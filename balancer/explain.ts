@@ -72,9 +72,9 @@ export function skipReason(
   return undefined;
 }
 
-/** `HH:MM:SS` in UTC, as the dashboard shows times. */
+/** `HH:MM:SS UTC`: the reason is made on the server, which does not know the reader's zone. */
 export function clockTime(ms: number): string {
-  return new Date(ms).toISOString().slice(11, 19);
+  return `${new Date(ms).toISOString().slice(11, 19)} UTC`;
 }
 
 function failure(record: TryRecord): string {

@@ -90,7 +90,7 @@ Deno.test("a pick says why every other backend was passed over", () => {
     undefined,
   );
   assert.deepEqual(why.skipped, [
-    { backend: failed.url, reason: "failed until 12:00:03: status 500" },
+    { backend: failed.url, reason: "failed until 12:00:03 UTC: status 500" },
     { backend: disabled.url, reason: "disabled by an operator: maintenance" },
     { backend: draining.url, reason: "draining: deploy" },
     { backend: tried.url, reason: "already tried by this request" },
@@ -190,7 +190,7 @@ Deno.test("GET /recent says why each try went where, with a failed and a disable
         const skipped = second.tries[0].why?.skipped ?? [];
         assert.equal(second.tries[0].backend, healthy);
         assert.deepEqual(skipped.map((s) => s.backend), [failing, held]);
-        assert.match(skipped[0].reason, /^failed until \d\d:\d\d:\d\d: status 500$/);
+        assert.match(skipped[0].reason, /^failed until \d\d:\d\d:\d\d UTC: status 500$/);
         assert.match(skipped[1].reason, /^disabled by an operator/);
         assert.ok(accessLines.length >= 2);
         for (const line of accessLines) assert.doesNotMatch(line, /"why"/, "not in the access log");
