@@ -151,6 +151,8 @@ function listen(
       clock,
       onRequest,
       onEject: metrics?.onEject,
+      // Only the admin API's recent requests read the explanations.
+      explainPicks: metrics !== undefined,
       log: options.log,
       ...(options.worker ? { reusePort: true, firstPick: options.worker.index } : {}),
     });

@@ -5,6 +5,7 @@
  */
 
 import type { RequestRecord } from "./balancer.ts";
+import { withoutWhy } from "./outcomes.ts";
 
 /** How access log lines are written. `auto` is text on a terminal and JSON otherwise. */
 export type AccessLogFormat = "json" | "text" | "off" | "auto";
@@ -21,7 +22,7 @@ export function jsonLine(record: RequestRecord): string {
     status: record.status,
     backend: record.backend ?? null,
     attempts: record.tries.length,
-    tries: record.tries,
+    tries: withoutWhy(record.tries),
     durationMs: record.durationMs,
     requestId: record.requestId,
     client: record.client,

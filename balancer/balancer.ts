@@ -10,6 +10,7 @@
 import type { Backend } from "../backends/backend.ts";
 import { keepAnswer, releaseWhenSent, rewriteToClient } from "./answer.ts";
 import { prepareBody } from "./body.ts";
+import { explainPick } from "./explain.ts";
 import { Exchange, type RequestRecord, shareAmongRequests, type Shared } from "./exchange.ts";
 import type { Clock } from "../lib/time.ts";
 import {
@@ -56,6 +57,11 @@ export interface BalancerParts {
   readonly lag?: Pick<LagMonitor, "lagMs">;
   /** Where open WebSocket bridges are kept for shutdown. Default a set of this balancer's. */
   readonly websockets?: WebSocketBridges;
+  /**
+   * Records why each try went to its backend and which were passed over (`explain.ts`), for
+   * the admin API's recent requests; needs `onRequest`. Default false: no cost per pick.
+   */
+  readonly explainPicks?: boolean;
 }
 
 const NO_TRIES: readonly Backend[] = [];
@@ -76,6 +82,7 @@ export class Balancer {
   readonly #clientHost: boolean;
   readonly #rewriteLocation: boolean;
   readonly #exposeBackend: boolean;
+  readonly #explainPicks: boolean;
 
   constructor(parts: BalancerParts) {
     const options = parts.options;
@@ -91,6 +98,7 @@ export class Balancer {
     this.#clientHost = options.upstreamHost === "client";
     this.#rewriteLocation = options.rewriteLocation;
     this.#exposeBackend = options.exposeBackend;
+    this.#explainPicks = parts.explainPicks === true && parts.onRequest !== undefined;
   }
 
   /** The selection policy's name, for the status document. */
@@ -116,6 +124,7 @@ export class Balancer {
     if (refusal !== undefined) return refusal;
     const first = this.#pick(exchange.startMs, NO_TRIES);
     if (first === undefined) return answerNoBackend(this.backends, exchange.startMs);
+    if (this.#explainPicks) this.#explain(exchange, first, exchange.startMs, NO_TRIES);
     // The one header read for WebSocket (`websocket.ts`): plain requests go on unchanged.
     const upgrade = request.headers.get("upgrade");
     if (upgrade !== null && isWebSocketUpgrade(request, upgrade)) {
@@ -284,8 +293,21 @@ export class Balancer {
 
   /** The next backend for a request that moves on, the current one now among those tried. */
   #next(exchange: Exchange): Backend | undefined {
-    (exchange.tried ??= []).push(exchange.backend);
-    return this.#pick(this.#clock(), exchange.tried);
+    const tried = exchange.tried ??= [];
+    tried.push(exchange.backend);
+    const nowMs = this.#clock();
+    const next = this.#pick(nowMs, tried);
+    if (this.#explainPicks && next !== undefined) this.#explain(exchange, next, nowMs, tried);
+    return next;
+  }
+
+  /** Notes why `chosen` takes the next try (only when explaining picks). */
+  #explain(exchange: Exchange, chosen: Backend, nowMs: number, tried: readonly Backend[]): void {
+    const last = exchange.tries?.[exchange.tries.length - 1];
+    const previous = tried.length > 0 && last?.backend === tried[tried.length - 1].url
+      ? last
+      : undefined;
+    exchange.why = explainPick(this.#policy, this.backends, chosen, nowMs, tried, previous);
   }
 
   /**

@@ -10,7 +10,7 @@ import type { PreparedBody } from "./body.ts";
 import type { Clock } from "../lib/time.ts";
 import type { ClientInfo } from "../lib/headers.ts";
 import { RequestIds } from "../lib/request_id.ts";
-import type { FailedTry, FailureContext, Replay, TryRecord, Verdict } from "./outcomes.ts";
+import type { FailedTry, FailureContext, PickWhy, Replay, TryRecord, Verdict } from "./outcomes.ts";
 import type { BalancerOptions } from "./options.ts";
 import type { LagMonitor } from "./overload.ts";
 import { pathAndQuery, type RefusalLimits } from "./refusals.ts";
@@ -113,6 +113,8 @@ export class Exchange implements ClientInfo, FailedTry, FailureContext {
   keptFrom: Backend | undefined;
   /** Which backend's answer the client got. */
   answeredBy: string | undefined;
+  /** Why the current try's backend was picked, when the balancer explains picks. */
+  why: PickWhy | undefined;
 
   constructor(
     readonly request: Request,
@@ -170,7 +172,13 @@ export class Exchange implements ClientInfo, FailedTry, FailureContext {
     nowMs: number,
   ): void {
     const durationMs = nowMs - this.tryStartMs;
-    (this.tries ??= []).push({ backend: this.backend.url, outcome, status, error, durationMs });
+    const backend = this.backend.url;
+    const why = this.why;
+    (this.tries ??= []).push(
+      why === undefined
+        ? { backend, outcome, status, error, durationMs }
+        : { backend, outcome, status, error, durationMs, why },
+    );
   }
 }
 

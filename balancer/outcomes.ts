@@ -39,6 +39,31 @@ export interface TryRecord {
   readonly status?: number;
   readonly error?: string;
   readonly durationMs: number;
+  /** Why this try went to its backend; only when the balancer explains picks. */
+  readonly why?: PickWhy;
+}
+
+/** Why a try went to its backend (`explain.ts`), for the dashboard's recent requests. */
+export interface PickWhy {
+  /** The policy's reason, after what the request moved on from, e.g. `next in turn`. */
+  readonly reason: string;
+  /** The backends passed over at that pick, and why. */
+  readonly skipped: readonly SkippedBackend[];
+}
+
+/** A backend a pick passed over, e.g. `failed until 12:00:03: status 500`. */
+export interface SkippedBackend {
+  readonly backend: string;
+  readonly reason: string;
+}
+
+/**
+ * The tries without their explanations: the access log and error answers stay as they
+ * were whether the admin API explains picks or not. Copies only when there is one.
+ */
+export function withoutWhy(tries: readonly TryRecord[]): readonly TryRecord[] {
+  if (!tries.some((t) => t.why !== undefined)) return tries;
+  return tries.map(({ why: _, ...rest }) => rest);
 }
 
 /**
@@ -185,7 +210,7 @@ export function answerFailure(
   }
   const status = kind === "5xx" || kind === "refused" ? 502 : failureStatus(kind);
   const error = status === 504 ? "upstream timed out" : "upstream unreachable";
-  return Response.json(details ? { error, tried: tries } : { error }, { status });
+  return Response.json(details ? { error, tried: withoutWhy(tries) } : { error }, { status });
 }
 
 /**

@@ -51,6 +51,8 @@ export interface BalancerConfig {
   readonly onRequest?: (record: RequestRecord) => void;
   /** Called when a failed try ejects a backend (metrics); the event log has its own line. */
   readonly onEject?: (backend: Backend) => void;
+  /** Record why each try went to its backend (see `BalancerParts.explainPicks`). Default false. */
+  readonly explainPicks?: boolean;
   /** Event log sink (backend marked failed, listening, reloads). Default none. */
   readonly log?: (line: string) => void;
   /** How active probes are sent (tests fake it). Default `fetch`. */
@@ -321,6 +323,7 @@ export class RunningBalancer {
       tls: config.tls !== undefined,
       onRequest: this.#onRequest,
       onEject,
+      explainPicks: config.explainPicks,
       lag: this.lag,
       websockets: this.websockets,
     });

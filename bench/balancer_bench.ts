@@ -37,7 +37,7 @@ const INFO = {
   remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 40000 },
 } as unknown as Deno.ServeHandlerInfo;
 
-function balancer(onRequest?: (record: RequestRecord) => void): Balancer {
+function balancer(onRequest?: (record: RequestRecord) => void, explainPicks = false): Balancer {
   const settings = healthSettings(DEFAULT_OPTIONS);
   return new Balancer({
     options: DEFAULT_OPTIONS,
@@ -49,6 +49,7 @@ function balancer(onRequest?: (record: RequestRecord) => void): Balancer {
     clock: () => performance.now(),
     hostlessOrigin: "http://localhost:8080/",
     onRequest,
+    explainPicks,
   });
 }
 
@@ -68,6 +69,7 @@ function handle(balancer: Balancer, request: Request): Promise<Response> {
 const quiet = balancer();
 let records = 0;
 const observed = balancer(() => records++);
+const explained = balancer(() => records++, true);
 
 Deno.bench("floor: the same Request and Response, no balancer", { group: "handle" }, async () => {
   const request = post();
@@ -89,6 +91,15 @@ Deno.bench(
   { group: "handle" },
   async () => {
     const response = await handle(observed, post());
+    await response.body?.cancel();
+  },
+);
+
+Deno.bench(
+  "Balancer.handle, small POST, observed with every pick explained (admin API on)",
+  { group: "handle" },
+  async () => {
+    const response = await handle(explained, post());
     await response.body?.cancel();
   },
 );

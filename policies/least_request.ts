@@ -30,6 +30,15 @@ export class LeastRequest implements Policy {
   ): Backend | undefined {
     return this.#choices.pick(backends, nowMs, tried, compareLoad);
   }
+
+  explain(chosen: Backend, nowMs: number): string {
+    const rival = this.#choices.rivalOf(chosen);
+    if (rival === undefined) return "the only eligible backend";
+    if (compareLoad(chosen, rival, nowMs) === 0) {
+      return `as many in flight as ${rival.id} (${chosen.inFlight}), drawn first`;
+    }
+    return `fewer in flight than ${rival.id} (${chosen.inFlight} vs ${rival.inFlight})`;
+  }
 }
 
 function compareLoad(a: Backend, b: Backend, nowMs: number): number {

@@ -40,6 +40,32 @@ export class PeakEwma implements Policy {
   ): Backend | undefined {
     return this.#choices.pick(backends, nowMs, tried, compareCost);
   }
+
+  explain(chosen: Backend, nowMs: number): string {
+    const rival = this.#choices.rivalOf(chosen);
+    if (rival === undefined) return "the only eligible backend";
+    const [mine, theirs] = costs(chosen, rival, nowMs);
+    if (mine === theirs) return `same expected latency as ${rival.id} (${ms(mine)}), drawn first`;
+    return `lower expected latency than ${rival.id} (${ms(mine)} vs ${ms(theirs)})`;
+  }
+}
+
+/** The two candidates' costs, in milliseconds, as the pick compared them. */
+function costs(a: Backend, b: Backend, nowMs: number): [number, number] {
+  let ewmaA = a.latency.ewma(nowMs);
+  let ewmaB = b.latency.ewma(nowMs);
+  if (!a.latency.known) ewmaA = ewmaB;
+  if (!b.latency.known) ewmaB = ewmaA;
+  // Both unknown, or both decayed to nothing: the in-flight factor alone decides.
+  if (ewmaA === 0 && ewmaB === 0) ewmaA = ewmaB = 1;
+  return [
+    ewmaA * (a.inFlight / a.effectiveWeight(nowMs) + 1),
+    ewmaB * (b.inFlight / b.effectiveWeight(nowMs) + 1),
+  ];
+}
+
+function ms(cost: number): string {
+  return `${Math.round(cost * 10) / 10} ms`;
 }
 
 function compareCost(a: Backend, b: Backend, nowMs: number): number {

@@ -21,6 +21,12 @@ export interface Policy {
    * none; the caller turns that into a response. Called once per try, so it must be cheap.
    */
   pick(backends: readonly Backend[], nowMs: number, tried: readonly Backend[]): Backend | undefined;
+  /**
+   * Why the last pick chose `chosen`, in a few words ("next in turn"), for the dashboard.
+   * Called only right after that pick and only when someone observes requests, so the
+   * pick itself never pays for it.
+   */
+  explain?(chosen: Backend, nowMs: number): string;
 }
 
 /** A source of numbers in [0, 1), like `Math.random`. Injected so tests can seed it. */
@@ -77,6 +83,11 @@ export class TwoChoices {
   readonly #maxWeight = new MaxWeight();
   /** How many eligible backends the last exact scan found; -1 when there was none. */
   #eligibleSeen = -1;
+  /**
+   * The candidate the last pick compared against and turned down (`undefined` when there was
+   * only one), for {@linkcode TwoChoices.rivalOf}: one reference kept, nothing allocated.
+   */
+  #rival: Backend | undefined;
 
   constructor(readonly random: Random) {}
 
@@ -88,11 +99,22 @@ export class TwoChoices {
     compare: (a: Backend, b: Backend, nowMs: number) => number,
   ): Backend | undefined {
     this.#eligibleSeen = -1;
+    this.#rival = undefined;
     const first = this.#draw(backends, nowMs, tried, undefined);
     if (first === undefined || this.#eligibleSeen === 1) return first;
     const second = this.#draw(backends, nowMs, tried, first);
     if (second === undefined) return first;
-    return compare(first, second, nowMs) <= 0 ? first : second;
+    if (compare(first, second, nowMs) <= 0) {
+      this.#rival = second;
+      return first;
+    }
+    this.#rival = first;
+    return second;
+  }
+
+  /** The candidate the last pick turned down for `chosen`, if it compared two. */
+  rivalOf(chosen: Backend): Backend | undefined {
+    return this.#rival === chosen ? undefined : this.#rival;
   }
 
   /** One eligible backend other than `other`, drawn in proportion to effective weight. */

@@ -49,4 +49,8 @@ export class RoundRobin implements Policy {
     this.#next = (fallback + 1) % n;
     return backends[fallback];
   }
+
+  explain(): string {
+    return "next in turn";
+  }
 }

@@ -42,4 +42,13 @@ export class WeightedRoundRobin implements Policy {
     current[best] -= total;
     return backends[best];
   }
+
+  explain(chosen: Backend, nowMs: number): string {
+    return `largest current weight (weight ${round(chosen.effectiveWeight(nowMs))})`;
+  }
+}
+
+/** A weight as shown: whole, or with one decimal during slow start. */
+function round(weight: number): number {
+  return Math.round(weight * 10) / 10;
 }

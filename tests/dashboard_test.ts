@@ -173,6 +173,18 @@ Deno.test({
         );
         await page.waitForSelector(`tr[data-backend="${ids[1]}"] .state.failed`);
         await page.waitForSelector("#requests tr.request li.bad");
+        // Each try says why its backend was picked, and which were skipped and why.
+        await page.waitForFunction(
+          `[...document.querySelectorAll("#requests li .why")]
+            .some((w) => w.textContent.includes(": next in turn"))`,
+          { timeout: 5_000 },
+        );
+        await page.waitForFunction(
+          `[...document.querySelectorAll("#requests li .why")]
+            .some((w) => /skipped \\S+ \\(failed until \\d\\d:\\d\\d:\\d\\d UTC: status 500\\)/
+              .test(w.textContent))`,
+          { timeout: 5_000 },
+        );
 
         // An operator action from the page, through the API with the token.
         await page.click(`button[data-action="disable"][data-id="${ids[0]}"]`);
