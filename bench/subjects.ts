@@ -1,3 +1,4 @@
+// Over 300 lines: every subject is declared here as data, so names and report order live in one file.
 /**
  * What is measured: the balancer and what it is compared with. Subjects are data; the
  * balancer's variants are one line each in {@linkcode BALANCER_VARIANTS}, and its command line
@@ -241,6 +242,31 @@ const naive: Subject = {
     ),
 };
 
+/**
+ * The floors: the crudest keep-alive proxies on Deno.serve (bench/floors/, copied from the
+ * shared yardsticks of PLATFORM.md), so every run says how far Roundabout is from the least a
+ * Deno proxy can cost, beside how far it is from nginx.
+ */
+const floors: Subject[] = [
+  { name: "floor-connect", file: "connect_floor.ts", upstream: "pooled Deno.connect" },
+  { name: "floor-net", file: "net_floor.ts", upstream: "pooled node:net sockets" },
+].map(({ name, file, upstream }) => ({
+  name,
+  description: `the floor: Deno.serve + ${upstream}, no hygiene (bench/floors/${file})`,
+  deno: true,
+  unavailable: () => Promise.resolve(undefined),
+  handles: plainOnly,
+  start: (ctx) =>
+    startDeno(
+      ctx,
+      name,
+      denoRun(`${BENCH_DIR}/floors/${file}`, [String(ctx.port), ...ctx.backends], {
+        flags: ctx.denoFlags,
+        allow: ["net"],
+      }),
+    ),
+}));
+
 let balancerCheck: Promise<string | undefined> | undefined;
 
 /** Whether `main.ts balance --help` works yet (the balancer is being written). */
@@ -290,6 +316,7 @@ export const SUBJECTS: readonly Subject[] = [
   nginx,
   haproxy,
   naive,
+  ...floors,
   ...balancers,
   ...candidates,
 ];
