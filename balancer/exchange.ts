@@ -32,6 +32,8 @@ export interface RequestRecord {
   /** The request body's declared length (`content-length`); `null` when not declared. */
   readonly bytesIn: number | null;
   readonly userAgent: string | null;
+  /** Set when the admission gate answered 503 after a wait (`maxInFlight`). */
+  readonly admissionRejected?: boolean;
 }
 
 const NO_RECORDS: readonly TryRecord[] = [];
@@ -113,6 +115,8 @@ export class Exchange implements ClientInfo, FailedTry, FailureContext {
   keptFrom: Backend | undefined;
   /** Which backend's answer the client got. */
   answeredBy: string | undefined;
+  /** The admission gate answered 503 after a wait (see `Balancer.#admitted`). */
+  admissionRejected = false;
 
   constructor(
     readonly request: Request,
@@ -159,6 +163,7 @@ export class Exchange implements ClientInfo, FailedTry, FailureContext {
       client: this.peer,
       bytesIn: declaredLength(request.headers.get("content-length")),
       userAgent: request.headers.get("user-agent"),
+      admissionRejected: this.admissionRejected,
     };
   }
 
