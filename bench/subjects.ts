@@ -60,6 +60,9 @@ export interface Subject {
 export const BALANCER_VARIANTS: ReadonlyArray<{ name: string; args: readonly string[] }> = [
   { name: "roundabout-fetch", args: ["--transport", "fetch"] },
   { name: "roundabout-http1", args: ["--transport", "http1"] },
+  // FIFO admission (maxInFlight, default 256) off, and tighter: its effect at 1,000 connections.
+  { name: "roundabout-http1-ungated", args: ["--transport", "http1", "--max-in-flight", "0"] },
+  { name: "roundabout-http1-gate64", args: ["--transport", "http1", "--max-in-flight", "64"] },
   { name: "roundabout-http1-w2", args: ["--transport", "http1", "--workers", "2"] },
   // Latency-aware balancing: what it changes when a backend turns slow (one-slow).
   { name: "roundabout-peak-ewma", args: ["--transport", "http1", "--policy", "peak-ewma"] },
