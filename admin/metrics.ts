@@ -26,6 +26,8 @@
  * - `roundabout_probes_total{backend,result}`: active probes, `pass` or `fail`.
  * - `roundabout_overload_rejections_total`: requests answered 503 because a try timed out
  *   while the balancer itself lagged (see `balancer/outcomes.ts`); no backend was blamed.
+ * - `roundabout_admission_rejected_total`: requests answered 503 after waiting the per-try
+ *   timeout for a slot in the admission gate (`maxInFlight`, `balancer/admission.ts`).
  * - `roundabout_event_loop_lag_seconds`: the worst event-loop lag of the last few seconds.
  * - `roundabout_overloaded`: 1 while the balancer counts itself overloaded, else 0.
  * - `roundabout_overload_episodes_total`: times overload started.
@@ -73,6 +75,7 @@ export class Metrics {
   readonly #figures = new Map<string, Figures>();
   #retries = 0;
   #overloadRejections = 0;
+  #admissionRejections = 0;
   /** The last requests with their tries, for the dashboard (`GET /recent`). */
   readonly recent: RecentRequests = new RecentRequests();
   /** Client-facing request durations, by latency bucket (not cumulative). */
@@ -95,6 +98,7 @@ export class Metrics {
     figures.requests[methodIndex(record.method) * STATUS_CLASSES.length + statusIndex]++;
     this.#durations[bucketOf(record.durationMs)]++;
     this.#durationSumMs += record.durationMs;
+    if (record.admissionRejected) this.#admissionRejections++;
     const tries = record.tries;
     if (tries.length > 1) this.#retries += tries.length - 1;
     for (let i = 0; i < tries.length; i++) {
@@ -156,6 +160,14 @@ export class Metrics {
         "(no backend blamed).",
     );
     out.push(`roundabout_overload_rejections_total ${this.#overloadRejections}`);
+    family(
+      out,
+      "roundabout_admission_rejected_total",
+      "counter",
+      "Requests answered 503 after waiting the per-try timeout for an admission slot " +
+        "(maxInFlight).",
+    );
+    out.push(`roundabout_admission_rejected_total ${this.#admissionRejections}`);
     if (lag !== undefined) lagFamilies(out, lag);
     if (dnsFailures !== undefined) {
       family(

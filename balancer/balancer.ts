@@ -7,6 +7,7 @@
  * @module
  */
 
+import { AdmissionGate, NotAdmitted } from "./admission.ts";
 import type { Backend } from "../backends/backend.ts";
 import { keepAnswer, releaseWhenSent, rewriteToClient } from "./answer.ts";
 import { prepareBody } from "./body.ts";
@@ -28,7 +29,13 @@ import type { BalancerOptions } from "./options.ts";
 import type { TryFailure } from "../backends/health.ts";
 import type { LagMonitor } from "./overload.ts";
 import { leastRecentlyFailed, type Policy } from "../policies/policy.ts";
-import { answerBodyRefusal, pathAndQuery, refuse } from "./refusals.ts";
+import {
+  answerAdmissionTimeout,
+  answerBodyRefusal,
+  clientGone,
+  pathAndQuery,
+  refuse,
+} from "./refusals.ts";
 import type { Transport, UpstreamError } from "../transports/transport.ts";
 import { bridgeWebSocket, isWebSocketUpgrade, WebSocketBridges } from "./websocket.ts";
 
@@ -78,6 +85,8 @@ export class Balancer {
   readonly #onEject?: (backend: Backend) => void;
   readonly #shared: Shared;
   readonly #websockets: WebSocketBridges;
+  /** FIFO admission (`maxInFlight`); absent when off, so the request path skips it. */
+  readonly admission?: AdmissionGate;
   /** The switches of `options`, read once per request each. */
   readonly #clientHost: boolean;
   readonly #rewriteLocation: boolean;
@@ -99,6 +108,9 @@ export class Balancer {
     this.#rewriteLocation = options.rewriteLocation;
     this.#exposeBackend = options.exposeBackend;
     this.#explainPicks = parts.explainPicks === true && parts.onRequest !== undefined;
+    if (options.maxInFlight > 0) {
+      this.admission = new AdmissionGate(options.maxInFlight, options.timeoutMs, parts.clock);
+    }
   }
 
   /** The selection policy's name, for the status document. */
@@ -137,7 +149,45 @@ export class Balancer {
           this.#markFailed(backend, kind, detail, startMs),
       });
     }
-    return this.#forward(exchange, first, fields!, length);
+    const gate = this.admission;
+    if (gate === undefined) return this.#forward(exchange, first, fields!, length);
+    return this.#admitted(gate, exchange, first, fields!, length);
+  }
+
+  /**
+   * Forwards within the admission gate: the slot is held until the answer's head is ready
+   * (not while its body streams), and given back on every exit. A request that waited picks
+   * again, as the backends' load changed meanwhile.
+   */
+  async #admitted(
+    gate: AdmissionGate,
+    exchange: Exchange,
+    first: Backend,
+    fields: FieldList,
+    length: string | null,
+  ): Promise<Response> {
+    const wait = gate.enter(exchange.signal);
+    if (wait !== undefined) {
+      try {
+        await wait;
+      } catch (error) {
+        if (!(error instanceof NotAdmitted) || error.reason === "client-gone") return clientGone();
+        exchange.admissionRejected = true;
+        return answerAdmissionTimeout(error.waitedMs);
+      }
+      const nowMs = this.#clock();
+      const again = this.#pick(nowMs, NO_TRIES);
+      if (again === undefined) {
+        gate.leave();
+        return answerNoBackend(this.backends, nowMs);
+      }
+      first = again;
+    }
+    try {
+      return await this.#forward(exchange, first, fields, length);
+    } finally {
+      gate.leave();
+    }
   }
 
   /**

@@ -32,6 +32,8 @@ export interface RequestRecord {
   /** The request body's declared length (`content-length`); `null` when not declared. */
   readonly bytesIn: number | null;
   readonly userAgent: string | null;
+  /** Set when the admission gate answered 503 after a wait (`maxInFlight`). */
+  readonly admissionRejected?: boolean;
 }
 
 const NO_RECORDS: readonly TryRecord[] = [];
@@ -115,6 +117,8 @@ export class Exchange implements ClientInfo, FailedTry, FailureContext {
   answeredBy: string | undefined;
   /** Why the current try's backend was picked, when the balancer explains picks. */
   why: PickWhy | undefined;
+  /** The admission gate answered 503 after a wait (see `Balancer.#admitted`). */
+  admissionRejected = false;
 
   constructor(
     readonly request: Request,
@@ -161,6 +165,7 @@ export class Exchange implements ClientInfo, FailedTry, FailureContext {
       client: this.peer,
       bytesIn: declaredLength(request.headers.get("content-length")),
       userAgent: request.headers.get("user-agent"),
+      admissionRejected: this.admissionRejected,
     };
   }
 

@@ -49,6 +49,8 @@ export interface BalancerOptions {
   readonly errorDetails: boolean;
   /** Setting `slowStart`: the ramp-up window; 0 is off. */
   readonly slowStartMs: number;
+  /** Setting `maxInFlight`: requests forwarded at once (`admission.ts`); 0 is off. */
+  readonly maxInFlight: number;
   /** Setting `health.onListener`: `/healthz` and `/readyz` answered on the balancer's port. */
   readonly healthOnListener: boolean;
   /** Settings `dns.*`: how backend names are resolved (`backends/discovery.ts`). */
@@ -115,6 +117,7 @@ export const DEFAULT_OPTIONS: BalancerOptions = {
   exposeBackend: true,
   errorDetails: true,
   slowStartMs: 0,
+  maxInFlight: 256,
   healthOnListener: false,
   dns: { refreshMs: 10_000, resolver: undefined },
 };

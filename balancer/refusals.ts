@@ -161,6 +161,21 @@ export function clientGone(): Response {
   return new Response(null, { status: 499 });
 }
 
+/**
+ * 503: the request waited its per-try timeout for a slot in the admission gate
+ * (`maxInFlight`, see `admission.ts`); no backend saw it. Retry-After: 1, as the queue
+ * drains within about one timeout.
+ */
+export function answerAdmissionTimeout(waitedMs: number): Response {
+  return Response.json(
+    {
+      error: `the balancer is at its limit of requests in flight (maxInFlight) and this ` +
+        `one waited ${Math.round(waitedMs)}ms for a slot; retry later`,
+    },
+    { status: 503, headers: { "retry-after": "1" } },
+  );
+}
+
 /** 413 or 431: the request is over one of the size limits; no backend saw it. */
 function tooLarge(status: 413 | 431, what: string, limitBytes: number): Response {
   return Response.json(

@@ -60,6 +60,10 @@ export interface Summary {
   readonly vsNginx?: number;
   /** Median over rounds of rps ÷ direct's rps in the same round and scenario. */
   readonly vsDirect?: number;
+  /** Median over rounds of rps ÷ `floor-connect`'s rps (the crudest Deno.connect proxy). */
+  readonly vsFloorConnect?: number;
+  /** Median over rounds of rps ÷ `floor-net`'s rps (the crudest node:net proxy). */
+  readonly vsFloorNet?: number;
   /** Median over rounds of rps ÷ the same subject's rps in the baseline scenario. */
   readonly vsBaselineRps?: number;
   /** Median over rounds of p99 ÷ the same subject's p99 in the baseline scenario. */
@@ -129,6 +133,12 @@ export function summarise(
         vsDirect: subject === "direct"
           ? undefined
           : ratios(runs, (m) => find(m.round, m.scenario, "direct"), rps),
+        vsFloorConnect: subject === "floor-connect"
+          ? undefined
+          : ratios(runs, (m) => find(m.round, m.scenario, "floor-connect"), rps),
+        vsFloorNet: subject === "floor-net"
+          ? undefined
+          : ratios(runs, (m) => find(m.round, m.scenario, "floor-net"), rps),
         vsBaselineRps: base ? ratios(runs, (m) => find(m.round, base, subject), rps) : undefined,
         vsBaselineP99: base ? ratios(runs, (m) => find(m.round, base, subject), p99) : undefined,
       });
@@ -186,6 +196,8 @@ export function mainTable(summaries: readonly Summary[]): string {
     "cpu s/1k",
     "rss MiB",
     "×nginx",
+    "×floor-connect",
+    "×floor-net",
     "×direct",
   ];
   const rows = summaries.map((s) => [
@@ -199,6 +211,8 @@ export function mainTable(summaries: readonly Summary[]): string {
     fmtFixed(s.cpuSPer1k, 3),
     fmtFixed(s.peakRssMiB, 1),
     fmtRatio(s.vsNginx),
+    fmtRatio(s.vsFloorConnect),
+    fmtRatio(s.vsFloorNet),
     fmtRatio(s.vsDirect),
   ]);
   return table(header, rows);

@@ -45,6 +45,24 @@ Deno.test("summarise() takes ratios to nginx round by round, then their median",
   assert.equal(naive.vsDirect, undefined);
 });
 
+Deno.test("summarise() gives each subject's ratio to both floors beside its ratio to nginx", () => {
+  const runs = [
+    m(1, "s", "nginx", 200),
+    m(1, "s", "floor-connect", 100),
+    m(1, "s", "floor-net", 160),
+    m(1, "s", "roundabout", 80),
+  ];
+  const subjects = ["nginx", "floor-connect", "floor-net", "roundabout"];
+  const [, connect, net, roundabout] = summarise(runs, [{ name: "s" }], subjects);
+  assert.equal(roundabout.vsNginx, 0.4);
+  assert.equal(roundabout.vsFloorConnect, 0.8);
+  assert.equal(roundabout.vsFloorNet, 0.5);
+  assert.equal(connect.vsFloorConnect, undefined);
+  assert.equal(net.vsFloorNet, undefined);
+  assert.match(mainTable([roundabout]), /×nginx\s+×floor-connect\s+×floor-net/);
+  assert.match(mainTable([roundabout]), /0\.40×\s+0\.80×\s+0\.50×/);
+});
+
 Deno.test("summarise() compares a resilience scenario with the subject's own baseline", () => {
   const runs = [m(1, "healthy", "naive", 100, 10), m(1, "one-slow", "naive", 25, 3000)];
   const scenarios = [{ name: "healthy" }, { name: "one-slow", baseline: "healthy" }];

@@ -1,3 +1,4 @@
+// Over 300 lines: every subject is declared here as data, so names and report order live in one file.
 /**
  * What is measured: the balancer and what it is compared with. Subjects are data; the
  * balancer's variants are one line each in {@linkcode BALANCER_VARIANTS}, and its command line
@@ -59,6 +60,9 @@ export interface Subject {
 export const BALANCER_VARIANTS: ReadonlyArray<{ name: string; args: readonly string[] }> = [
   { name: "roundabout-fetch", args: ["--transport", "fetch"] },
   { name: "roundabout-http1", args: ["--transport", "http1"] },
+  // FIFO admission (maxInFlight, default 256) off, and tighter: its effect at 1,000 connections.
+  { name: "roundabout-http1-ungated", args: ["--transport", "http1", "--max-in-flight", "0"] },
+  { name: "roundabout-http1-gate64", args: ["--transport", "http1", "--max-in-flight", "64"] },
   { name: "roundabout-http1-w2", args: ["--transport", "http1", "--workers", "2"] },
   // Latency-aware balancing: what it changes when a backend turns slow (one-slow).
   { name: "roundabout-peak-ewma", args: ["--transport", "http1", "--policy", "peak-ewma"] },
@@ -241,6 +245,31 @@ const naive: Subject = {
     ),
 };
 
+/**
+ * The floors: the crudest keep-alive proxies on Deno.serve (bench/floors/, copied from the
+ * shared yardsticks of PLATFORM.md), so every run says how far Roundabout is from the least a
+ * Deno proxy can cost, beside how far it is from nginx.
+ */
+const floors: Subject[] = [
+  { name: "floor-connect", file: "connect_floor.ts", upstream: "pooled Deno.connect" },
+  { name: "floor-net", file: "net_floor.ts", upstream: "pooled node:net sockets" },
+].map(({ name, file, upstream }) => ({
+  name,
+  description: `the floor: Deno.serve + ${upstream}, no hygiene (bench/floors/${file})`,
+  deno: true,
+  unavailable: () => Promise.resolve(undefined),
+  handles: plainOnly,
+  start: (ctx) =>
+    startDeno(
+      ctx,
+      name,
+      denoRun(`${BENCH_DIR}/floors/${file}`, [String(ctx.port), ...ctx.backends], {
+        flags: ctx.denoFlags,
+        allow: ["net"],
+      }),
+    ),
+}));
+
 let balancerCheck: Promise<string | undefined> | undefined;
 
 /** Whether `main.ts balance --help` works yet (the balancer is being written). */
@@ -290,6 +319,7 @@ export const SUBJECTS: readonly Subject[] = [
   nginx,
   haproxy,
   naive,
+  ...floors,
   ...balancers,
   ...candidates,
 ];

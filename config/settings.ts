@@ -459,6 +459,19 @@ export const SETTINGS: readonly Setting[] = [
       "over this window; 0 turns it off.",
   },
   {
+    path: "maxInFlight",
+    field: "options.maxInFlight",
+    flag: "max-in-flight",
+    type: "count",
+    default: 256,
+    min: 0,
+    max: 1_000_000,
+    group: "Behaviour",
+    description: "Requests forwarded at once; the others wait in arrival order, so none " +
+      "waits seconds while others are served in milliseconds. One that waited the per-try " +
+      "timeout gets 503 with Retry-After. 0 turns the gate off. WebSocket upgrades bypass it.",
+  },
+  {
     path: "dns.refresh",
     field: "options.dns.refreshMs",
     flag: "dns-refresh",

@@ -143,6 +143,7 @@ const SPECS: readonly FieldSpec[] = [
   { path: "maxBodySize", kind: "integer", min: 0, max: 2 ** 40 },
   { path: "maxHeaderSize", kind: "integer", min: 0, max: 1 << 20 },
   { path: "maxTargetSize", kind: "integer", min: 0, max: 1 << 20 },
+  { path: "maxInFlight", kind: "integer", min: 0, max: 1_000_000 },
   { path: "replayLimit", kind: "integer", min: 0, max: 2 ** 30 },
   { path: "retryAfterSend", kind: "enum", values: ["all", "idempotent"] },
   {
