@@ -14,6 +14,7 @@ import { prepareBody } from "./body.ts";
 import { explainPick } from "./explain.ts";
 import { Exchange, type RequestRecord, shareAmongRequests, type Shared } from "./exchange.ts";
 import type { Clock } from "../lib/time.ts";
+import { Timeline } from "../lib/timeline.ts";
 import {
   answerFailure,
   answerNoBackend,
@@ -92,6 +93,7 @@ export class Balancer {
   readonly #rewriteLocation: boolean;
   readonly #exposeBackend: boolean;
   readonly #explainPicks: boolean;
+  readonly #timeline: boolean;
 
   constructor(parts: BalancerParts) {
     const options = parts.options;
@@ -108,6 +110,7 @@ export class Balancer {
     this.#rewriteLocation = options.rewriteLocation;
     this.#exposeBackend = options.exposeBackend;
     this.#explainPicks = parts.explainPicks === true && parts.onRequest !== undefined;
+    this.#timeline = options.timeline === true && parts.onRequest !== undefined;
     if (options.maxInFlight > 0) {
       this.admission = new AdmissionGate(options.maxInFlight, options.timeoutMs, parts.clock);
     }
@@ -120,12 +123,30 @@ export class Balancer {
 
   /** The request handler for `Deno.serve`: every answer, refusals included, is recorded. */
   handle = async (request: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
+    if (this.#timeline) return this.#handleTimed(request, info);
     const exchange = new Exchange(request, info, this.#shared);
     const response = await this.#respond(exchange);
     response.headers.set("x-request-id", exchange.requestId);
     this.#onRequest?.(exchange.toRecord(response.status, this.#clock()));
     return response;
   };
+
+  /** {@linkcode handle} with the phases timed: recorded once the answer has been sent. */
+  async #handleTimed(request: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
+    const exchange = new Exchange(request, info, this.#shared);
+    const timeline = exchange.timeline = new Timeline();
+    const response = await this.#respond(exchange);
+    response.headers.set("x-request-id", exchange.requestId);
+    const record = exchange.toRecord(response.status, this.#clock());
+    const sent = () => {
+      timeline.mark("sent");
+      this.#onRequest!(record);
+    };
+    const completed = info.completed as Promise<void> | undefined;
+    if (completed === undefined) sent();
+    else completed.then(sent, sent);
+    return response;
+  }
 
   /** Refuse what must not be forwarded, pick the first backend, forward. */
   #respond(exchange: Exchange): Response | Promise<Response> {
@@ -175,6 +196,7 @@ export class Balancer {
         exchange.admissionRejected = true;
         return answerAdmissionTimeout(error.waitedMs);
       }
+      exchange.timeline?.mark("admitted");
       const nowMs = this.#clock();
       const again = this.#pick(nowMs, NO_TRIES);
       if (again === undefined) {
@@ -254,6 +276,7 @@ export class Balancer {
       // client's response ends abnormally (the stream errors) and the backend is blamed,
       // here only (`Deno.serve`'s onError sees the same error and stays quiet about it).
       // Not twice for a 5xx, counted when it arrived; not for a client that left.
+      timeline: exchange.timeline,
       onBodyError: (error: UpstreamError) => {
         if (exchange.countedAnswer === tryNumber || error.kind === "client-gone") return;
         this.#markFailed(backend, error.kind, error.message, tryStartMs);

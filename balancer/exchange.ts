@@ -10,6 +10,7 @@ import type { PreparedBody } from "./body.ts";
 import type { Clock } from "../lib/time.ts";
 import type { ClientInfo } from "../lib/headers.ts";
 import { RequestIds } from "../lib/request_id.ts";
+import type { PhaseMarks, Timeline } from "../lib/timeline.ts";
 import type { FailedTry, FailureContext, PickWhy, Replay, TryRecord, Verdict } from "./outcomes.ts";
 import type { BalancerOptions } from "./options.ts";
 import type { LagMonitor } from "./overload.ts";
@@ -34,6 +35,8 @@ export interface RequestRecord {
   readonly userAgent: string | null;
   /** Set when the admission gate answered 503 after a wait (`maxInFlight`). */
   readonly admissionRejected?: boolean;
+  /** When each phase ended, ms since the request arrived (the `timeline` setting). */
+  readonly phases?: PhaseMarks;
 }
 
 const NO_RECORDS: readonly TryRecord[] = [];
@@ -119,6 +122,8 @@ export class Exchange implements ClientInfo, FailedTry, FailureContext {
   why: PickWhy | undefined;
   /** The admission gate answered 503 after a wait (see `Balancer.#admitted`). */
   admissionRejected = false;
+  /** The request's phase marks, when the `timeline` setting is on. */
+  timeline: Timeline | undefined = undefined;
 
   constructor(
     readonly request: Request,
@@ -166,6 +171,7 @@ export class Exchange implements ClientInfo, FailedTry, FailureContext {
       bytesIn: declaredLength(request.headers.get("content-length")),
       userAgent: request.headers.get("user-agent"),
       admissionRejected: this.admissionRejected,
+      phases: this.timeline?.marks,
     };
   }
 

@@ -60,6 +60,8 @@ export interface Subject {
 export const BALANCER_VARIANTS: ReadonlyArray<{ name: string; args: readonly string[] }> = [
   { name: "roundabout-fetch", args: ["--transport", "fetch"] },
   { name: "roundabout-http1", args: ["--transport", "http1"] },
+  // The same client over Deno.connect sockets instead of node:net (the default).
+  { name: "roundabout-http1-deno", args: ["--transport", "http1-deno"] },
   // FIFO admission (maxInFlight, default 256) off, and tighter: its effect at 1,000 connections.
   { name: "roundabout-http1-ungated", args: ["--transport", "http1", "--max-in-flight", "0"] },
   { name: "roundabout-http1-gate64", args: ["--transport", "http1", "--max-in-flight", "64"] },

@@ -578,6 +578,18 @@ export const SETTINGS: readonly Setting[] = [
       "terminal, else json).",
   },
   {
+    path: "timeline",
+    field: "options.timeline",
+    flag: "timeline",
+    type: "switch",
+    default: false,
+    group: "Operations",
+    description: "Time each request's phases (admission wait, try start, connection, request " +
+      "written, first byte, head, body read, answer sent; ms since it arrived) and add them " +
+      'to its JSON access log line as "phases", written once the answer is sent. For ' +
+      "finding where slow requests spend their time; the http1 transport only.",
+  },
+  {
     path: "shutdownGrace",
     field: "shutdownGraceMs",
     flag: "grace",

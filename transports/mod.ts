@@ -12,12 +12,15 @@ import { Http1Transport } from "./http1/http1.ts";
 /**
  * Transport constructors by name; the first is the default. `auto` is `http1`; `fetch` is
  * Deno's client (the original design); `http1` the keep-alive HTTP/1.1 client over
- * `Deno.connect` and `Deno.startTls` (http:// and https:// backends).
+ * `node:net` (http://) and `Deno.startTls` (https://); `http1-deno` the same client over
+ * `Deno.connect` for http:// too.
  */
 export const TRANSPORTS: Readonly<Record<string, (options?: TransportOptions) => Transport>> = {
   auto: (options) => new AutoTransport(options),
   fetch: (options) => new FetchTransport(options),
   http1: (options) => new Http1Transport(options),
+  // The same client over Deno.connect sockets instead of node:net, to compare (bench/README.md).
+  "http1-deno": (options) => new Http1Transport({ ...options, socket: "deno" }),
 };
 
 /** Names accepted by `--transport` and `"transport"`. */
