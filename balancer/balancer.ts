@@ -13,7 +13,7 @@ import { keepAnswer, releaseWhenSent, rewriteToClient } from "./answer.ts";
 import { prepareBody } from "./body.ts";
 import { explainPick } from "./explain.ts";
 import { Exchange, type RequestRecord, shareAmongRequests, type Shared } from "./exchange.ts";
-import type { Clock } from "../lib/time.ts";
+import { backgroundTimers, type Clock, type Timers } from "../lib/time.ts";
 import { Timeline } from "../lib/timeline.ts";
 import {
   answerFailure,
@@ -65,6 +65,8 @@ export interface BalancerParts {
   readonly lag?: Pick<LagMonitor, "lagMs">;
   /** Where open WebSocket bridges are kept for shutdown. Default a set of this balancer's. */
   readonly websockets?: WebSocketBridges;
+  /** Timers for the admission gate (default the platform's, unref'd). */
+  readonly timers?: Timers;
   /**
    * Records why each try went to its backend and which were passed over (`explain.ts`), for
    * the admin API's recent requests; needs `onRequest`. Default false: no cost per pick.
@@ -112,7 +114,12 @@ export class Balancer {
     this.#explainPicks = parts.explainPicks === true && parts.onRequest !== undefined;
     this.#timeline = options.timeline === true && parts.onRequest !== undefined;
     if (options.maxInFlight > 0) {
-      this.admission = new AdmissionGate(options.maxInFlight, options.timeoutMs, parts.clock);
+      this.admission = new AdmissionGate(options.maxInFlight, {
+        maxWaitMs: options.timeoutMs,
+        clock: parts.clock,
+        timers: parts.timers ?? backgroundTimers,
+        stuckMs: stuckMsOf(options.timeoutMs),
+      });
     }
   }
 
@@ -187,7 +194,7 @@ export class Balancer {
     fields: FieldList,
     length: string | null,
   ): Promise<Response> {
-    const wait = gate.enter(exchange.signal);
+    const wait = gate.enter(exchange, exchange.startMs, exchange.signal);
     if (wait !== undefined) {
       try {
         await wait;
@@ -200,7 +207,7 @@ export class Balancer {
       const nowMs = this.#clock();
       const again = this.#pick(nowMs, NO_TRIES);
       if (again === undefined) {
-        gate.leave();
+        gate.leave(exchange);
         return answerNoBackend(this.backends, nowMs);
       }
       first = again;
@@ -208,7 +215,7 @@ export class Balancer {
     try {
       return await this.#forward(exchange, first, fields, length);
     } finally {
-      gate.leave();
+      gate.leave(exchange);
     }
   }
 
@@ -402,4 +409,14 @@ export class Balancer {
       this.#onEject?.(backend);
     }
   }
+}
+
+/**
+ * How long an admitted request holds its admission slot at most: an eighth of the per-try
+ * timeout, within 50 ms .. 1 s (250 ms with a 2 s timeout). Far above the time a request
+ * spends in flight when its backend is healthy, even at 1,000 connections on one core (tens
+ * of ms), far below a backend slower than the timeout.
+ */
+function stuckMsOf(timeoutMs: number): number {
+  return Math.min(1_000, Math.max(50, timeoutMs / 8));
 }

@@ -11,6 +11,7 @@ import type { Clock } from "../lib/time.ts";
 import type { ClientInfo } from "../lib/headers.ts";
 import { RequestIds } from "../lib/request_id.ts";
 import type { PhaseMarks, Timeline } from "../lib/timeline.ts";
+import type { Slot } from "./admission.ts";
 import type { FailedTry, FailureContext, PickWhy, Replay, TryRecord, Verdict } from "./outcomes.ts";
 import type { BalancerOptions } from "./options.ts";
 import type { LagMonitor } from "./overload.ts";
@@ -92,7 +93,7 @@ export function shareAmongRequests(parts: {
  * failed try `outcomes.ts` judges. Its lists are made only when something goes into them: a
  * request answered by its first backend, with nobody observing, makes none.
  */
-export class Exchange implements ClientInfo, FailedTry, FailureContext {
+export class Exchange implements ClientInfo, FailedTry, FailureContext, Slot {
   readonly startMs: number;
   readonly peer: string;
   readonly trusted: boolean;
@@ -122,6 +123,9 @@ export class Exchange implements ClientInfo, FailedTry, FailureContext {
   why: PickWhy | undefined;
   /** The admission gate answered 503 after a wait (see `Balancer.#admitted`). */
   admissionRejected = false;
+  /** Its admission slot (`admission.ts`): when admitted, and whether it still counts. */
+  admittedMs = 0;
+  holdsSlot = false;
   /** The request's phase marks, when the `timeline` setting is on. */
   timeline: Timeline | undefined = undefined;
 
