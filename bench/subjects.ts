@@ -57,11 +57,20 @@ export interface Subject {
  * The balancer's variants: a name and the flags that make it. Adding or removing a variant is
  * one line here.
  */
-export const BALANCER_VARIANTS: ReadonlyArray<{ name: string; args: readonly string[] }> = [
+export const BALANCER_VARIANTS: ReadonlyArray<
+  { name: string; args: readonly string[]; denoFlags?: readonly string[] }
+> = [
   { name: "roundabout-fetch", args: ["--transport", "fetch"] },
   { name: "roundabout-http1", args: ["--transport", "http1"] },
-  // The same client over Deno.connect sockets instead of node:net (the default).
-  { name: "roundabout-http1-deno", args: ["--transport", "http1-deno"] },
+  // The same client over node:net sockets instead of Deno.connect (the default).
+  { name: "roundabout-http1-net", args: ["--transport", "http1-net"] },
+  // V8's garbage collector on the main thread only: does GC on helper threads cost more CPU
+  // than it saves when the cores are contended?
+  {
+    name: "roundabout-http1-stgc",
+    args: ["--transport", "http1"],
+    denoFlags: ["--v8-flags=--single-threaded-gc"],
+  },
   // FIFO admission (maxInFlight, default 256) off, and tighter: its effect at 1,000 connections.
   { name: "roundabout-http1-ungated", args: ["--transport", "http1", "--max-in-flight", "0"] },
   { name: "roundabout-http1-gate64", args: ["--transport", "http1", "--max-in-flight", "64"] },
@@ -297,13 +306,18 @@ function balancerUnavailable(): Promise<string | undefined> {
   return balancerCheck;
 }
 
-const balancers: Subject[] = BALANCER_VARIANTS.map(({ name, args }) => ({
+const balancers: Subject[] = BALANCER_VARIANTS.map(({ name, args, denoFlags = [] }) => ({
   name,
   description: `Roundabout ${args.join(" ")} (main.ts balance)`,
   deno: true,
   unavailable: balancerUnavailable,
   handles: always,
-  start: (ctx) => startDeno(ctx, name, balancerCommand(ctx, args)),
+  start: (ctx) =>
+    startDeno(
+      ctx,
+      name,
+      balancerCommand({ ...ctx, denoFlags: [...denoFlags, ...ctx.denoFlags ?? []] }, args),
+    ),
 }));
 
 const candidates: Subject[] = CANDIDATE_VARIANTS.map(({ name, transport }) => ({

@@ -39,23 +39,38 @@ interface Phases {
   sent?: number;
 }
 
-/** The columns: each phase's own duration, from the previous mark to its own. */
-const COLUMNS: ReadonlyArray<[string, (p: Phases) => number]> = [
-  ["admission wait", (p) => p.admitted ?? 0],
-  ["to try start", (p) => (p.tryStarted ?? 0) - (p.admitted ?? 0)],
-  ["connection", (p) => (p.connected ?? 0) - (p.tryStarted ?? 0)],
-  ["write", (p) => (p.written ?? 0) - (p.connected ?? 0)],
-  ["to first byte", (p) => (p.firstByte ?? 0) - (p.written ?? 0)],
-  ["head parsed", (p) => (p.head ?? 0) - (p.firstByte ?? 0)],
-  ["body read", (p) => Math.max(0, (p.bodyRead ?? 0) - (p.head ?? 0))],
-  ["sent", (p) => (p.sent ?? 0) - Math.max(p.bodyRead ?? 0, p.head ?? 0)],
+/** The phases in order, as the columns name them; each column is its own duration. */
+const COLUMNS: ReadonlyArray<[string, keyof Phases]> = [
+  ["admission wait", "admitted"],
+  ["to try start", "tryStarted"],
+  ["connection", "connected"],
+  ["write", "written"],
+  ["to first byte", "firstByte"],
+  ["head parsed", "head"],
+  ["body read", "bodyRead"],
+  ["sent", "sent"],
 ];
+
+/**
+ * Each phase's duration: from the previous phase that was marked to this one; `undefined`
+ * for a phase not marked (a try that failed before it). No admission mark means no wait.
+ */
+function durations(p: Phases): (number | undefined)[] {
+  let previous = 0;
+  return COLUMNS.map(([, phase]) => {
+    const mark = p[phase];
+    if (mark === undefined) return phase === "admitted" ? 0 : undefined;
+    const duration = Math.max(0, mark - previous);
+    previous = Math.max(previous, mark);
+    return duration;
+  });
+}
 
 /** Unmeasured load before each measurement, in seconds (as `run.ts --warmup`). */
 const WARMUP_S = 1;
 
 const USAGE = `usage: deno run -A bench/timeline.ts [--connections N] [--duration Ns] [--rounds N]
-  [--top N] [--variants "name=flags;name=flags"] [--base-port P]`;
+  [--top N] [--variants "name=flags;name=flags"] [--backends healthy|one-slow] [--base-port P]`;
 
 interface Options {
   connections: number;
@@ -64,6 +79,8 @@ interface Options {
   top: number;
   variants: Array<{ name: string; args: string[] }>;
   basePort: number;
+  /** `healthy`, or `one-slow`: the third backend answers after 3 s (the timeout is 2 s). */
+  backends: "healthy" | "one-slow";
 }
 
 function parseOptions(args: string[]): Options {
@@ -76,6 +93,7 @@ function parseOptions(args: string[]): Options {
       top: { type: "string", default: "10" },
       variants: { type: "string", default: "ungated=--max-in-flight 0;gated=" },
       "base-port": { type: "string", default: "18600" },
+      backends: { type: "string", default: "healthy" },
     },
   });
   const whole = (name: string, text: string) => {
@@ -91,11 +109,17 @@ function parseOptions(args: string[]): Options {
     rounds: whole("rounds", values.rounds!),
     top: whole("top", values.top!),
     basePort: whole("base-port", values["base-port"]!),
+    backends: backendSet(values.backends!),
     variants: values.variants!.split(";").filter((v) => v.trim() !== "").map((v) => {
       const [name, flags = ""] = v.split("=");
       return { name: name.trim(), args: flags.split(" ").filter((f) => f !== "") };
     }),
   };
+}
+
+function backendSet(text: string): "healthy" | "one-slow" {
+  if (text === "healthy" || text === "one-slow") return text;
+  throw new Error(`--backends "${text}": expected healthy or one-slow`);
 }
 
 /** One variant measured once: wrk's summary and every request's phases. */
@@ -117,7 +141,7 @@ async function measureVariant(
       String(port),
       "--hostname",
       "127.0.0.1",
-      ...backends.urls("healthy").flatMap((url) => ["--backend", url]),
+      ...backends.urls(options.backends).flatMap((url) => ["--backend", url]),
       "--timeout",
       "2s",
       "--retry-downtime",
@@ -146,7 +170,7 @@ async function measureVariant(
     const warmupBytes = (await Deno.stat(logPath)).size;
     const wrk = await load(options.durationS);
     await proc.stop("SIGTERM", 5000);
-    const phases = await readPhases(logPath, warmupBytes);
+    const { phases, answers } = await readPhases(logPath, warmupBytes);
     const errors = wrk.statusErrors + wrk.socketErrors;
     console.log(
       `\n${variant.name} (round ${round}, ${variant.args.join(" ") || "defaults"}): ` +
@@ -154,47 +178,60 @@ async function measureVariant(
         `p99 ${wrk.latencyMs.p99} ms, max ${wrk.latencyMs.max} ms, errors ${errors}; ` +
         `${phases.length} requests timed`,
     );
+    console.log(`answers (status, outcome of each try): ${answers}`);
     printTable(phases, options.top);
   } finally {
     await proc.stop();
   }
 }
 
-async function readPhases(logPath: string, fromByte: number): Promise<Phases[]> {
+async function readPhases(
+  logPath: string,
+  fromByte: number,
+): Promise<{ phases: Phases[]; answers: string }> {
   // Lines are whole once written: the first one after the warm-up starts at `fromByte` or later.
   const text = new TextDecoder().decode((await Deno.readFile(logPath)).subarray(fromByte));
   const phases: Phases[] = [];
+  const outcomes = new Map<string, number>();
   for (const line of text.split("\n")) {
     if (!line.startsWith("{")) continue;
     try {
       const record = JSON.parse(line);
-      if (record.phases?.sent !== undefined) {
-        phases.push({ ...record.phases, status: record.status });
-      }
+      if (record.phases?.sent === undefined) continue;
+      const tries = (record.tries as { outcome: string }[]).map((t) => t.outcome);
+      const outcome = `${record.status} ${tries.join(",") || "-"}`;
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+      phases.push({ ...record.phases, status: record.status });
     } catch {
       // A line cut by the stop: not a record.
     }
   }
-  return phases;
+  const counts = [...outcomes].sort((a, b) => b[1] - a[1]).map(([what, n]) => `${what}: ${n}`);
+  return { phases, answers: counts.join("; ") };
 }
 
 /** The slowest `top` requests by `sent`, each phase's ms; then each phase's p50 and p99. */
 function printTable(all: Phases[], top: number): void {
-  const slowest = [...all].sort((a, b) => b.sent! - a.sent!).slice(0, top);
+  // 499s are the requests in flight when wrk stopped, not slow ones: left out of the list.
+  const slowest = all.filter((p) => p.status !== 499).sort((a, b) => b.sent! - a.sent!)
+    .slice(0, top);
   const header = ["", "status", "total ms", ...COLUMNS.map(([name]) => name)];
-  const rows = slowest.map((p, i) => [
-    `${i + 1}`,
-    `${p.status}`,
-    ...[p.sent!, ...COLUMNS.map(([, of]) => of(p))].map(fmt),
-  ]);
+  const rows = slowest.map((
+    p,
+    i,
+  ) => [`${i + 1}`, `${p.status}`, fmt(p.sent), ...durations(p).map(fmt)]);
+  const all_ = all.map(durations);
   const quantile = (q: number) => {
-    const at = (values: number[]) =>
-      fmt(values.sort((a, b) => a - b)[Math.floor(q * (values.length - 1))]);
+    const at = (values: (number | undefined)[]) => {
+      const known = values.filter((v) => v !== undefined).sort((a, b) => a - b);
+      return fmt(known[Math.floor(q * (known.length - 1))]);
+    };
+    const label = q === 0.5 ? "p50" : "p99";
     return [
-      q === 0.5 ? "p50" : "p99",
+      label,
       "",
-      at(all.map((p) => p.sent!)),
-      ...COLUMNS.map(([, of]) => at(all.map(of))),
+      at(all.map((p) => p.sent)),
+      ...COLUMNS.map((_, i) => at(all_.map((d) => d[i]))),
     ];
   };
   const lines = [header, ...rows];
@@ -204,7 +241,8 @@ function printTable(all: Phases[], top: number): void {
   if (failed > 0) console.log(`${failed} of ${all.length} timed requests answered ≥ 400`);
 }
 
-function fmt(ms: number): string {
+function fmt(ms: number | undefined): string {
+  if (ms === undefined) return "–";
   return ms >= 100 ? String(Math.round(ms)) : ms.toFixed(1);
 }
 
@@ -234,6 +272,7 @@ async function main(): Promise<number> {
     const backends = await Backends.start(dir, options.basePort, await installed("nginx"));
     console.log(
       `timeline: ${options.connections} connections, ${options.durationS} s, POST /echo, ` +
+        `${options.backends} backends, ` +
         `phases in ms (each its own duration; total = until the answer was sent); ` +
         `load average ${
           (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ")

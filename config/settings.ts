@@ -504,7 +504,8 @@ export const SETTINGS: readonly Setting[] = [
     choices: TRANSPORT_NAMES,
     group: "Behaviour",
     description: "Upstream HTTP client: auto (the same as http1, which speaks http:// and " +
-      "https://), fetch or http1. A change needs a restart.",
+      "https://), fetch, http1, or http1-net (http1 over node:net sockets for http://; no " +
+      "cheaper here, kept for comparison). A change needs a restart.",
   },
   {
     path: "backendCa",

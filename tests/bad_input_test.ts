@@ -152,7 +152,7 @@ const SPECS: readonly FieldSpec[] = [
     values: ["round-robin", "weighted-round-robin", "least-request", "peak-ewma"],
   },
   { path: "trustedProxies", kind: "ips" },
-  { path: "transport", kind: "enum", values: ["auto", "fetch", "http1", "http1-deno"] },
+  { path: "transport", kind: "enum", values: ["auto", "fetch", "http1", "http1-net"] },
   { path: "panic", kind: "enum", values: ["fail-fast", "least-recently-failed"] },
   { path: "upstreamHost", kind: "enum", values: ["client", "backend"] },
   { path: "rewriteLocation", kind: "boolean" },

@@ -5,7 +5,7 @@
  * against the system's roots plus `caCerts`, for the URL's host (also sent as SNI): an
  * untrusted certificate is a `connect` failure naming the backend and the reason.
  *
- * Plain TCP goes through `node:net` (`net_socket.ts`, the default) or `Deno.connect`; TLS
+ * Plain TCP goes through `Deno.connect` (the default) or `node:net` (`net_socket.ts`); TLS
  * always through `Deno.connect` and `Deno.startTls`, whose certificate checks and error names
  * the client relies on.
  *

@@ -1,6 +1,6 @@
 /**
- * An HTTP/1.1 client of our own over `node:net` sockets or `Deno.connect` (and `Deno.startTls`
- * for `https://`), with a keep-alive pool per backend.
+ * An HTTP/1.1 client of our own over `Deno.connect` (or `node:net` sockets, transport `http1-net`)
+ * and `Deno.startTls` for `https://`, with a keep-alive pool per backend.
  * Compared with `FetchTransport` it costs far less per request, passes response
  * bytes through untouched (no decompression, so `content-encoding` stays true), and tells
  * "nothing was sent" (`connect`) apart from "sent, no answer" (`reset`).
@@ -67,7 +67,7 @@ import type { SocketKind } from "./socket.ts";
 
 export { HTTP1_DEFAULTS, type Http1TransportOptions } from "./options.ts";
 
-/** HTTP/1.1 over pooled `node:net` (or `Deno.connect`) connections. */
+/** HTTP/1.1 over pooled `Deno.connect` (or `node:net`) connections. */
 export class Http1Transport implements Transport {
   readonly #pool: Http1Pool;
   readonly #maxHeaderBytes: number;

@@ -1,8 +1,9 @@
 /**
- * {@linkcode Http1Socket} over `node:net`: cheaper per request than `Deno.connect` here
- * (bench/README.md, "Upstream sockets"), because a write that the kernel takes at once is
- * made synchronously, and reads arrive from the runtime's own read loop as events instead of
- * one async op per read. Received bytes wait in a short queue until read; the socket is paused
+ * {@linkcode Http1Socket} over `node:net` (transport `http1-net`): a write that the kernel
+ * takes at once is made synchronously, and reads arrive from the runtime's own read loop as
+ * events instead of one async op per read. Measured, that made this client no cheaper per
+ * request than over `Deno.connect` (bench/README.md, "Upstream sockets"), so it is not the
+ * default. Received bytes wait in a short queue until read; the socket is paused
  * while that queue holds more than {@linkcode MAX_QUEUED_BYTES}, so a slow consumer still
  * holds the backend back.
  *

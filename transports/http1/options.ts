@@ -30,9 +30,9 @@ export interface Http1TransportOptions {
    */
   readonly caCerts?: readonly string[];
   /**
-   * What plain `http://` connections are opened with: `node:net` sockets (`"net"`, cheaper
-   * per request here) or `Deno.connect` (`"deno"`). `https://` always uses
-   * `Deno.connectTls`. Default `"net"`.
+   * What plain `http://` connections are opened with: `Deno.connect` (`"deno"`) or `node:net`
+   * sockets (`"net"`, measured no cheaper per request in this client: bench/README.md,
+   * "Upstream sockets"). `https://` always uses `Deno.startTls`. Default `"deno"`.
    */
   readonly socket?: SocketKind;
 }
@@ -43,7 +43,7 @@ export const HTTP1_DEFAULTS: Readonly<Required<Http1TransportOptions>> = {
   idleTimeoutMs: 60_000,
   maxHeaderBytes: 65_536,
   caCerts: [],
-  socket: "net",
+  socket: "deno",
 };
 
 /**
