@@ -54,6 +54,7 @@ export interface Shared {
   readonly errorDetails: boolean;
   readonly lagMs: () => number;
   readonly requestIds: RequestIds;
+  readonly backends: readonly Backend[];
 }
 
 /** The part of a balancer's configuration every request reads, made once per balancer. */
@@ -84,6 +85,7 @@ export function shareAmongRequests(parts: {
     errorDetails: options.errorDetails,
     lagMs: lag === undefined ? () => 0 : () => lag.lagMs(),
     requestIds: new RequestIds(),
+    backends: parts.backends,
   };
 }
 
@@ -157,6 +159,12 @@ export class Exchange implements ClientInfo, FailedTry, FailureContext, Slot {
   }
   lagMs(): number {
     return this.shared.lagMs();
+  }
+  othersAnsweredSince(startMs: number): boolean {
+    for (const backend of this.shared.backends) {
+      if (backend !== this.backend && backend.answeredSince(startMs)) return true;
+    }
+    return false;
   }
 
   /** The finished request, answered with `status` at `nowMs`, for observers. */
