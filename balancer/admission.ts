@@ -122,7 +122,17 @@ export class AdmissionGate {
       slot.holdsSlot = false;
       this.#inFlight--;
     }
-    if (this.waiting > 0 || this.#admitted.length - this.#admittedHead > this.limit * 4) {
+    // Forget the slots given back at the front now: holding on to finished requests would
+    // keep them alive past the young generation, and the garbage collector would pay for it.
+    const admitted = this.#admitted;
+    while (this.#admittedHead < admitted.length && !admitted[this.#admittedHead]!.holdsSlot) {
+      admitted[this.#admittedHead++] = undefined;
+    }
+    if (this.#admittedHead === admitted.length) {
+      admitted.length = 0;
+      this.#admittedHead = 0;
+    }
+    if (this.waiting > 0 || admitted.length - this.#admittedHead > this.limit * 4) {
       this.#drain(this.#options.clock());
     }
   }
