@@ -37,10 +37,14 @@ const INFO = {
   remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 40000 },
 } as unknown as Deno.ServeHandlerInfo;
 
-function balancer(onRequest?: (record: RequestRecord) => void, explainPicks = false): Balancer {
-  const settings = healthSettings(DEFAULT_OPTIONS);
+function balancer(
+  onRequest?: (record: RequestRecord) => void,
+  explainPicks = false,
+  options = DEFAULT_OPTIONS,
+): Balancer {
+  const settings = healthSettings(options);
   return new Balancer({
-    options: DEFAULT_OPTIONS,
+    options,
     backends: [1, 2, 3].map((i) =>
       new Backend({ url: `http://127.0.0.1:800${i}`, weight: 1 }, settings)
     ),
@@ -70,6 +74,8 @@ const quiet = balancer();
 let records = 0;
 const observed = balancer(() => records++);
 const explained = balancer(() => records++, true);
+const ungated = balancer(undefined, false, { ...DEFAULT_OPTIONS, maxInFlight: 0 });
+const timed = balancer(() => records++, false, { ...DEFAULT_OPTIONS, timeline: true });
 
 Deno.bench("floor: the same Request and Response, no balancer", { group: "handle" }, async () => {
   const request = post();
@@ -100,6 +106,24 @@ Deno.bench(
   { group: "handle" },
   async () => {
     const response = await handle(explained, post());
+    await response.body?.cancel();
+  },
+);
+
+Deno.bench(
+  "Balancer.handle, small POST, nobody observing, admission gate off (maxInFlight 0)",
+  { group: "handle" },
+  async () => {
+    const response = await handle(ungated, post());
+    await response.body?.cancel();
+  },
+);
+
+Deno.bench(
+  "Balancer.handle, small POST, with an access log sink and the timeline on",
+  { group: "handle" },
+  async () => {
+    const response = await handle(timed, post());
     await response.body?.cancel();
   },
 );

@@ -52,18 +52,28 @@ const COLUMNS: ReadonlyArray<[string, keyof Phases]> = [
 ];
 
 /**
- * Each phase's duration: from the previous phase that was marked to this one; `undefined`
- * for a phase not marked (a try that failed before it). No admission mark means no wait.
+ * Each phase's duration: from the previous phase that was marked to this one. A try that
+ * failed has no marks after where it was stuck: the time from its last mark to the answer is
+ * shown under the first phase it never finished (`to first byte` for a try that timed out
+ * waiting for its answer), and the phases after it as `undefined`. No admission mark means no
+ * wait.
  */
 function durations(p: Phases): (number | undefined)[] {
   let previous = 0;
-  return COLUMNS.map(([, phase]) => {
+  const result = COLUMNS.map(([, phase]) => {
     const mark = p[phase];
     if (mark === undefined) return phase === "admitted" ? 0 : undefined;
     const duration = Math.max(0, mark - previous);
     previous = Math.max(previous, mark);
     return duration;
   });
+  const last = result.length - 1; // "sent"
+  const stuck = result.findIndex((duration, i) => i > 0 && i < last && duration === undefined);
+  if (stuck !== -1) {
+    result[stuck] = result[last];
+    result[last] = undefined;
+  }
+  return result;
 }
 
 /** Unmeasured load before each measurement, in seconds (as `run.ts --warmup`). */
