@@ -30,6 +30,7 @@ import { ConfigError } from "../config/problems.ts";
 import { watchFile } from "../config/watch.ts";
 import { untilStopped } from "./lifecycle.ts";
 import { UsageError } from "./usage.ts";
+import { newStickySecret } from "../balancer/sticky.ts";
 
 /** Messages from the main thread to a worker. */
 export type ToWorker =
@@ -45,6 +46,8 @@ export type ToWorker =
     /** Worker i's admin port: the configured one + i (unset: as configured). */
     readonly adminPort?: number;
     readonly isTerminal: boolean;
+    /** The process's key for sticky cookies while `stickySecret` is unset: one for all. */
+    readonly stickySecret: string;
   }
   | { readonly type: "reload"; readonly reason: string }
   | { readonly type: "stop"; readonly signal: string };
@@ -130,6 +133,8 @@ function forwardReloads(pool: WorkerPool, configPath: string | undefined): () =>
 /** The workers of one process, seen from the main thread. */
 class WorkerPool {
   readonly #workers: WorkerThread[] = [];
+  /** Made once, so that every worker accepts the cookies the others set. */
+  readonly #stickySecret = newStickySecret();
 
   constructor(readonly plan: WorkersPlan, readonly onCrash: (message: string) => void) {}
 
@@ -185,6 +190,7 @@ class WorkerPool {
         ? adminPort + index
         : undefined,
       isTerminal: Deno.stdout.isTerminal(),
+      stickySecret: this.#stickySecret,
     });
     return worker;
   }
