@@ -139,8 +139,7 @@ Deno.test("every file setting has a flag and an environment variable, and the ot
     // A section's keys are settings; a setting whose value is an object (sticky) is one.
     if (value.properties && Object.hasOwn(SECTIONS, key)) {
       leaves.push(...Object.keys(value.properties).map((k) => `${key}.${k}`));
-    }
-    else leaves.push(key);
+    } else leaves.push(key);
   }
   assert.deepEqual(leaves.sort(), SETTINGS.map((setting) => setting.path).sort());
   assert.equal(new Set(SETTINGS.map((s) => s.flag)).size, SETTINGS.length, "flags are distinct");
