@@ -4,7 +4,9 @@
  * with SO_REUSEPORT, so that the kernel spreads client connections across them. This main
  * thread owns the process: signals, the config file watch, start-up errors and crashes.
  *
- * State across workers, the documented answer: nothing is shared. Each worker has its own
+ * State across workers, the documented answer: nothing is shared but one constant, the key
+ * of sticky cookies when none is configured (made here, so that every worker accepts the
+ * cookies the others set; `balancer/sticky.ts`). Each worker has its own
  * round-robin counter (worker i starts at backend i, so the first picks spread), its own
  * passive health, latency figures, in-flight counts and active probes. Hence:
  *

@@ -5,6 +5,8 @@
  * workers, so every worker accepts the cookies the others set.
  */
 import assert from "node:assert/strict";
+import type { StatusDocument } from "../admin/status.ts";
+import { statusTable } from "../cli/status.ts";
 import { startBalancer } from "../balancer/server.ts";
 import { cookieToken } from "../balancer/sticky_cookie.ts";
 import { ConfigError } from "../config/problems.ts";
@@ -207,4 +209,16 @@ Deno.test("with --workers 2 and no secret, every worker accepts the cookies the 
     await rest;
     await Promise.all(apps.map((app) => app.shutdown()));
   }
+});
+
+Deno.test("roundabout status names the sticky mode in its heading", () => {
+  const document = {
+    policy: "round-robin",
+    sticky: { header: "x-user" },
+    at: "2026-01-02T10:20:00.000Z",
+    backends: [],
+    draining: [],
+  } as unknown as StatusDocument;
+  assert.match(statusTable(document), /^policy round-robin, sticky by header x-user, at /);
+  assert.match(statusTable({ ...document, sticky: undefined }), /^policy round-robin, at /);
 });

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import http2 from "node:http2";
+import type { RequestRecord } from "../balancer/balancer.ts";
 import { startBalancer } from "../balancer/server.ts";
 import { cookieToken } from "../balancer/sticky_cookie.ts";
 import { FakeClock } from "./_fake_clock.ts";
@@ -233,3 +234,30 @@ async function h2Get(origin: string, ca: string, cookies: string[]) {
     await new Promise<void>((resolve) => session.close(() => resolve()));
   }
 }
+
+Deno.test("with picks explained (admin API on), a sticky first try says so; a fallback says what the policy did", async () => {
+  await withApps(2, async (apps) => {
+    const records: RequestRecord[] = [];
+    const balancer = startBalancer({
+      port: 0,
+      backends: configs(apps),
+      options: STICKY,
+      explainPicks: true,
+      onRequest: (record) => records.push(record),
+    });
+    try {
+      const first = await get(balancer.url);
+      await get(balancer.url, pair(first.setCookies[0]));
+      const backend = balancer.balancer.backends.find((b) => b.url === first.appUrl)!;
+      backend.disable({ source: "admin", detail: "maintenance", atMs: Date.now() });
+      await get(balancer.url, pair(first.setCookies[0]));
+      assert.deepEqual(records.map((r) => r.tries[0].why?.reason), [
+        "next in turn",
+        "sticky (cookie rb)",
+        "next in turn",
+      ]);
+    } finally {
+      await balancer.shutdown();
+    }
+  });
+});
