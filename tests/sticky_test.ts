@@ -14,6 +14,7 @@ import { FakeClock } from "./_fake_clock.ts";
 import { serve, type TestServer } from "./_helpers.ts";
 import { startNodeBackend } from "./_node_backend.ts";
 import { withPki } from "./_pki.ts";
+import { connect, wsBackend } from "./_websocket.ts";
 
 const STICKY = { sticky: { cookie: "rb" } } as const;
 
@@ -260,4 +261,26 @@ Deno.test("with picks explained (admin API on), a sticky first try says so; a fa
       await balancer.shutdown();
     }
   });
+});
+
+Deno.test("a WebSocket upgrade with the cookie goes to the backend it names", async () => {
+  const apps = [0, 1, 2].map(() => wsBackend());
+  const secret = "a-known-secret-for-this-test";
+  const balancer = startBalancer({
+    port: 0,
+    backends: configs(apps),
+    options: { ...STICKY, stickySecret: secret },
+  });
+  try {
+    const cookie = `rb=${cookieToken(secret, apps[2].url)}`;
+    for (let i = 0; i < 3; i++) {
+      const ws = await connect(balancer.url.replace("http", "ws"), [], { cookie });
+      ws.socket.close();
+      await ws.closed;
+    }
+    assert.deepEqual(apps.map((app) => app.seen.length), [0, 0, 3]);
+  } finally {
+    await balancer.shutdown();
+    await Promise.all(apps.map((app) => app.shutdown()));
+  }
 });
