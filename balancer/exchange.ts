@@ -130,6 +130,8 @@ export class Exchange implements ClientInfo, FailedTry, FailureContext, Slot {
   holdsSlot = false;
   /** The request's phase marks, when the `timeline` setting is on. */
   timeline: Timeline | undefined = undefined;
+  /** The backend stickiness chose for the first try (`sticky.ts`), when it chose one. */
+  sticky: Backend | undefined;
 
   constructor(
     readonly request: Request,

@@ -13,7 +13,7 @@
 
 import { Backend } from "../backends/backend.ts";
 import { Balancer, type RequestRecord } from "../balancer/balancer.ts";
-import { DEFAULT_OPTIONS, healthSettings } from "../balancer/options.ts";
+import { type BalancerOptions, DEFAULT_OPTIONS, healthSettings } from "../balancer/options.ts";
 import { RoundRobin } from "../policies/round_robin.ts";
 import type { Transport, UpstreamRequest } from "../transports/transport.ts";
 
@@ -40,9 +40,9 @@ const INFO = {
 function balancer(
   onRequest?: (record: RequestRecord) => void,
   explainPicks = false,
-  options = DEFAULT_OPTIONS,
+  options: BalancerOptions = DEFAULT_OPTIONS,
 ): Balancer {
-  const settings = healthSettings(options);
+  const settings = healthSettings(DEFAULT_OPTIONS);
   return new Balancer({
     options,
     backends: [1, 2, 3].map((i) =>
@@ -57,10 +57,10 @@ function balancer(
   });
 }
 
-function post(): Request {
+function post(headers: Record<string, string> = HEADERS): Request {
   return new Request("http://127.0.0.1:8080/orders?x=1", {
     method: "POST",
-    headers: HEADERS,
+    headers,
     body: BODY,
   });
 }
@@ -76,6 +76,16 @@ const observed = balancer(() => records++);
 const explained = balancer(() => records++, true);
 const ungated = balancer(undefined, false, { ...DEFAULT_OPTIONS, maxInFlight: 0 });
 const timed = balancer(() => records++, false, { ...DEFAULT_OPTIONS, timeline: true });
+const byCookie = balancer(undefined, false, { ...DEFAULT_OPTIONS, sticky: { cookie: "rb" } });
+const byHeader = balancer(undefined, false, { ...DEFAULT_OPTIONS, sticky: { header: "x-user" } });
+/** The cookie the first answer sets, sent back as a browser would, among others. */
+const cookieHeaders = await (async () => {
+  const response = await handle(byCookie, post());
+  await response.body?.cancel();
+  const cookie = response.headers.get("set-cookie")!.split(";")[0];
+  return { ...HEADERS, cookie: `theme=dark; ${cookie}; lang=en` };
+})();
+const userHeaders = { ...HEADERS, "x-user": "user-12345" };
 
 Deno.bench("floor: the same Request and Response, no balancer", { group: "handle" }, async () => {
   const request = post();
@@ -106,6 +116,33 @@ Deno.bench(
   { group: "handle" },
   async () => {
     const response = await handle(explained, post());
+    await response.body?.cancel();
+  },
+);
+
+Deno.bench(
+  "Balancer.handle, small POST with the same cookies, sticky off",
+  { group: "handle" },
+  async () => {
+    const response = await handle(quiet, post(cookieHeaders));
+    await response.body?.cancel();
+  },
+);
+
+Deno.bench(
+  "Balancer.handle, small POST, sticky by cookie, the client sends its cookie back",
+  { group: "handle" },
+  async () => {
+    const response = await handle(byCookie, post(cookieHeaders));
+    await response.body?.cancel();
+  },
+);
+
+Deno.bench(
+  "Balancer.handle, small POST, sticky by header (rendezvous over 3 backends)",
+  { group: "handle" },
+  async () => {
+    const response = await handle(byHeader, post(userHeaders));
     await response.body?.cancel();
   },
 );
