@@ -6,9 +6,9 @@
  * @module
  */
 
-import { Metrics } from "../admin/metrics.ts";
+import type { Metrics } from "../admin/metrics.ts";
 import type { WorkerRole } from "../admin/app.ts";
-import { type RunningAdmin, startAdmin } from "../admin/server.ts";
+import type { RunningAdmin } from "../admin/server.ts";
 import { accessLogger } from "../balancer/access_log.ts";
 import type { RequestRecord } from "../balancer/balancer.ts";
 import { type Clock, systemClock } from "../lib/time.ts";
@@ -65,16 +65,29 @@ export interface Instance {
   stop(graceMs?: number): Promise<boolean>;
 }
 
+/** The admin API's modules: Hono, the dashboard page, the metrics and their exposition. */
+type AdminModules = [typeof import("../admin/metrics.ts"), typeof import("../admin/server.ts")];
+
+/**
+ * The admin API's modules, loaded only when it is configured: without it a balancer never
+ * loads Hono, the dashboard or the metrics (about 4 MiB less resident at start; see
+ * bench/README.md). Literal specifiers, so `deno compile` embeds them.
+ */
+function loadAdmin(): Promise<AdminModules> {
+  return Promise.all([import("../admin/metrics.ts"), import("../admin/server.ts")]);
+}
+
 /**
  * Starts an instance.
  *
  * @throws {ListenError} when an address cannot be bound (the balancer's or the admin
  * API's), naming it by its flags; nothing is left running then.
  */
-export function startInstance(options: InstanceOptions): Instance {
+export async function startInstance(options: InstanceOptions): Promise<Instance> {
   const settings = options.resolved.settings;
   const clock = options.clock ?? systemClock;
-  const metrics = settings.admin.port === undefined ? undefined : new Metrics();
+  const adminModules = settings.admin.port === undefined ? undefined : await loadAdmin();
+  const metrics = adminModules === undefined ? undefined : new adminModules[0].Metrics();
   const sinkFor = (s: Settings) =>
     combine(
       metrics?.onRequest,
@@ -94,9 +107,11 @@ export function startInstance(options: InstanceOptions): Instance {
     log: options.log,
   });
   const stopping = new AbortController();
-  const admin = settings.admin.port === undefined
-    ? undefined
-    : startAdminApi({ ...options, log }, { live, running, metrics: metrics!, clock, stopping });
+  const admin = adminModules === undefined ? undefined : startAdminApi(
+    adminModules[1].startAdmin,
+    { ...options, log },
+    { live, running, metrics: metrics!, clock, stopping },
+  );
   holding = false;
   for (const line of held) options.log(line);
   const watch = options.watch === undefined ? undefined : watchConfig(options.watch, live, options);
@@ -173,7 +188,11 @@ interface AdminWiring {
 }
 
 /** Starts the admin API; if it cannot, stops the balancer before throwing. */
-function startAdminApi(options: InstanceOptions, parts: AdminWiring): RunningAdmin {
+function startAdminApi(
+  startAdmin: typeof import("../admin/server.ts").startAdmin,
+  options: InstanceOptions,
+  parts: AdminWiring,
+): RunningAdmin {
   const { admin: settings } = options.resolved.settings;
   let admin: RunningAdmin;
   try {

@@ -109,7 +109,7 @@ export async function balanceCommand(args: readonly string[]): Promise<number> {
   }
   const stdout = new LineBuffer((bytes) => writeAll(Deno.stdout, bytes));
   const log = (line: string) => console.error(`[balancer] ${line}`);
-  const instance = startOrExplain(() =>
+  const instance = await startOrExplain(() =>
     startInstance({
       resolved,
       sources,
@@ -139,9 +139,9 @@ export function balanceSources(
 }
 
 /** Starts an instance, turning an address that cannot be bound into a UsageError. */
-export function startOrExplain(start: () => Instance): Instance {
+export async function startOrExplain(start: () => Promise<Instance>): Promise<Instance> {
   try {
-    return start();
+    return await start();
   } catch (error) {
     explainListenError(error);
   }
