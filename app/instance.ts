@@ -16,7 +16,7 @@ import { LiveConfig } from "../config/live.ts";
 import type { Settings } from "../config/model.ts";
 import type { Layer, Resolved } from "../config/sources.ts";
 import { TRANSPORTS } from "../transports/mod.ts";
-import { type FileWatch, watchFile } from "../config/watch.ts";
+import type { FileWatch } from "../config/watch.ts";
 import { type RunningBalancer, startBalancer } from "../balancer/server.ts";
 import type { Transport } from "../transports/transport.ts";
 
@@ -87,6 +87,8 @@ export async function startInstance(options: InstanceOptions): Promise<Instance>
   const settings = options.resolved.settings;
   const clock = options.clock ?? systemClock;
   const adminModules = settings.admin.port === undefined ? undefined : await loadAdmin();
+  // Only a config file is watched; node:path, which the watch uses, costs about 1.5 MiB.
+  const watchModule = options.watch === undefined ? undefined : await import("../config/watch.ts");
   const metrics = adminModules === undefined ? undefined : new adminModules[0].Metrics();
   const sinkFor = (s: Settings) =>
     combine(
@@ -114,7 +116,9 @@ export async function startInstance(options: InstanceOptions): Promise<Instance>
   );
   holding = false;
   for (const line of held) options.log(line);
-  const watch = options.watch === undefined ? undefined : watchConfig(options.watch, live, options);
+  const watch = options.watch === undefined
+    ? undefined
+    : watchConfig(watchModule!.watchFile, options.watch, live, options);
   let stopped: Promise<boolean> | undefined;
   return {
     running,
@@ -222,7 +226,12 @@ function startAdminApi(
 }
 
 /** Reloads the configuration whenever the file at `path` changes. */
-function watchConfig(path: string, live: LiveConfig, options: InstanceOptions): FileWatch {
+function watchConfig(
+  watchFile: typeof import("../config/watch.ts").watchFile,
+  path: string,
+  live: LiveConfig,
+  options: InstanceOptions,
+): FileWatch {
   return watchFile(path, () => {
     live.reload(`${path} (changed)`).catch((error) => options.log(`reload failed: ${error}`));
   }, options.watchDebounceMs);

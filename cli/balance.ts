@@ -18,7 +18,6 @@ import {
 import { envLayer, flagLayer, type Layer, readFileLayer, resolve } from "../config/sources.ts";
 import { formatDuration } from "../lib/duration.ts";
 import { type Instance, startInstance } from "../app/instance.ts";
-import { runWorkers } from "./workers.ts";
 import { explainListenError, untilStopped } from "./lifecycle.ts";
 import { type Flags, type FlagSpec, parseFlags, quote, stringFlag, UsageError } from "./usage.ts";
 
@@ -105,6 +104,8 @@ export async function balanceCommand(args: readonly string[]): Promise<number> {
   const { sources, configPath } = balanceSources(flags, env);
   const resolved = resolve(sources());
   if (resolved.settings.workers > 1) {
+    // Loaded only for several workers: it also brings the config file watch (node:path).
+    const { runWorkers } = await import("./workers.ts");
     return await runWorkers({ args, env, settings: resolved.settings, configPath });
   }
   const stdout = new LineBuffer((bytes) => writeAll(Deno.stdout, bytes));
