@@ -286,6 +286,25 @@ const floors: Subject[] = [
     ),
 }));
 
+/** The memory floor: Deno.serve answering on its own, for the idle scenarios (no proxying). */
+const staticFloor: Subject = {
+  name: "floor-static",
+  description: "the memory floor: Deno.serve answering a fixed body, no upstream " +
+    "(bench/floors/static_floor.ts)",
+  deno: true,
+  unavailable: () => Promise.resolve(undefined),
+  handles: (scenario) => scenario.kind === "idle",
+  start: (ctx) =>
+    startDeno(
+      ctx,
+      "floor-static",
+      denoRun(`${BENCH_DIR}/floors/static_floor.ts`, [String(ctx.port)], {
+        flags: ctx.denoFlags,
+        allow: ["net"],
+      }),
+    ),
+};
+
 let balancerCheck: Promise<string | undefined> | undefined;
 
 /** Whether `main.ts balance --help` works yet (the balancer is being written). */
@@ -340,6 +359,7 @@ export const SUBJECTS: readonly Subject[] = [
   haproxy,
   naive,
   ...floors,
+  staticFloor,
   ...balancers,
   ...candidates,
 ];
