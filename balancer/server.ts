@@ -29,6 +29,7 @@ import { AutoTransport } from "../transports/auto.ts";
 import { WebSocketBridges } from "./websocket.ts";
 import { type RedirectListener, startRedirect } from "./redirect.ts";
 import { DnsRefresh } from "../backends/dns_refresh.ts";
+import { newStickySecret } from "./sticky.ts";
 import { dnsResolver, needsDiscovery, type Resolver } from "../backends/discovery.ts";
 
 /** Everything needed to start a balancer. */
@@ -83,6 +84,11 @@ export interface BalancerConfig {
   readonly tls?: { readonly cert: string; readonly key: string; readonly redirectPort?: number };
   /** PEM CAs trusted for https:// backends by the default transport and the probes. */
   readonly caCerts?: readonly string[];
+  /**
+   * The key of sticky cookies while `options.stickySecret` is unset: the process's, given to
+   * every worker. Default a random one made here, kept across reconfigurations.
+   */
+  readonly stickySecret?: string;
 }
 
 /** A new configuration for a running balancer. */
@@ -116,6 +122,7 @@ export class RunningBalancer {
   readonly #clock: Clock;
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #pool: Pool;
+  readonly #stickySecret: string;
   /** The plain listener that sends clients to HTTPS, when `tls.redirectPort` is set. */
   readonly redirect: RedirectListener | undefined;
   /** The backends as configured: names not expanded. */
@@ -135,6 +142,7 @@ export class RunningBalancer {
     this.#transport = config.transport ?? new AutoTransport({ caCerts: config.caCerts });
     this.#clock = config.clock ?? systemClock;
     this.#onRequest = config.onRequest;
+    this.#stickySecret = config.stickySecret ?? newStickySecret();
     const log = config.log;
     // Lag is a property of the real event loop: it is measured on the real (monotonic)
     // clock even when the balancer's model of time is a test's fake clock.
@@ -324,6 +332,7 @@ export class RunningBalancer {
       onRequest: this.#onRequest,
       onEject,
       explainPicks: config.explainPicks,
+      stickySecret: this.#stickySecret,
       lag: this.lag,
       websockets: this.websockets,
     });

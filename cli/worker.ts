@@ -56,6 +56,7 @@ async function start(message: Extract<ToWorker, { type: "start" }>): Promise<voi
         log,
         accessLog: stdout.push,
         isTerminal: message.isTerminal,
+        stickySecret: message.stickySecret,
         worker: {
           index,
           count,
