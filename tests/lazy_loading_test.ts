@@ -59,10 +59,10 @@ const LAZY = [
   /^mocks\//,
   /^npm:\/hono/,
   /^cli\/(up|mock|status|workers)\.ts$/,
-  /^node:(net|path)$/,
+  /^node:(net|path|crypto)$/,
 ];
 
-Deno.test("balance starts without the admin API, the mock apps, workers or node:net", async () => {
+Deno.test("balance starts without the admin API, the mock apps, workers or Node modules", async () => {
   const graph = await moduleGraph("main.ts");
   const atStart = staticallyReached(graph, ["main.ts", "cli/balance.ts"]);
   assert.ok(atStart.has("balancer/server.ts"), "the balancer itself is loaded at start");
