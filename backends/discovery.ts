@@ -12,7 +12,7 @@
  * @module
  */
 
-import { isIP } from "node:net";
+import { ipVersion } from "../lib/ip.ts";
 import type { BackendConfig } from "./backend.ts";
 
 /** One SRV record (RFC 2782). */
@@ -75,7 +75,9 @@ export function parseNameServer(text: string): { ipAddr: string; port: number } 
   const match = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d{1,5}))?$/.exec(text.trim());
   const ipAddr = match?.[1] ?? match?.[2];
   const port = match?.[3] === undefined ? 53 : Number(match[3]);
-  if (ipAddr === undefined || isIP(ipAddr) === 0 || port < 1 || port > 65_535) return undefined;
+  if (ipAddr === undefined || ipVersion(ipAddr) === 0 || port < 1 || port > 65_535) {
+    return undefined;
+  }
   return { ipAddr, port };
 }
 
@@ -83,7 +85,7 @@ export function parseNameServer(text: string): { ipAddr: string; port: number } 
 export function isDiscovered(url: string): boolean {
   if (url.startsWith("srv+")) return true;
   const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
-  return isIP(host) === 0 && host !== "localhost";
+  return ipVersion(host) === 0 && host !== "localhost";
 }
 
 /** Whether any backend of `configs` needs resolving. */
@@ -228,7 +230,7 @@ export class Discovery {
     const out: DiscoveredConfig[] = [];
     for (const record of sorted) {
       const target = record.target.replace(/\.$/, "");
-      const addresses = isIP(target) !== 0 ? [target] : await this.#resolver.addresses(target);
+      const addresses = ipVersion(target) !== 0 ? [target] : await this.#resolver.addresses(target);
       for (const address of unique(addresses)) {
         out.push({
           url: `${url.protocol}//${hostPort(address, String(record.port))}${rest}`,
@@ -267,7 +269,7 @@ function changeLine(
 }
 
 function hostPort(address: string, port: string): string {
-  const host = isIP(address) === 6 ? `[${address}]` : address;
+  const host = ipVersion(address) === 6 ? `[${address}]` : address;
   return port ? `${host}:${port}` : host;
 }
 

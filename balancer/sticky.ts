@@ -13,8 +13,8 @@
  * @module
  */
 
-import { randomBytes } from "node:crypto";
 import type { Backend } from "../backends/backend.ts";
+import { base64url } from "../lib/hmac.ts";
 import { CookieStickiness } from "./sticky_cookie.ts";
 import { RendezvousStickiness } from "./rendezvous.ts";
 
@@ -72,7 +72,7 @@ export function createStickiness(spec: StickySpec, parts: StickyParts): Stickine
  * process and given to every worker, so that all of them accept each other's cookies.
  */
 export function newStickySecret(): string {
-  return randomBytes(32).toString("base64url");
+  return base64url(crypto.getRandomValues(new Uint8Array(32)));
 }
 
 /** `spec` in a few words, e.g. `cookie rb`, `header x-user`, `client address`. */

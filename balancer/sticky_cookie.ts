@@ -15,13 +15,13 @@
  * @module
  */
 
-import { createHmac } from "node:crypto";
 import type { Backend } from "../backends/backend.ts";
+import { base64url, hmacSha256 } from "../lib/hmac.ts";
 import { describeSticky, type Stickiness, type StickyParts, type StickyRequest } from "./sticky.ts";
 
 /** The cookie value naming the backend at `url` under `secret`: 22 base64url characters. */
 export function cookieToken(secret: string, url: string): string {
-  return createHmac("sha256", secret).update(url).digest().subarray(0, 16).toString("base64url");
+  return base64url(hmacSha256(secret, url).subarray(0, 16));
 }
 
 /** A signed cookie naming the backend. */

@@ -60,6 +60,7 @@ export async function measure(
       port: ctx.options.basePort + PORT_OFFSETS.subject,
       backends: ctx.backends.urls(scenario.backends),
       denoFlags: ctx.denoFlags,
+      cpus: ctx.options.subjectCpus,
       tls: scenario.tls ? await benchCert(ctx.dir) : undefined,
     });
   } catch (error) {

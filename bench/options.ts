@@ -30,6 +30,11 @@ export interface BenchOptions {
   readonly top: number;
   /** Only redraw the SVG of an earlier run from its JSON file. */
   readonly chart?: string;
+  /**
+   * CPUs the subject is pinned to (`taskset -c`), e.g. `0` or `0,1`; unset: not pinned. Run
+   * the bench itself under `taskset -c 1` to keep wrk and the backends off the subject's CPU.
+   */
+  readonly subjectCpus?: string;
 }
 
 export const USAGE = `Usage: deno run -A bench/run.ts [flags]
@@ -50,6 +55,8 @@ Measures Roundabout against direct, nginx, haproxy and a naive Deno proxy with w
                        post-small-c64, 10s) and print its top functions by self time
   --top 25             functions listed by --profile
   --chart FILE.json    only redraw FILE.svg from an earlier run's JSON
+  --subject-cpus 0     pin each subject to these CPUs (taskset -c); start the bench itself
+                       with "taskset -c 1" so that wrk and the backends keep to the others
   --help               this text
 `;
 
@@ -73,6 +80,7 @@ const FLAGS = {
   profile: { type: "boolean", default: false },
   top: { type: "string", default: "25" },
   chart: { type: "string" },
+  "subject-cpus": { type: "string" },
   help: { type: "boolean", default: false },
 } as const;
 
@@ -109,6 +117,7 @@ export function parseOptions(args: readonly string[]): BenchOptions | "help" | s
     profile: values.profile,
     top: numbers.top,
     chart: values.chart,
+    subjectCpus: values["subject-cpus"],
   };
 }
 
@@ -133,6 +142,10 @@ function numberFlags(values: Flags, problems: string[]) {
   const basePort = Number(values["base-port"]);
   if (!/^\d+$/.test(values["base-port"]) || basePort < 1024 || basePort > 65_000) {
     problems.push(`--base-port must be a port from 1024 to 65000: got "${values["base-port"]}"`);
+  }
+  const cpus = values["subject-cpus"];
+  if (cpus !== undefined && !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(cpus)) {
+    problems.push(`--subject-cpus must be a CPU list such as 0 or 0,1 or 0-3: got "${cpus}"`);
   }
   const top = Number(values.top);
   if (!/^\d+$/.test(values.top) || top < 1) {

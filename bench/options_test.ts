@@ -54,3 +54,16 @@ Deno.test("parseDurationS() reads s, ms, m and bare seconds", () => {
   assert.equal(parseDurationS("7"), 7);
   assert.ok(Number.isNaN(parseDurationS("ten")));
 });
+
+Deno.test("--subject-cpus takes a taskset CPU list and refuses anything else", () => {
+  assert.equal(ok([]).subjectCpus, undefined);
+  assert.equal(ok(["--subject-cpus", "0"]).subjectCpus, "0");
+  assert.equal(ok(["--subject-cpus", "0,1"]).subjectCpus, "0,1");
+  assert.equal(ok(["--subject-cpus", "0-3,6"]).subjectCpus, "0-3,6");
+  assert.ok(Array.isArray(parseOptions(["--subject-cpus", "-1"])));
+  for (const bad of ["", "all", "0;rm", "1,", "1-"]) {
+    const problems = parseOptions(["--subject-cpus", bad]);
+    assert.ok(Array.isArray(problems), `accepted ${JSON.stringify(bad)}`);
+    assert.match(problems[0], /--subject-cpus must be a CPU list .*got/);
+  }
+});

@@ -30,6 +30,8 @@ export interface StartContext {
   readonly denoFlags?: readonly string[];
   /** Serve HTTPS with these files (scenarios with `tls`); plain HTTP when absent. */
   readonly tls?: BenchCert;
+  /** CPUs to pin the subject to (`taskset -c`); unset: not pinned. */
+  readonly cpus?: string;
 }
 
 /** A started subject. */
@@ -53,30 +55,33 @@ export interface Subject {
   start(ctx: StartContext): Promise<Running>;
 }
 
+const SEMI1 = ["--max-semi-space-size=1"];
+
 /**
  * The balancer's variants: a name and the flags that make it. Adding or removing a variant is
  * one line here.
  */
-export const BALANCER_VARIANTS: ReadonlyArray<
-  { name: string; args: readonly string[]; denoFlags?: readonly string[] }
-> = [
+export const BALANCER_VARIANTS: ReadonlyArray<{
+  name: string;
+  args: readonly string[];
+  /** V8 flags (`deno run --v8-flags=…`), for trying a heap setting; none when absent. */
+  v8?: readonly string[];
+}> = [
   { name: "roundabout-fetch", args: ["--transport", "fetch"] },
   { name: "roundabout-http1", args: ["--transport", "http1"] },
   // The same client over node:net sockets instead of Deno.connect (the default).
   { name: "roundabout-http1-net", args: ["--transport", "http1-net"] },
   // V8's garbage collector on the main thread only: does GC on helper threads cost more CPU
   // than it saves when the cores are contended?
-  {
-    name: "roundabout-http1-stgc",
-    args: ["--transport", "http1"],
-    denoFlags: ["--v8-flags=--single-threaded-gc"],
-  },
+  { name: "roundabout-http1-stgc", args: ["--transport", "http1"], v8: ["--single-threaded-gc"] },
   // FIFO admission (maxInFlight, default 256) off, and tighter: its effect at 1,000 connections.
   { name: "roundabout-http1-ungated", args: ["--transport", "http1", "--max-in-flight", "0"] },
   { name: "roundabout-http1-gate64", args: ["--transport", "http1", "--max-in-flight", "64"] },
   { name: "roundabout-http1-w2", args: ["--transport", "http1", "--workers", "2"] },
   // Latency-aware balancing: what it changes when a backend turns slow (one-slow).
   { name: "roundabout-peak-ewma", args: ["--transport", "http1", "--policy", "peak-ewma"] },
+  // A smaller young generation (1 MiB semi-spaces): less memory, more scavenges (see "Memory").
+  { name: "roundabout-http1-semi1", args: ["--transport", "http1"], v8: SEMI1 },
 ];
 
 /** The balancer's entry point. */
@@ -153,10 +158,15 @@ function portOf(url: string): number {
   return Number(new URL(url).port);
 }
 
+/** `cmd` under `taskset -c` when the subject is pinned (taskset execs it: same pid). */
+function pinned(ctx: StartContext, cmd: string[]): string[] {
+  return ctx.cpus === undefined ? cmd : ["taskset", "-c", ctx.cpus, ...cmd];
+}
+
 /** Starts a Deno subject and waits for its listening line. */
 async function startDeno(ctx: StartContext, name: string, cmd: string[]): Promise<Running> {
   const proc = await startReady(
-    { name, cmd, cwd: REPO_DIR, logPath: `${ctx.dir}/${name}.log` },
+    { name, cmd: pinned(ctx, cmd), cwd: REPO_DIR, logPath: `${ctx.dir}/${name}.log` },
     (proc) => proc.waitForOutput(listeningLine(ctx), START_TIMEOUT_MS),
   );
   return { url: subjectUrl(ctx), proc };
@@ -165,7 +175,7 @@ async function startDeno(ctx: StartContext, name: string, cmd: string[]): Promis
 /** Starts a non-Deno server and waits until its port accepts connections. */
 async function startServer(ctx: StartContext, name: string, cmd: string[]): Promise<Running> {
   const proc = await startReady(
-    { name, cmd, logPath: `${ctx.dir}/${name}.log` },
+    { name, cmd: pinned(ctx, cmd), logPath: `${ctx.dir}/${name}.log` },
     (proc) => proc.waitForPort(ctx.port, START_TIMEOUT_MS),
   );
   return { url: subjectUrl(ctx), proc };
@@ -281,6 +291,25 @@ const floors: Subject[] = [
     ),
 }));
 
+/** The memory floor: Deno.serve answering on its own, for the idle scenarios (no proxying). */
+const staticFloor: Subject = {
+  name: "floor-static",
+  description: "the memory floor: Deno.serve answering a fixed body, no upstream " +
+    "(bench/floors/static_floor.ts)",
+  deno: true,
+  unavailable: () => Promise.resolve(undefined),
+  handles: (scenario) => scenario.kind === "idle",
+  start: (ctx) =>
+    startDeno(
+      ctx,
+      "floor-static",
+      denoRun(`${BENCH_DIR}/floors/static_floor.ts`, [String(ctx.port)], {
+        flags: ctx.denoFlags,
+        allow: ["net"],
+      }),
+    ),
+};
+
 let balancerCheck: Promise<string | undefined> | undefined;
 
 /** Whether `main.ts balance --help` works yet (the balancer is being written). */
@@ -306,18 +335,17 @@ function balancerUnavailable(): Promise<string | undefined> {
   return balancerCheck;
 }
 
-const balancers: Subject[] = BALANCER_VARIANTS.map(({ name, args, denoFlags = [] }) => ({
+const balancers: Subject[] = BALANCER_VARIANTS.map(({ name, args, v8 }) => ({
   name,
-  description: `Roundabout ${args.join(" ")} (main.ts balance)`,
+  description: `Roundabout ${args.join(" ")} (main.ts balance)` +
+    (v8 ? ` with --v8-flags=${v8.join(",")}` : ""),
   deno: true,
   unavailable: balancerUnavailable,
   handles: always,
-  start: (ctx) =>
-    startDeno(
-      ctx,
-      name,
-      balancerCommand({ ...ctx, denoFlags: [...denoFlags, ...ctx.denoFlags ?? []] }, args),
-    ),
+  start: (ctx) => {
+    const flags = [...ctx.denoFlags ?? [], ...v8 ? [`--v8-flags=${v8.join(",")}`] : []];
+    return startDeno(ctx, name, balancerCommand({ ...ctx, denoFlags: flags }, args));
+  },
 }));
 
 const candidates: Subject[] = CANDIDATE_VARIANTS.map(({ name, transport }) => ({
@@ -336,6 +364,7 @@ export const SUBJECTS: readonly Subject[] = [
   haproxy,
   naive,
   ...floors,
+  staticFloor,
   ...balancers,
   ...candidates,
 ];

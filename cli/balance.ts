@@ -18,7 +18,6 @@ import {
 import { envLayer, flagLayer, type Layer, readFileLayer, resolve } from "../config/sources.ts";
 import { formatDuration } from "../lib/duration.ts";
 import { type Instance, startInstance } from "../app/instance.ts";
-import { runWorkers } from "./workers.ts";
 import { explainListenError, untilStopped } from "./lifecycle.ts";
 import { type Flags, type FlagSpec, parseFlags, quote, stringFlag, UsageError } from "./usage.ts";
 
@@ -105,11 +104,13 @@ export async function balanceCommand(args: readonly string[]): Promise<number> {
   const { sources, configPath } = balanceSources(flags, env);
   const resolved = resolve(sources());
   if (resolved.settings.workers > 1) {
+    // Loaded only for several workers: it also brings the config file watch (node:path).
+    const { runWorkers } = await import("./workers.ts");
     return await runWorkers({ args, env, settings: resolved.settings, configPath });
   }
   const stdout = new LineBuffer((bytes) => writeAll(Deno.stdout, bytes));
   const log = (line: string) => console.error(`[balancer] ${line}`);
-  const instance = startOrExplain(() =>
+  const instance = await startOrExplain(() =>
     startInstance({
       resolved,
       sources,
@@ -139,9 +140,9 @@ export function balanceSources(
 }
 
 /** Starts an instance, turning an address that cannot be bound into a UsageError. */
-export function startOrExplain(start: () => Instance): Instance {
+export async function startOrExplain(start: () => Promise<Instance>): Promise<Instance> {
   try {
-    return start();
+    return await start();
   } catch (error) {
     explainListenError(error);
   }

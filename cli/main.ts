@@ -5,12 +5,6 @@
  */
 
 import { ConfigError } from "../config/problems.ts";
-import { balanceCommand } from "./balance.ts";
-import { checkConfigCommand } from "./check_config.ts";
-import { healthcheckCommand } from "./healthcheck.ts";
-import { mockCommand } from "./mock.ts";
-import { statusCommand } from "./status.ts";
-import { upCommand } from "./up.ts";
 import { quote, UsageError } from "./usage.ts";
 import { VERSION } from "../lib/version.ts";
 
@@ -30,13 +24,18 @@ Commands:
 
 "roundabout COMMAND --help" or "roundabout help COMMAND" shows a command's options.`;
 
-const COMMANDS: Readonly<Record<string, (args: readonly string[]) => Promise<number>>> = {
-  balance: balanceCommand,
-  up: upCommand,
-  mock: mockCommand,
-  "check-config": checkConfigCommand,
-  status: statusCommand,
-  healthcheck: healthcheckCommand,
+type Command = (args: readonly string[]) => Promise<number>;
+
+// Each command is loaded when it runs, so that `balance` does not pay in memory and start-up
+// time for the mock apps and their Hono router (`up`, `mock`). The specifiers are literals:
+// `deno compile` embeds every module they name (see PLATFORM.md).
+const COMMANDS: Readonly<Record<string, Command>> = {
+  balance: async (args) => (await import("./balance.ts")).balanceCommand(args),
+  up: async (args) => (await import("./up.ts")).upCommand(args),
+  mock: async (args) => (await import("./mock.ts")).mockCommand(args),
+  "check-config": async (args) => (await import("./check_config.ts")).checkConfigCommand(args),
+  status: async (args) => (await import("./status.ts")).statusCommand(args),
+  healthcheck: async (args) => (await import("./healthcheck.ts")).healthcheckCommand(args),
 };
 
 /** Runs the command line and resolves with the process exit status. */

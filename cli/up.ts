@@ -52,7 +52,7 @@ export async function upCommand(args: readonly string[]): Promise<number> {
   let instance: Instance;
   try {
     await startApps(topology, prefixed, apps);
-    instance = startBalancerInFront(name, topology.balancer, apps, flags, {
+    instance = await startBalancerInFront(name, topology.balancer, apps, flags, {
       log: prefixed("balancer"),
       access,
     });
@@ -154,7 +154,7 @@ function startBalancerInFront(
   apps: readonly RunningMock[],
   flags: Flags,
   out: { log: (line: string) => void; access: (line: string) => void },
-): Instance {
+): Promise<Instance> {
   const balancerSection = { ...section, backends: section.backends ?? apps.map((app) => app.url) };
   const env = Deno.env.toObject();
   const sources = (): Layer[] => [

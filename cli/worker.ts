@@ -20,6 +20,8 @@ const scope = globalThis as unknown as {
 };
 
 let instance: Instance | undefined;
+/** The start under way: a stop or reload that arrives meanwhile waits for it. */
+let starting: Promise<void> | undefined;
 const stdout = new LineBuffer((bytes) => writeAll(Deno.stdout, bytes));
 let log = (line: string) => console.error(`[balancer] ${line}`);
 
@@ -27,10 +29,10 @@ scope.onmessage = (event) => {
   const message = event.data;
   switch (message.type) {
     case "start":
-      start(message);
+      starting = start(message);
       break;
     case "reload":
-      instance?.live.reload(message.reason).catch((error) => log(`reload failed: ${error}`));
+      reload(message.reason);
       break;
     case "stop":
       stop(message.signal);
@@ -38,7 +40,7 @@ scope.onmessage = (event) => {
   }
 };
 
-function start(message: Extract<ToWorker, { type: "start" }>): void {
+async function start(message: Extract<ToWorker, { type: "start" }>): Promise<void> {
   const { index, count } = message;
   log = (line) => console.error(`[balancer w${index}] ${line}`);
   try {
@@ -47,7 +49,7 @@ function start(message: Extract<ToWorker, { type: "start" }>): void {
     const own = workerLayer(message);
     const sources = (): Layer[] => own === undefined ? base() : [...base(), own];
     const resolved = resolve(sources());
-    instance = startOrExplain(() =>
+    instance = await startOrExplain(() =>
       startInstance({
         resolved,
         sources,
@@ -86,7 +88,13 @@ function workerLayer(message: Extract<ToWorker, { type: "start" }>): Layer | und
   return { ...objectLayer(`worker ${message.index}`, values), source: "flag" };
 }
 
+async function reload(reason: string): Promise<void> {
+  await starting?.catch(() => {}); // a start that failed was reported by the worker's error
+  instance?.live.reload(reason).catch((error) => log(`reload failed: ${error}`));
+}
+
 async function stop(signal: string): Promise<void> {
+  await starting?.catch(() => {});
   if (instance !== undefined) await stopInstance(instance, signal, log, stdout);
   // The main thread terminates this worker once every worker has said so.
   scope.postMessage({ type: "stopped" });

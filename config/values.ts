@@ -7,7 +7,7 @@
  * @module
  */
 
-import { isIP } from "node:net";
+import { ipVersion } from "../lib/ip.ts";
 import * as z from "zod";
 import { normaliseBackendUrl } from "../backends/backend.ts";
 import { parseNameServer } from "../backends/discovery.ts";
@@ -95,7 +95,7 @@ const FILE_WORDS = "expected the path of a file";
 export const FILE_PATH = z.string({ error: FILE_WORDS }).min(1, { error: FILE_WORDS });
 
 const IP_ADDRESS = z.string({ error: "expected an IP address such as 10.0.0.1" })
-  .refine((text) => isIP(text) !== 0, { error: "expected an IP address such as 10.0.0.1" });
+  .refine((text) => ipVersion(text) !== 0, { error: "expected an IP address such as 10.0.0.1" });
 
 /** A list of exact IP addresses. */
 export const IP_ADDRESSES = z.array(IP_ADDRESS, { error: "expected a list of IP addresses" });

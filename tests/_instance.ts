@@ -35,7 +35,7 @@ export async function withInstance(
   const sources = (): Layer[] => [readFileLayer(path), envLayer(options.env ?? {}), flagLayer({})];
   const logs: string[] = [];
   const accessLines: string[] = [];
-  const instance = startInstance({
+  const instance = await startInstance({
     resolved: resolve(sources()),
     sources,
     log: (line) => logs.push(line),

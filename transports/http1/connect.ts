@@ -15,9 +15,10 @@
 import { UpstreamError } from "../transport.ts";
 import { Http1Connection } from "./connection.ts";
 import type { ExchangeGuard } from "./exchange_guard.ts";
-import { openNetSocket } from "./net_socket.ts";
 import type { Origin } from "./pool.ts";
 import type { Http1Socket, SocketKind } from "./socket.ts";
+
+let netSocket: Promise<typeof import("./net_socket.ts")> | undefined;
 
 /** Connects, interruptibly: `send` reports an interruption as the client's or a timeout. */
 export async function connect(
@@ -34,6 +35,8 @@ export async function connect(
   let socket: Http1Socket;
   try {
     if (kind === "net" && !origin.tls) {
+      // Loaded on first use: node:net costs memory at start-up (bench/README.md, "Memory").
+      const { openNetSocket } = await (netSocket ??= import("./net_socket.ts"));
       socket = await openNetSocket(origin.hostname, origin.port, signal);
     } else {
       const tcp = await Deno.connect({ hostname: origin.hostname, port: origin.port, signal });
