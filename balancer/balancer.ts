@@ -36,6 +36,7 @@ import {
   pathAndQuery,
   refuse,
 } from "./refusals.ts";
+import { stripPath } from "./routes.ts";
 import type { Transport, UpstreamError } from "../transports/transport.ts";
 import { bridgeWebSocket, isWebSocketUpgrade, WebSocketBridges } from "./websocket.ts";
 
@@ -69,6 +70,15 @@ export interface BalancerParts {
    * the admin API's recent requests; needs `onRequest`. Default false: no cost per pick.
    */
   readonly explainPicks?: boolean;
+  /** The pool these backends are, for records. Default `default`. */
+  readonly pool?: string;
+  /**
+   * The admission gate, shared by every pool and route of a listener; `null` for none.
+   * Unset, one of its own when `options.maxInFlight` asks for one.
+   */
+  readonly admission?: AdmissionGate | null;
+  /** The path prefix (without its trailing `/`) removed from forwarded paths (a route's). */
+  readonly stripPrefix?: string;
 }
 
 const NO_TRIES: readonly Backend[] = [];
@@ -92,8 +102,11 @@ export class Balancer {
   readonly #rewriteLocation: boolean;
   readonly #exposeBackend: boolean;
   readonly #explainPicks: boolean;
+  readonly #stripPrefix: string | undefined;
+  readonly #parts: BalancerParts;
 
   constructor(parts: BalancerParts) {
+    this.#parts = parts;
     const options = parts.options;
     this.options = options;
     this.backends = parts.backends;
@@ -108,9 +121,29 @@ export class Balancer {
     this.#rewriteLocation = options.rewriteLocation;
     this.#exposeBackend = options.exposeBackend;
     this.#explainPicks = parts.explainPicks === true && parts.onRequest !== undefined;
-    if (options.maxInFlight > 0) {
+    this.#stripPrefix = parts.stripPrefix;
+    if (parts.admission !== undefined) this.admission = parts.admission ?? undefined;
+    else if (options.maxInFlight > 0) {
       this.admission = new AdmissionGate(options.maxInFlight, options.timeoutMs, parts.clock);
     }
+  }
+
+  /** The pool's name (`default` for the top level). */
+  get pool(): string {
+    return this.#parts.pool ?? "default";
+  }
+
+  /**
+   * The same pool, policy and admission gate as seen through a route: its own per-try
+   * timeout, its prefix stripped. Made once per configuration, not per request.
+   */
+  forRoute(route: { readonly timeoutMs?: number; readonly stripPrefix?: string }): Balancer {
+    return new Balancer({
+      ...this.#parts,
+      options: { ...this.options, timeoutMs: route.timeoutMs ?? this.options.timeoutMs },
+      stripPrefix: route.stripPrefix,
+      admission: this.admission ?? null,
+    });
   }
 
   /** The selection policy's name, for the status document. */
@@ -240,7 +273,9 @@ export class Balancer {
     backend.startTry();
     return this.#transport.send({
       baseUrl: backend.url,
-      path: pathAndQuery(request.url),
+      path: this.#stripPrefix === undefined
+        ? pathAndQuery(request.url)
+        : stripPath(pathAndQuery(request.url), this.#stripPrefix),
       method: request.method,
       // The client's Host, sent upstream in place of the backend's (`upstreamHost: client`);
       // under HTTP/2 the URL's authority, as `:authority` has no Host field.

@@ -177,6 +177,8 @@ export class LiveConfig {
     this.#pending = this.#parts.running.reconfigure({
       backends: settings.backends,
       options: settings.options,
+      pools: settings.pools,
+      routes: settings.routes,
       onRequest: this.#parts.sinkFor(settings),
     }).catch((error) => this.#parts.log(`probes did not follow the reload: ${error}`));
     this.#parts.log(
@@ -208,6 +210,11 @@ export function describeChanges(before: Settings, after: Settings): string[] {
   if (removed.length > 0) changes.push(`backends removed (draining): ${removed.join(", ")}`);
   for (const [url, weight] of reweighted) {
     changes.push(`backend ${url} weight: ${old.get(url)} → ${weight}`);
+  }
+  for (const key of ["pools", "routes"] as const) {
+    const x = JSON.stringify(a[key]);
+    const y = JSON.stringify(b[key]);
+    if (x !== y) changes.push(`${key} changed`);
   }
   const order = (list: readonly BackendConfig[]) => list.map((x) => x.url).join(" ");
   if (

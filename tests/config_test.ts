@@ -135,7 +135,8 @@ Deno.test("every file setting has a flag and an environment variable, and the ot
   };
   const leaves: string[] = [];
   for (const [key, value] of Object.entries(schema.properties)) {
-    if (key === "$schema") continue;
+    // pools and routes are structures of the file, not settings: no flag, no variable.
+    if (key === "$schema" || key === "pools" || key === "routes") continue;
     if (value.properties) leaves.push(...Object.keys(value.properties).map((k) => `${key}.${k}`));
     else leaves.push(key);
   }
@@ -166,6 +167,8 @@ Deno.test("DEFAULT_OPTIONS, which code below config/ uses, are the defaults decl
     "backends",
     "listen",
     "options",
+    "pools",
+    "routes",
     "shutdownGraceMs",
     "tls",
     "transport",
@@ -173,7 +176,7 @@ Deno.test("DEFAULT_OPTIONS, which code below config/ uses, are the defaults decl
   ]);
   const fields = SETTINGS.map((setting) => setting.field).filter((f) => !f.startsWith("options."));
   const leaves = Object.entries(DEFAULT_SETTINGS).flatMap(([key, value]) =>
-    key === "options"
+    key === "options" || key === "pools" || key === "routes"
       ? []
       : key === "listen" || key === "admin" || key === "tls"
       ? Object.keys(value).map((inner) => `${key}.${inner}`)
