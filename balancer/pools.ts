@@ -41,6 +41,14 @@ export class Pools {
 
   constructor(plans: readonly PoolPlan[]) {
     for (const plan of plans) this.#pools.set(plan.name, new Pool(plan.backends, plan.settings));
+    this.#label();
+  }
+
+  /** Each backend in force knows its pool's name (metrics and status label it so). */
+  #label(): void {
+    for (const [name, pool] of this.#pools) {
+      for (const backend of pool.backends) backend.pool = name;
+    }
   }
 
   /** The pool named `name`; every configured pool exists. */
@@ -107,6 +115,7 @@ export class Pools {
       this.#retired.push(pool);
     }
     this.#pools = next;
+    this.#label();
     return changes;
   }
 
