@@ -147,10 +147,9 @@ export function routingProblems(pools: unknown, routes: unknown, prefix: string)
       }
       if (!POOL_NAME.test(name)) {
         problems.push(problemLine(
-          where(["pools"]),
-          "is not a pool name: expected lower-case " +
-            "letters, digits, _ and - (at most 63, starting with a letter or digit)",
-          { value: name },
+          where(["pools", name]),
+          "is not a pool name: expected lower-case letters, digits, _ and - (at most 63, " +
+            "starting with a letter or digit)",
         ));
       }
       names.push(name);

@@ -8,6 +8,7 @@ import { ConfigError } from "../config/problems.ts";
 import { fileLayer, objectLayer, resolve } from "../config/sources.ts";
 import { toFile } from "../config/model.ts";
 import { POOL_SETTINGS } from "../config/settings.ts";
+import { BUILT_IN_TOPOLOGIES, readTopology, withAppUrls } from "../app/topology.ts";
 
 function problemsOf(document: unknown): string[] {
   try {
@@ -119,7 +120,7 @@ Deno.test("every routing mistake is listed at once, each with its path", () => {
     /^x\.json: pools\.empty\.backends: a pool needs at least one backend$/,
     /^x\.json: pools\.twice\.backends\[1\]: "http:\/\/127\.0\.0\.1:8004\/" is given twice$/,
     /^x\.json: pools\.default: the name default is the top-level pool/,
-    /^x\.json: pools: "Bad Name" is not a pool name/,
+    /^x\.json: pools\["Bad Name"\]: is not a pool name/,
     /^x\.json: routes\[3\]\.pool: unknown pool "apii" \(pools: api, static, empty, twice, Bad Name, odd, default\)$/,
     /^x\.json: routes\[2\]: unreachable: routes\[1\] \(a catch-all\) matches every request it would$/,
     /^x\.json: routes\[3\]: unreachable: routes\[1\] \(a catch-all\)/,
@@ -164,4 +165,24 @@ Deno.test("a file without pools and routes resolves to none", () => {
   assert.deepEqual(settings.routes, []);
   assert.equal(toFile(settings).pools, undefined);
   assert.equal(toFile(settings).routes, undefined);
+});
+
+Deno.test("a topology's pools point at its apps wherever they run, and the routing topology resolves", () => {
+  const topology = readTopology("routing", BUILT_IN_TOPOLOGIES.routing);
+  const urls = [
+    "http://127.0.0.1:9101",
+    "http://127.0.0.1:9102",
+    "http://127.0.0.1:9103",
+    "http://127.0.0.1:9104",
+  ];
+  const section = withAppUrls(topology, urls);
+  const { settings } = resolve([objectLayer("routing", section)]);
+  assert.deepEqual(settings.backends.map((b) => b.url), [urls[3]]);
+  assert.deepEqual(
+    settings.pools.map((
+      pool,
+    ) => [pool.name, pool.backends.map((b) => b.url), pool.options.timeoutMs]),
+    [["api", [urls[0], urls[1]], 1_000], ["longpoll", [urls[2]], 10_000]],
+  );
+  assert.deepEqual(settings.routes.map((route) => route.pool), ["api", "api", "longpoll"]);
 });
