@@ -168,8 +168,8 @@ export function probesFamily(out: string[], backends: readonly Backend[]): void 
   for (const backend of backends) {
     const b = backendLabels(backend.url, backend.pool);
     out.push(
-      `roundabout_probes_total{backend="${b}",result="pass"} ${backend.probesPassed}`,
-      `roundabout_probes_total{backend="${b}",result="fail"} ${backend.probesFailed}`,
+      `roundabout_probes_total{${b},result="pass"} ${backend.probesPassed}`,
+      `roundabout_probes_total{${b},result="fail"} ${backend.probesFailed}`,
     );
   }
 }
