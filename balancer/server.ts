@@ -462,10 +462,17 @@ function overloadLine(overloaded: boolean, lagMs: number): string {
 function ejectionLine(backend: Backend): string {
   const cause = backend.health.cause;
   const lengthMs = backend.health.ejectedUntilMs - (cause?.atMs ?? 0);
-  return `backend ${backend.url} marked failed for ${formatDuration(lengthMs)}: ${cause?.detail}`;
+  const length = formatDuration(lengthMs);
+  return `backend ${named(backend)} marked failed for ${length}: ${cause?.detail}`;
+}
+
+/** A backend as the event log names it: its URL, and its pool unless the default one. */
+function named(backend: Backend): string {
+  return backend.pool === DEFAULT_POOL ? backend.url : `${backend.url} (pool ${backend.pool})`;
 }
 
 /** e.g. `backend http://127.0.0.1:8002 failed: probe GET /health: status 503 (...)` */
 function probeLine(backend: Backend, nowMs: number): string {
-  return `backend ${backend.url} ${backend.health.state(nowMs)}: ${backend.health.cause?.detail}`;
+  const state = backend.health.state(nowMs);
+  return `backend ${named(backend)} ${state}: ${backend.health.cause?.detail}`;
 }
