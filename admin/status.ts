@@ -12,6 +12,7 @@ import type { Cause, HealthState } from "../backends/health.ts";
 import type { LatencySummary } from "../backends/latency.ts";
 import type { Balancer } from "../balancer/balancer.ts";
 import type { RunningBalancer } from "../balancer/server.ts";
+import type { StickySpec } from "../balancer/sticky.ts";
 import { VERSION } from "../lib/version.ts";
 
 /** A cause with its time as an ISO 8601 string. */
@@ -71,6 +72,8 @@ export interface BackendStatus {
 /** The backends in force and the policy choosing among them. */
 export interface BalancerStatus {
   readonly policy: string;
+  /** Setting `sticky` (never its secret); absent when off. */
+  readonly sticky?: StickySpec;
   /** When it was taken. */
   readonly at: string;
   readonly backends: readonly BackendStatus[];
@@ -144,12 +147,15 @@ export interface WorkerPlace {
 export interface StatusSource {
   readonly backends: readonly Backend[];
   readonly policyName: string;
+  readonly sticky?: StickySpec;
 }
 
 /** The backends in force at `nowMs`: the core of the status document. */
 export function statusSnapshot(balancer: StatusSource, nowMs: number): BalancerStatus {
+  const sticky = balancer.sticky;
   return {
     policy: balancer.policyName,
+    ...(sticky ? { sticky: { ...sticky } } : {}),
     at: iso(nowMs),
     backends: balancer.backends.map((backend) => backendStatus(backend, nowMs)),
   };

@@ -45,6 +45,11 @@ export interface InstanceOptions {
    * (reusePort), starts round robin at its index, and its admin API says which it is.
    */
   readonly worker?: WorkerRole;
+  /**
+   * The key of sticky cookies while `stickySecret` is unset: the process's, so that every
+   * worker accepts the others' cookies. Default a random one made by the balancer.
+   */
+  readonly stickySecret?: string;
 }
 
 /** A running instance. */
@@ -155,6 +160,7 @@ function listen(
       onEject: metrics?.onEject,
       // Only the admin API's recent requests read the explanations.
       explainPicks: metrics !== undefined,
+      stickySecret: options.stickySecret,
       log: options.log,
       ...(options.worker ? { reusePort: true, firstPick: options.worker.index } : {}),
     });

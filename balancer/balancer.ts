@@ -39,6 +39,7 @@ import {
 import { stripPath } from "./routes.ts";
 import type { Transport, UpstreamError } from "../transports/transport.ts";
 import { bridgeWebSocket, isWebSocketUpgrade, WebSocketBridges } from "./websocket.ts";
+import { createStickiness, newStickySecret, type Stickiness, type StickySpec } from "./sticky.ts";
 
 export type { TryRecord } from "./outcomes.ts";
 export type { RequestRecord } from "./exchange.ts";
@@ -79,6 +80,8 @@ export interface BalancerParts {
   readonly admission?: AdmissionGate | null;
   /** The path prefix (without its trailing `/`) removed from forwarded paths (a route's). */
   readonly stripPrefix?: string;
+  /** The key of sticky cookies when `options.stickySecret` is unset. Default a new one. */
+  readonly stickySecret?: string;
 }
 
 const NO_TRIES: readonly Backend[] = [];
@@ -104,6 +107,8 @@ export class Balancer {
   readonly #explainPicks: boolean;
   readonly #stripPrefix: string | undefined;
   readonly #parts: BalancerParts;
+  /** Sticky sessions (`sticky.ts`); absent when off, so the request path skips them. */
+  readonly #sticky?: Stickiness;
 
   constructor(parts: BalancerParts) {
     this.#parts = parts;
@@ -125,6 +130,14 @@ export class Balancer {
     if (parts.admission !== undefined) this.admission = parts.admission ?? undefined;
     else if (options.maxInFlight > 0) {
       this.admission = new AdmissionGate(options.maxInFlight, options.timeoutMs, parts.clock);
+    }
+    if (options.sticky !== undefined) {
+      this.#sticky = createStickiness(options.sticky, {
+        backends: parts.backends,
+        secret: options.stickySecret ?? parts.stickySecret ?? newStickySecret(),
+        tls: parts.tls === true,
+        trustedProxies: options.trustedProxies,
+      });
     }
   }
 
@@ -151,6 +164,11 @@ export class Balancer {
     return this.#policy.name;
   }
 
+  /** Setting `sticky`, for the status document; `undefined` when off. */
+  get sticky(): StickySpec | undefined {
+    return this.options.sticky;
+  }
+
   /** The request handler for `Deno.serve`: every answer, refusals included, is recorded. */
   handle = async (request: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
     const exchange = new Exchange(request, info, this.#shared);
@@ -167,7 +185,7 @@ export class Balancer {
     const length = request.headers.get("content-length");
     const refusal = refuse(request, fields, length, exchange.limits);
     if (refusal !== undefined) return refusal;
-    const first = this.#pick(exchange.startMs, NO_TRIES);
+    const first = this.#first(exchange, exchange.startMs);
     if (first === undefined) return answerNoBackend(this.backends, exchange.startMs);
     if (this.#explainPicks) this.#explain(exchange, first, exchange.startMs, NO_TRIES);
     // The one header read for WebSocket (`websocket.ts`): plain requests go on unchanged.
@@ -209,7 +227,7 @@ export class Balancer {
         return answerAdmissionTimeout(error.waitedMs);
       }
       const nowMs = this.#clock();
-      const again = this.#pick(nowMs, NO_TRIES);
+      const again = this.#first(exchange, nowMs);
       if (again === undefined) {
         gate.leave();
         return answerNoBackend(this.backends, nowMs);
@@ -366,6 +384,8 @@ export class Balancer {
     if (this.#onRequest) exchange.answeredBy = backend.url;
     const headers = response.headers;
     if (this.#exposeBackend) headers.set("x-app-url", backend.url);
+    const sticky = this.#sticky;
+    if (sticky !== undefined) sticky.onAnswer(headers, backend, exchange.sticky);
     if (this.#rewriteLocation) {
       const request = exchange.request;
       const location = headers.get("location");
@@ -392,7 +412,17 @@ export class Balancer {
     const previous = tried.length > 0 && last?.backend === tried[tried.length - 1].url
       ? last
       : undefined;
-    exchange.why = explainPick(this.#policy, this.backends, chosen, nowMs, tried, previous);
+    const why = explainPick(this.#policy, this.backends, chosen, nowMs, tried, previous);
+    const sticky = tried.length === 0 && chosen === exchange.sticky ? this.#sticky : undefined;
+    exchange.why = sticky ? { ...why, reason: `sticky (${sticky.description})` } : why;
+  }
+
+  /** The first try's backend: the sticky one while it is available, else the policy's. */
+  #first(exchange: Exchange, nowMs: number): Backend | undefined {
+    const sticky = this.#sticky;
+    if (sticky === undefined) return this.#pick(nowMs, NO_TRIES);
+    const preferred = exchange.sticky = sticky.preferred(exchange, nowMs);
+    return preferred ?? this.#pick(nowMs, NO_TRIES);
   }
 
   /**

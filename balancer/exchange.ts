@@ -125,6 +125,8 @@ export class Exchange implements ClientInfo, FailedTry, FailureContext {
   why: PickWhy | undefined;
   /** The admission gate answered 503 after a wait (see `Balancer.#admitted`). */
   admissionRejected = false;
+  /** The backend stickiness chose for the first try (`sticky.ts`), when it chose one. */
+  sticky: Backend | undefined;
 
   constructor(
     readonly request: Request,

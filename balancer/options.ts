@@ -8,6 +8,7 @@
 
 import type { ActiveHealthOptions } from "../backends/probes.ts";
 import type { CountedFailure, HealthSettings } from "../backends/health.ts";
+import type { StickySpec } from "./sticky.ts";
 
 export type { ActiveHealthOptions, CountedFailure };
 
@@ -33,6 +34,10 @@ export interface BalancerOptions {
   readonly trustedProxies: readonly string[];
   /** Setting `policy`, by name (see `policies/mod.ts`). */
   readonly policy: string;
+  /** Setting `sticky`: what keeps a client on one backend (`sticky.ts`); unset is off. */
+  readonly sticky?: StickySpec;
+  /** Setting `stickySecret`: the key of sticky cookies; unset, the process's own. */
+  readonly stickySecret?: string;
   /** Settings `passive.*`: what real traffic teaches about backends. */
   readonly passive: PassiveHealthOptions;
   /** Settings `active.*`: probes on their own schedule, off unless `path` is set. */
@@ -95,6 +100,8 @@ export const DEFAULT_OPTIONS: BalancerOptions = {
   retryNonIdempotent: true,
   trustedProxies: [],
   policy: "round-robin",
+  sticky: undefined,
+  stickySecret: undefined,
   passive: {
     failuresToEject: 1,
     countedFailures: ["connect", "timeout", "reset", "5xx"],

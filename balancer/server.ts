@@ -33,6 +33,7 @@ import { AutoTransport } from "../transports/auto.ts";
 import { WebSocketBridges } from "./websocket.ts";
 import { type RedirectListener, startRedirect } from "./redirect.ts";
 import { DnsRefresh } from "../backends/dns_refresh.ts";
+import { newStickySecret } from "./sticky.ts";
 import { dnsResolver, needsDiscovery, type Resolver } from "../backends/discovery.ts";
 
 /** Everything needed to start a balancer. */
@@ -91,6 +92,11 @@ export interface BalancerConfig {
   readonly pools?: readonly PoolConfig[];
   /** Routes to the pools, in order. Default none: every request goes to the default pool. */
   readonly routes?: readonly Route[];
+  /**
+   * The key of sticky cookies while `options.stickySecret` is unset: the process's, given to
+   * every worker. Default a random one made here, kept across reconfigurations.
+   */
+  readonly stickySecret?: string;
 }
 
 /** A new configuration for a running balancer. */
@@ -128,6 +134,7 @@ export class RunningBalancer {
   readonly #clock: Clock;
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #pools: Pools;
+  readonly #stickySecret: string;
   /** The plain listener that sends clients to HTTPS, when `tls.redirectPort` is set. */
   readonly redirect: RedirectListener | undefined;
   /** Every pool as configured, the default first: backend names not expanded. */
@@ -149,6 +156,7 @@ export class RunningBalancer {
     this.#transport = config.transport ?? new AutoTransport({ caCerts: config.caCerts });
     this.#clock = config.clock ?? systemClock;
     this.#onRequest = config.onRequest;
+    this.#stickySecret = config.stickySecret ?? newStickySecret();
     const log = config.log;
     // Lag is a property of the real event loop: it is measured on the real (monotonic)
     // clock even when the balancer's model of time is a test's fake clock.
@@ -376,6 +384,7 @@ export class RunningBalancer {
           onRequest: this.#onRequest,
           onEject,
           explainPicks: config.explainPicks,
+          stickySecret: this.#stickySecret,
           lag: this.lag,
           websockets: this.websockets,
           pool: pool.name,

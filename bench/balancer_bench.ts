@@ -13,7 +13,7 @@
 
 import { Backend } from "../backends/backend.ts";
 import { Balancer, type RequestRecord } from "../balancer/balancer.ts";
-import { DEFAULT_OPTIONS, healthSettings } from "../balancer/options.ts";
+import { type BalancerOptions, DEFAULT_OPTIONS, healthSettings } from "../balancer/options.ts";
 import { RoundRobin } from "../policies/round_robin.ts";
 import type { Transport, UpstreamRequest } from "../transports/transport.ts";
 
@@ -37,10 +37,14 @@ const INFO = {
   remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 40000 },
 } as unknown as Deno.ServeHandlerInfo;
 
-function balancer(onRequest?: (record: RequestRecord) => void, explainPicks = false): Balancer {
+function balancer(
+  onRequest?: (record: RequestRecord) => void,
+  explainPicks = false,
+  options: BalancerOptions = DEFAULT_OPTIONS,
+): Balancer {
   const settings = healthSettings(DEFAULT_OPTIONS);
   return new Balancer({
-    options: DEFAULT_OPTIONS,
+    options,
     backends: [1, 2, 3].map((i) =>
       new Backend({ url: `http://127.0.0.1:800${i}`, weight: 1 }, settings)
     ),
@@ -53,10 +57,10 @@ function balancer(onRequest?: (record: RequestRecord) => void, explainPicks = fa
   });
 }
 
-function post(): Request {
+function post(headers: Record<string, string> = HEADERS): Request {
   return new Request("http://127.0.0.1:8080/orders?x=1", {
     method: "POST",
-    headers: HEADERS,
+    headers,
     body: BODY,
   });
 }
@@ -70,6 +74,16 @@ const quiet = balancer();
 let records = 0;
 const observed = balancer(() => records++);
 const explained = balancer(() => records++, true);
+const byCookie = balancer(undefined, false, { ...DEFAULT_OPTIONS, sticky: { cookie: "rb" } });
+const byHeader = balancer(undefined, false, { ...DEFAULT_OPTIONS, sticky: { header: "x-user" } });
+/** The cookie the first answer sets, sent back as a browser would, among others. */
+const cookieHeaders = await (async () => {
+  const response = await handle(byCookie, post());
+  await response.body?.cancel();
+  const cookie = response.headers.get("set-cookie")!.split(";")[0];
+  return { ...HEADERS, cookie: `theme=dark; ${cookie}; lang=en` };
+})();
+const userHeaders = { ...HEADERS, "x-user": "user-12345" };
 
 Deno.bench("floor: the same Request and Response, no balancer", { group: "handle" }, async () => {
   const request = post();
@@ -100,6 +114,33 @@ Deno.bench(
   { group: "handle" },
   async () => {
     const response = await handle(explained, post());
+    await response.body?.cancel();
+  },
+);
+
+Deno.bench(
+  "Balancer.handle, small POST with the same cookies, sticky off",
+  { group: "handle" },
+  async () => {
+    const response = await handle(quiet, post(cookieHeaders));
+    await response.body?.cancel();
+  },
+);
+
+Deno.bench(
+  "Balancer.handle, small POST, sticky by cookie, the client sends its cookie back",
+  { group: "handle" },
+  async () => {
+    const response = await handle(byCookie, post(cookieHeaders));
+    await response.body?.cancel();
+  },
+);
+
+Deno.bench(
+  "Balancer.handle, small POST, sticky by header (rendezvous over 3 backends)",
+  { group: "handle" },
+  async () => {
+    const response = await handle(byHeader, post(userHeaders));
     await response.body?.cancel();
   },
 );

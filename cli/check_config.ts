@@ -63,10 +63,11 @@ export function checkConfigCommand(args: readonly string[]): Promise<number> {
 export function effectiveTable(resolved: Resolved): string {
   const file = toFile(resolved.settings);
   const rows: string[][] = [["setting", "value", "from"]];
-  for (const { path } of SETTINGS) {
+  for (const { path, field, type } of SETTINGS) {
     const value = getPath(file, path);
-    const shown = path === "admin.token"
-      ? (resolved.settings.admin.token === undefined ? "(unset)" : "(set, not shown)")
+    // Secrets (the admin token, the sticky secret) are said to be set, never shown.
+    const shown = type === "token"
+      ? (getPath(resolved.settings, field) === undefined ? "(unset)" : "(set, not shown)")
       : show(value);
     const origin = resolved.origins.get(path)!;
     const from = origin.source === "default"
@@ -98,5 +99,5 @@ function show(value: unknown): string {
         : String(item)
     ).join(", ");
   }
-  return String(value);
+  return typeof value === "object" && value !== null ? JSON.stringify(value) : String(value);
 }

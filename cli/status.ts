@@ -7,6 +7,7 @@
 
 import { CONVENTIONAL_ADMIN_PORT } from "../config/model.ts";
 import type { BackendStatus, StatusDocument } from "../admin/status.ts";
+import { describeSticky } from "../balancer/sticky.ts";
 import { parseFlags, quote, stringFlag, UsageError } from "./usage.ts";
 
 const DEFAULT_ADMIN = `http://127.0.0.1:${CONVENTIONAL_ADMIN_PORT}`;
@@ -152,7 +153,8 @@ export function statusTable(status: StatusDocument, admin?: string): string {
 
 /** The lines above the table. */
 function heading(status: StatusDocument, admin: string | undefined): string[] {
-  const lines = [`policy ${status.policy}, at ${status.at}`];
+  const sticky = status.sticky ? `, sticky by ${describeSticky(status.sticky)}` : "";
+  const lines = [`policy ${status.policy}${sticky}, at ${status.at}`];
   const load = status.overload;
   // `load &&`: a balancer from before `overload` was in the document still prints.
   if (load) {

@@ -54,6 +54,7 @@ function start(message: Extract<ToWorker, { type: "start" }>): void {
         log,
         accessLog: stdout.push,
         isTerminal: message.isTerminal,
+        stickySecret: message.stickySecret,
         worker: {
           index,
           count,

@@ -4,7 +4,9 @@
  * with SO_REUSEPORT, so that the kernel spreads client connections across them. This main
  * thread owns the process: signals, the config file watch, start-up errors and crashes.
  *
- * State across workers, the documented answer: nothing is shared. Each worker has its own
+ * State across workers, the documented answer: nothing is shared but one constant, the key
+ * of sticky cookies when none is configured (made here, so that every worker accepts the
+ * cookies the others set; `balancer/sticky.ts`). Each worker has its own
  * round-robin counter (worker i starts at backend i, so the first picks spread), its own
  * passive health, latency figures, in-flight counts and active probes. Hence:
  *
@@ -30,6 +32,7 @@ import { ConfigError } from "../config/problems.ts";
 import { watchFile } from "../config/watch.ts";
 import { untilStopped } from "./lifecycle.ts";
 import { UsageError } from "./usage.ts";
+import { newStickySecret } from "../balancer/sticky.ts";
 
 /** Messages from the main thread to a worker. */
 export type ToWorker =
@@ -45,6 +48,8 @@ export type ToWorker =
     /** Worker i's admin port: the configured one + i (unset: as configured). */
     readonly adminPort?: number;
     readonly isTerminal: boolean;
+    /** The process's key for sticky cookies while `stickySecret` is unset: one for all. */
+    readonly stickySecret: string;
   }
   | { readonly type: "reload"; readonly reason: string }
   | { readonly type: "stop"; readonly signal: string };
@@ -130,6 +135,8 @@ function forwardReloads(pool: WorkerPool, configPath: string | undefined): () =>
 /** The workers of one process, seen from the main thread. */
 class WorkerPool {
   readonly #workers: WorkerThread[] = [];
+  /** Made once, so that every worker accepts the cookies the others set. */
+  readonly #stickySecret = newStickySecret();
 
   constructor(readonly plan: WorkersPlan, readonly onCrash: (message: string) => void) {}
 
@@ -185,6 +192,7 @@ class WorkerPool {
         ? adminPort + index
         : undefined,
       isTerminal: Deno.stdout.isTerminal(),
+      stickySecret: this.#stickySecret,
     });
     return worker;
   }

@@ -195,8 +195,13 @@ export function describeChanges(before: Settings, after: Settings): string[] {
   const changes: string[] = [];
   const a = toFile(before);
   const b = toFile(after);
-  for (const { path } of SETTINGS) {
+  for (const { path, field, type } of SETTINGS) {
     if (path === "backends") continue;
+    if (type === "token") {
+      // A secret is not in the file shape: said to have changed, never shown.
+      if (getPath(before, field) !== getPath(after, field)) changes.push(`${path}: changed`);
+      continue;
+    }
     const x = JSON.stringify(getPath(a, path));
     const y = JSON.stringify(getPath(b, path));
     if (x !== y) changes.push(`${path}: ${x ?? "unset"} → ${y ?? "unset"}`);

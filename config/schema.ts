@@ -20,8 +20,10 @@ import {
   oneOf,
   PORT,
   REQUEST_PATH,
+  STICKY,
   SWITCH,
   TOKEN,
+  token,
   wholeNumber,
 } from "./values.ts";
 
@@ -48,7 +50,7 @@ export function valueSchema(setting: Setting): z.ZodType {
     case "addresses":
       return IP_ADDRESSES;
     case "token":
-      return TOKEN;
+      return setting.min === undefined ? TOKEN : token(setting.min);
     case "path":
       return REQUEST_PATH;
     case "file":
@@ -59,6 +61,8 @@ export function valueSchema(setting: Setting): z.ZodType {
       return BACKENDS;
     case "nameserver":
       return NAME_SERVER;
+    case "sticky":
+      return STICKY;
   }
 }
 

@@ -46,7 +46,9 @@ export type SettingType =
   /** backend URLs, each optionally with a weight */
   | "backends"
   /** a DNS server, `IP:PORT` */
-  | "nameserver";
+  | "nameserver"
+  /** what keeps a client on one backend: `{ cookie | header: NAME }` or `{ clientAddress: true }` */
+  | "sticky";
 
 /** One setting. */
 export interface Setting {
@@ -276,6 +278,35 @@ export const SETTINGS: readonly Setting[] = [
     choices: POLICY_NAMES,
     group: "Behaviour",
     description: "Backend selection policy.",
+  },
+  {
+    path: "sticky",
+    pool: true,
+    field: "options.sticky",
+    flag: "sticky",
+    type: "sticky",
+    unset: "off",
+    group: "Behaviour",
+    description: "Sticky sessions: a client's first try goes to the backend it had before, " +
+      "while that backend is available; otherwise the policy picks, as for retries. In the " +
+      'file exactly one of { "cookie": "NAME" } (a signed cookie naming the backend, set ' +
+      'on answers: HttpOnly, SameSite=Lax, Secure over TLS), { "header": "NAME" } or ' +
+      '{ "clientAddress": true } (rendezvous hashing of that header\'s value or of the ' +
+      "client's address, weighted: adding a backend moves few clients). On the command " +
+      "line cookie=NAME, header=NAME or client-address.",
+  },
+  {
+    path: "stickySecret",
+    field: "options.stickySecret",
+    flag: "sticky-secret",
+    type: "token",
+    min: 16,
+    unset: "a random one per process (sticky cookies last until a restart)",
+    group: "Behaviour",
+    description: "Key that signs sticky cookies, so that clients cannot choose a backend: " +
+      "at least 16 characters, no spaces (e.g. openssl rand -base64 32). Set it so cookies " +
+      "survive restarts and are accepted by every instance behind the same name. Prefer the " +
+      "environment variable: flags show in ps, files get copied.",
   },
   {
     path: "passive.failuresToEject",
@@ -677,6 +708,8 @@ export function placeholder(setting: Setting): string {
       return "URL[,URL...]";
     case "nameserver":
       return "IP:PORT";
+    case "sticky":
+      return "cookie=NAME|header=NAME|client-address";
   }
 }
 

@@ -10,7 +10,7 @@ import { setPath } from "./model.ts";
 import { formatPath, quote } from "./problems.ts";
 import { CONFIG_ENV, envName, type Setting, SETTINGS } from "./settings.ts";
 import type { Layer } from "./sources.ts";
-import { numberFromText, unitlessDuration } from "./values.ts";
+import { numberFromText, STICKY_TEXT, stickyFromText, unitlessDuration } from "./values.ts";
 
 /** Flag values as `node:util` parseArgs gives them. */
 export type FlagValues = Readonly<
@@ -108,6 +108,11 @@ function fromText(
       return texts.flatMap((text) => text.split(",")).map((t) => t.trim()).filter((t) => t);
     case "backends":
       return parseBackendList(texts, label, problems);
+    case "sticky": {
+      const value = stickyFromText(last);
+      if (value === undefined) problems.push(`${label} ${quote(last)}: expected ${STICKY_TEXT}`);
+      return value;
+    }
     default:
       return last;
   }

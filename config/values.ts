@@ -77,9 +77,14 @@ export function oneOf(values: readonly string[]) {
 /** True or false. */
 export const SWITCH = z.boolean({ error: "expected true or false" });
 
-const TOKEN_WORDS = "expected a token of at least 8 characters, without spaces";
+/** A secret of at least `min` characters without spaces (nothing that breaks a header). */
+export function token(min: number) {
+  const words = `expected a token of at least ${min} characters, without spaces`;
+  return z.string({ error: words }).regex(new RegExp(`^\\S{${min},}$`), { error: words });
+}
+
 /** A bearer token: long enough not to be guessed, and nothing that breaks a header. */
-export const TOKEN = z.string({ error: TOKEN_WORDS }).regex(/^\S{8,}$/, { error: TOKEN_WORDS });
+export const TOKEN = token(8);
 
 const PATH_WORDS = "expected a path starting with /, such as /health";
 /** A request path, such as `/health`. */
@@ -175,3 +180,51 @@ export function repeatedBackends(entries: unknown): [number, string][] {
   });
   return repeated;
 }
+
+/**
+ * RFC 9110 `token` (section 5.6.2), which is also RFC 6265's cookie-name: what a header or
+ * cookie name may be made of. Capped in length, as no real name comes near.
+ */
+const NAME_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}$/;
+
+function nameOf(what: string) {
+  const words = `expected a ${what} name: 1 to 256 letters, digits or !#$%&'*+-.^_\`|~`;
+  return z.string({ error: words }).regex(NAME_TOKEN, { error: words });
+}
+
+const STICKY_KEYS = ["cookie", "header", "clientAddress"] as const;
+const STICKY_WORDS = 'expected an object such as { "cookie": "NAME" }, { "header": "NAME" } ' +
+  'or { "clientAddress": true }';
+
+/** What keeps a client on one backend: exactly one of a cookie, a header or its address. */
+export const STICKY = z.strictObject({
+  cookie: nameOf("cookie").describe("A signed cookie of this name names the backend.")
+    .optional(),
+  header: nameOf("header")
+    .describe("Requests with the same value of this header go to the same backend.").optional(),
+  clientAddress: z.literal(true, { error: "expected true (to turn stickiness off, leave it out)" })
+    .describe("Requests from the same client address go to the same backend.").optional(),
+}, { error: STICKY_WORDS }).refine(
+  (value) => STICKY_KEYS.filter((key) => value[key] !== undefined).length === 1,
+  {
+    error: `expected exactly one of ${STICKY_KEYS.join(", ")}`,
+    // Not over a problem with the object itself (not one, an unknown key): what is left of
+    // it would mislead. Problems with a name are reported with this one.
+    when: (payload) => payload.issues.every((issue) => (issue.path?.length ?? 0) > 0),
+  },
+).meta({ minProperties: 1, maxProperties: 1 });
+
+/**
+ * The `--sticky` / `ROUNDABOUT_STICKY` text as the file would hold it: `cookie=NAME`,
+ * `header=NAME` or `client-address`; `undefined` for anything else. The name itself is
+ * checked by {@linkcode STICKY}.
+ */
+export function stickyFromText(text: string): Record<string, string | true> | undefined {
+  const bare = text.trim();
+  if (bare === "client-address") return { clientAddress: true };
+  const pair = /^(cookie|header)=(.*)$/s.exec(bare);
+  return pair === null ? undefined : { [pair[1]]: pair[2] };
+}
+
+/** How the text form is written, for messages and `--help`. */
+export const STICKY_TEXT = "cookie=NAME, header=NAME or client-address";

@@ -126,7 +126,8 @@ interface FieldSpec {
     | "backends"
     | "nameserver"
     | "boolean"
-    | "file";
+    | "file"
+    | "sticky";
   readonly min?: number;
   readonly max?: number;
   readonly values?: readonly string[];
@@ -180,6 +181,8 @@ const SPECS: readonly FieldSpec[] = [
   { path: "tls.redirectPort", kind: "integer", min: 0, max: 65_535 },
   { path: "backendCa", kind: "file" },
   { path: "admin.token", kind: "token" },
+  { path: "sticky", kind: "sticky" },
+  { path: "stickySecret", kind: "token" },
   { path: "accessLog", kind: "enum", values: ["json", "text", "off", "auto"] },
   { path: "shutdownGrace", kind: "duration" },
   { path: "workers", kind: "integer", min: 1, max: 256 },
@@ -321,6 +324,35 @@ function valuesFor(spec: FieldSpec): { category: string; value: unknown }[] {
     case "file":
       add("file: missing, empty name, or not PEM", ["", "/nonexistent/roundabout.pem", NOT_PEM]);
       add("wrong type", notType("string"));
+      break;
+    case "sticky":
+      add("sticky: not exactly one of cookie, header, clientAddress", [
+        {},
+        { cookie: "rb", header: "x-user" },
+        { cookie: "rb", clientAddress: true },
+        { cookie: "rb", header: "x-user", clientAddress: true },
+      ]);
+      add("sticky: bad name, or clientAddress not true", [
+        { cookie: "" },
+        { cookie: "a b" },
+        { cookie: "a;b" },
+        { cookie: "a=b" },
+        { cookie: "a,b" },
+        { cookie: "🙂" },
+        { cookie: "x".repeat(257) },
+        { cookie: 5 },
+        { header: "x:y" },
+        { header: "" },
+        { header: "a\u0000" },
+        { header: "\u202ex" },
+        { header: null },
+        { clientAddress: false },
+        { clientAddress: "true" },
+        { clientAddress: 1 },
+      ]);
+      add("sticky: unknown key", [{ cookies: "rb" }, { Cookie: "rb" }, { ip: true }]);
+      add("wrong type", ANY_TYPE.filter((v) => jsonType(v) !== "object"));
+      add("odd text", ODD_TEXT);
       break;
     case "probePath":
       add("probe path: not a path", ["health", "", " /health", "http://x/health", "🙂"]);
@@ -698,6 +730,24 @@ const CLI_CASES: readonly CliCase[] = [
     label: "--backend-ca not PEM",
     args: ["--backend-ca", NOT_PEM],
     names: "--backend-ca",
+  },
+  { label: "--sticky cookie=", args: ["--sticky", "cookie="], names: '--sticky "": expected' },
+  { label: "--sticky cookies=rb", args: ["--sticky", "cookies=rb"], names: "--sticky" },
+  { label: "--sticky header=a:b", args: ["--sticky", "header=a:b"], names: "--sticky" },
+  {
+    label: "ROUNDABOUT_STICKY=client",
+    env: { ROUNDABOUT_STICKY: "client" },
+    names: 'ROUNDABOUT_STICKY "client": expected cookie=NAME, header=NAME or client-address',
+  },
+  {
+    label: "file: sticky with two keys",
+    file: `{ "sticky": { "cookie": "rb", "header": "x-user" } }`,
+    names: "sticky: expected exactly one of cookie, header, clientAddress",
+  },
+  {
+    label: "--sticky-secret too short",
+    args: ["--sticky-secret", "short-secret"],
+    names: "--sticky-secret: expected a token of at least 16 characters",
   },
   {
     label: "file: admin beyond loopback without a token",

@@ -4,7 +4,7 @@
  * with its path, the value and what was expected, and the JSON Schema kept in step.
  */
 import assert from "node:assert/strict";
-import { envName, SETTINGS } from "../config/settings.ts";
+import { envName, SECTIONS, SETTINGS } from "../config/settings.ts";
 import { JsoncError, parseJsonc } from "../config/jsonc.ts";
 import { DEFAULT_SETTINGS } from "../config/model.ts";
 import { ConfigError } from "../config/problems.ts";
@@ -137,8 +137,10 @@ Deno.test("every file setting has a flag and an environment variable, and the ot
   for (const [key, value] of Object.entries(schema.properties)) {
     // pools and routes are structures of the file, not settings: no flag, no variable.
     if (key === "$schema" || key === "pools" || key === "routes") continue;
-    if (value.properties) leaves.push(...Object.keys(value.properties).map((k) => `${key}.${k}`));
-    else leaves.push(key);
+    // A section's keys are settings; a setting whose value is an object (sticky) is one.
+    if (value.properties && Object.hasOwn(SECTIONS, key)) {
+      leaves.push(...Object.keys(value.properties).map((k) => `${key}.${k}`));
+    } else leaves.push(key);
   }
   assert.deepEqual(leaves.sort(), SETTINGS.map((setting) => setting.path).sort());
   assert.equal(new Set(SETTINGS.map((s) => s.flag)).size, SETTINGS.length, "flags are distinct");

@@ -133,7 +133,12 @@ Deno.test({
   });
   try {
     await withInstance(
-      { backends: apps.map((a) => a.url), admin: { port: 0, token: TOKEN }, accessLog: "off" },
+      {
+        backends: apps.map((a) => a.url),
+        admin: { port: 0, token: TOKEN },
+        accessLog: "off",
+        sticky: { cookie: "rb" },
+      },
       async ({ admin, instance }) => {
         const page = await browser.newPage();
         await page.setViewport({ width: 1280, height: 1100 });
@@ -148,6 +153,8 @@ Deno.test({
           (rows) => rows.map((r) => r.getAttribute("data-backend")),
         );
         assert.equal(ids.length, 2);
+        const where = await page.$eval("#where", (e) => e.textContent);
+        assert.match(where ?? "", /^policy round-robin · sticky by cookie rb · /);
 
         const send = async () =>
           (await fetch(instance.running.url, { method: "POST", body: "{}" })).text();

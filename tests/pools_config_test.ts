@@ -186,3 +186,19 @@ Deno.test("a topology's pools point at its apps wherever they run, and the routi
   );
   assert.deepEqual(settings.routes.map((route) => route.pool), ["api", "api", "longpoll"]);
 });
+
+Deno.test("sticky is a pool setting too: a pool can keep its clients while the top level does not", () => {
+  const { settings } = resolve([objectLayer("x.json", {
+    backends: ["http://127.0.0.1:8001"],
+    pools: { api: { backends: ["http://127.0.0.1:8002"], sticky: { cookie: "rb" } } },
+  })]);
+  assert.equal(settings.options.sticky, undefined);
+  assert.deepEqual(settings.pools[0].options.sticky, { cookie: "rb" });
+  assert.match(
+    problemsOf({
+      backends: ["http://127.0.0.1:8001"],
+      pools: { api: { backends: ["http://127.0.0.1:8002"], sticky: { cookie: "a", header: "b" } } },
+    })[0],
+    /^x\.json: pools\.api\.sticky: expected exactly one of cookie, header, clientAddress/,
+  );
+});
