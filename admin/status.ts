@@ -110,6 +110,8 @@ export interface PoolStatus {
   readonly name: string;
   readonly policy: string;
   readonly timeoutMs: number;
+  /** The pool's `sticky` (never its secret); absent when off. */
+  readonly sticky?: StickySpec;
   readonly backends: readonly BackendStatus[];
 }
 
@@ -198,6 +200,7 @@ function routingStatus(
       name,
       policy: balancer.policyName,
       timeoutMs: balancer.options.timeoutMs,
+      ...(balancer.sticky ? { sticky: { ...balancer.sticky } } : {}),
       backends: balancer.backends.map((backend) => backendStatus(backend, nowMs)),
     })),
     routes: routes.map(({ pool, stripPrefix, timeoutMs, ...match }, index) => ({

@@ -27,7 +27,8 @@ import { LagMonitor } from "./overload.ts";
 import { type BalancerOptions, DEFAULT_OPTIONS, healthSettings } from "./options.ts";
 import { createPolicy } from "../policies/mod.ts";
 import type { Random } from "../policies/policy.ts";
-import { type ProbeFn, Prober } from "../backends/probes.ts";
+import type { ProbeFn, Prober } from "../backends/probes.ts";
+import { PoolProbers } from "./pool_probers.ts";
 import type { Transport } from "../transports/transport.ts";
 import { AutoTransport } from "../transports/auto.ts";
 import { WebSocketBridges } from "./websocket.ts";
@@ -145,9 +146,7 @@ export class RunningBalancer {
   #current: InForce;
   #onRequest: ((record: RequestRecord) => void) | undefined;
   /** Active health checks by pool, for the pools that set `active.path`. */
-  #prober = new Map<string, Prober>();
-  /** Prober changes run one after another, in the order of the reconfigurations. */
-  #probers: Promise<unknown> = Promise.resolve();
+  readonly #probers: PoolProbers;
   #stopped = false;
 
   constructor(config: BalancerConfig) {
@@ -206,7 +205,15 @@ export class RunningBalancer {
     this.port = addr.port;
     this.url = `${config.tls ? "https" : "http"}://${addr.hostname}:${addr.port}`;
     if (config.lag === undefined) this.lag.start();
-    this.#startProbers();
+    const clock = this.#clock;
+    this.#probers = new PoolProbers({
+      clock,
+      probe: config.probe,
+      caCerts: config.caCerts,
+      timers: config.scheduler,
+      onChange: log && ((backend) => log(probeLine(backend, clock()))),
+    });
+    this.#probers.start(this.#current.pools);
     const list = this.#current.balancer.backends.map((b) => b.url).join(", ");
     // A worker's socket is one of several on the port: "listening on" is said once, by the
     // process, when every worker serves (scripts wait for that line).
@@ -241,7 +248,7 @@ export class RunningBalancer {
 
   /** The default pool's active health checks, when its `options.active.path` is set. */
   get prober(): Prober | undefined {
-    return this.#prober.get(DEFAULT_POOL);
+    return this.#probers.default;
   }
 
   /** Backends removed by a reconfiguration that still have tries in flight, every pool's. */
@@ -283,12 +290,11 @@ export class RunningBalancer {
     );
     const previous = this.#current;
     this.#current = this.#build();
-    const probesChanged =
-      [...changes.values()].some((c) => c.removed.length > 0 || c.added.length > 0) ||
-      probedPools(previous) !== probedPools(this.#current);
-    const done = this.#probers.then(() => probesChanged ? this.#restartProbers() : undefined);
-    this.#probers = done.catch(() => {});
-    return done.then(() => changes.get(DEFAULT_POOL)!);
+    const backendsChanged = [...changes.values()].some((c) =>
+      c.removed.length > 0 || c.added.length > 0
+    );
+    return this.#probers.follow(previous.pools, this.#current.pools, backendsChanged)
+      .then(() => changes.get(DEFAULT_POOL)!);
   }
 
   /** Every pool's configured backends, for DNS discovery to find the names among them. */
@@ -340,8 +346,7 @@ export class RunningBalancer {
     clearTimeout(timer);
     await redirected;
     await this.#dns?.stop();
-    await this.#probers;
-    await this.#stopProbers();
+    await this.#probers.stop();
     if (this.#config.lag === undefined) this.lag.stop();
     this.#transport.close();
     this.websockets.close();
@@ -395,39 +400,6 @@ export class RunningBalancer {
     return inForce(pools, this.#routes);
   }
 
-  /** Active health checks for each pool in force that sets `active.path`. */
-  #startProbers(): void {
-    const log = this.#config.log;
-    const clock = this.#clock;
-    for (const [name, balancer] of this.#current.pools) {
-      if (!balancer.options.active.path) continue;
-      const prober = new Prober({
-        backends: balancer.backends,
-        options: balancer.options.active,
-        clock,
-        probe: this.#config.probe,
-        caCerts: this.#config.caCerts,
-        timers: this.#config.scheduler,
-        onChange: log && ((backend) => log(probeLine(backend, clock()))),
-      });
-      prober.start();
-      this.#prober.set(name, prober);
-    }
-  }
-
-  async #stopProbers(): Promise<void> {
-    const stopping = [...this.#prober.values()].map((prober) => prober.stop());
-    this.#prober.clear();
-    await Promise.all(stopping);
-  }
-
-  /** The old probers stop, those for the configuration in force start (unless stopped). */
-  async #restartProbers(): Promise<void> {
-    if (this.#stopped) return;
-    await this.#stopProbers();
-    if (!this.#stopped) this.#startProbers();
-  }
-
   /**
    * What `Deno.serve` answers when the handler throws. A response body the backend cut or
    * left idle also lands here, after its head went out: not the balancer's fault, and
@@ -448,12 +420,6 @@ function poolConfigs(
   pools: readonly PoolConfig[] = [],
 ): PoolConfig[] {
   return [{ name: DEFAULT_POOL, backends, options }, ...pools];
-}
-
-/** Which pools probe, and how: changes restart the probers. */
-function probedPools(configuration: InForce): string {
-  const probed = [...configuration.pools].map(([name, b]) => [name, b.options.active]);
-  return JSON.stringify(probed);
 }
 
 /**

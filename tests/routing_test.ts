@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { type RunningMock, startMock } from "../mocks/mod.ts";
 import type { MockKind } from "../mocks/mod.ts";
-import { deadPort } from "./_helpers.ts";
+import { deadPort, eventually } from "./_helpers.ts";
 import { withInstance } from "./_instance.ts";
 import { inForce } from "../balancer/dispatch.ts";
 import { Balancer } from "../balancer/balancer.ts";
@@ -176,4 +176,18 @@ Deno.test("without routes the listener's handler is the default pool's own", () 
   } finally {
     transport.close();
   }
+});
+
+Deno.test("a pool that sets active.path is probed with its own settings; the others are not", async () => {
+  await withMocks([["normal"], ["normal"]], async ([top, api]) => {
+    await withInstance({
+      backends: [top.url],
+      pools: { api: { backends: [api.url], active: { path: "/health", interval: "50ms" } } },
+    }, async ({ instance }) => {
+      const [probed] = instance.running.pools.get("api")!.backends;
+      await eventually(() => probed.probe?.ok === true, "the api pool's backend is probed");
+      assert.equal(instance.running.balancer.backends[0].probe, null);
+      assert.equal(instance.running.prober, undefined, "the default pool has no prober");
+    });
+  });
 });
