@@ -21,7 +21,7 @@ import { RoundRobin } from "../policies/round_robin.ts";
 import type { Transport, UpstreamRequest } from "../transports/transport.ts";
 
 /** `n` routes: per tenant i a host route and a path route, the last one a catch-all. */
-function routes(n: number): Route[] {
+export function routes(n: number): Route[] {
   const list: Route[] = [];
   for (let i = 0; list.length < n - 1; i++) {
     list.push({ host: `t${i}.example.com`, pathPrefix: "/api", pool: "a", stripPrefix: false });
@@ -34,12 +34,12 @@ function routes(n: number): Route[] {
 }
 
 /** A GET for `target` with the given Host. */
-function get(target: string, host = "www.example.com"): Request {
+export function get(target: string, host = "www.example.com"): Request {
   return new Request(`http://127.0.0.1:8080${target}`, { headers: { host } });
 }
 
 // Requests made once: matching reads them only.
-const REQUESTS = {
+export const REQUESTS = {
   // The middle of the list: a host route (by tenant) for 10 and 1,000 routes.
   host: get("/api/orders/12345?expand=items", "t4.example.com"),
   // A path route deep in the list.
