@@ -9,6 +9,7 @@ import { fileLayer, objectLayer, resolve } from "../config/sources.ts";
 import { toFile } from "../config/model.ts";
 import { POOL_SETTINGS } from "../config/settings.ts";
 import { BUILT_IN_TOPOLOGIES, readTopology, withAppUrls } from "../app/topology.ts";
+import { effectiveTable } from "../cli/check_config.ts";
 
 function problemsOf(document: unknown): string[] {
   try {
@@ -201,4 +202,16 @@ Deno.test("sticky is a pool setting too: a pool can keep its clients while the t
     })[0],
     /^x\.json: pools\.api\.sticky: expected exactly one of cookie, header, clientAddress/,
   );
+});
+
+Deno.test("check-config shows each pool's own settings and the routes in order", () => {
+  const table = effectiveTable(resolve([objectLayer("x.json", {
+    backends: ["http://127.0.0.1:8001"],
+    pools: { longpoll: { backends: ["http://127.0.0.1:8003"], timeout: "10s" } },
+    routes: [{ pathPrefix: "/poll", pool: "longpoll", timeout: "12s" }],
+  })]));
+  assert.match(table, /\n {2}longpoll: http:\/\/127\.0\.0\.1:8003 \{"timeout":"10s"\}\n/);
+  assert.match(table, /\n {2}\[0\] \{"pathPrefix":"\/poll","timeout":"12s"\} → longpoll\n/);
+  const plain = effectiveTable(resolve([objectLayer("x.json", { backends: ["http://a:1"] })]));
+  assert.doesNotMatch(plain, /pools|routes/);
 });
