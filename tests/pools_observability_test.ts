@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { type RunningMock, startMock } from "../mocks/mod.ts";
 import { withInstance } from "./_instance.ts";
+import { statusTable } from "../cli/status.ts";
 
 async function withApps(count: number, test: (apps: RunningMock[]) => Promise<void>) {
   const apps: RunningMock[] = [];
@@ -89,6 +90,12 @@ Deno.test("/status lists pools with their backends and routes with what they mat
         [["default", 2_000, [top.url, shared.url]], ["api", 5_000, [shared.url]]],
       );
       assert.equal(body.pools[1].backends[0].pool, "api");
+      const table = statusTable(body);
+      assert.match(
+        table,
+        /\npools: default \(round-robin, 2000ms\), api \(round-robin, 5000ms\); 1 route\(s\)\n/,
+      );
+      assert.match(table, new RegExp(`\n${new URL(shared.url).host} \\(api\\) +healthy`));
       assert.deepEqual(body.routes, [
         {
           index: 0,
