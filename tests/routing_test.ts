@@ -191,3 +191,32 @@ Deno.test("a pool that sets active.path is probed with its own settings; the oth
     });
   });
 });
+
+Deno.test("a reload says which pools and routes changed", async () => {
+  await withMocks([["normal"], ["normal"]], async ([top, api]) => {
+    const config = (pools: Record<string, unknown>, routes: unknown[]) => ({
+      listen: { port: 0 },
+      backends: [top.url],
+      pools,
+      routes,
+    });
+    await withInstance(
+      config({ api: { backends: [api.url] } }, [{ pathPrefix: "/api", pool: "api" }]),
+      async ({ instance }) => {
+        const outcome = await instance.live.applyDocument(
+          config({ api: { backends: [api.url], timeout: "5s" }, more: { backends: [top.url] } }, [
+            { pathPrefix: "/api", pool: "api" },
+            { pathPrefix: "/more", pool: "more" },
+          ]),
+          "test",
+        );
+        assert.ok(outcome.ok);
+        assert.deepEqual(outcome.changes, [
+          "pools added: more",
+          "pool api changed",
+          "routes: 1 → 2",
+        ]);
+      },
+    );
+  });
+});
