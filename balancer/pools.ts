@@ -58,11 +58,6 @@ export class Pools {
     return pool;
   }
 
-  /** Names and pools in force, the default first. */
-  entries(): IterableIterator<[string, Pool]> {
-    return this.#pools.entries();
-  }
-
   /** Backends removed by a reconfiguration that still have tries in flight, every pool's. */
   get draining(): readonly Backend[] {
     this.#retired = this.#retired.filter((pool) => pool.draining.length > 0);
