@@ -193,6 +193,7 @@ export class Balancer {
     if (upgrade !== null && isWebSocketUpgrade(request, upgrade)) {
       return bridgeWebSocket(request, first, fields!, {
         timeoutMs: this.options.timeoutMs,
+        target: this.#target(request.url),
         clock: this.#clock,
         bridges: this.#websockets,
         next: (tried) => this.#pick(this.#clock(), tried),
@@ -291,9 +292,7 @@ export class Balancer {
     backend.startTry();
     return this.#transport.send({
       baseUrl: backend.url,
-      path: this.#stripPrefix === undefined
-        ? pathAndQuery(request.url)
-        : stripPath(pathAndQuery(request.url), this.#stripPrefix),
+      path: this.#target(request.url),
       method: request.method,
       // The client's Host, sent upstream in place of the backend's (`upstreamHost: client`);
       // under HTTP/2 the URL's authority, as `:authority` has no Host field.
@@ -312,6 +311,12 @@ export class Balancer {
         this.#markFailed(backend, error.kind, error.message, tryStartMs);
       },
     });
+  }
+
+  /** The path and query sent upstream: the request's, without a route's stripped prefix. */
+  #target(url: string): string {
+    const target = pathAndQuery(url);
+    return this.#stripPrefix === undefined ? target : stripPath(target, this.#stripPrefix);
   }
 
   /** The verdict on a try that got no answer, acted on: the try ends, its backend is blamed or excused. */

@@ -13,6 +13,8 @@ import { Balancer } from "../balancer/balancer.ts";
 import { DEFAULT_OPTIONS } from "../balancer/options.ts";
 import { createPolicy } from "../policies/mod.ts";
 import { AutoTransport } from "../transports/auto.ts";
+import { startBalancer } from "../balancer/server.ts";
+import { connect, wsBackend } from "./_websocket.ts";
 
 async function withMocks(
   kinds: [MockKind, { delayMs?: number }?][],
@@ -219,4 +221,46 @@ Deno.test("a reload says which pools and routes changed", async () => {
       },
     );
   });
+});
+
+Deno.test("a WebSocket through a route that strips its prefix reaches the backend's path", async () => {
+  const backend = wsBackend();
+  const other = wsBackend();
+  const balancer = startBalancer({
+    port: 0,
+    backends: [{ url: other.url, weight: 1 }],
+    pools: [{
+      name: "ws",
+      backends: [{ url: backend.url, weight: 1 }],
+      options: DEFAULT_OPTIONS,
+    }],
+    routes: [{ pathPrefix: "/ws", pool: "ws", stripPrefix: true }],
+  });
+  const upgrade = (path: string) =>
+    fetch(`${balancer.url}${path}`, {
+      headers: {
+        upgrade: "websocket",
+        connection: "upgrade",
+        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "sec-websocket-version": "13",
+      },
+    });
+  try {
+    // The backend refuses /forbidden: only a stripped /ws/forbidden gets there as that.
+    const refused = await upgrade("/ws/forbidden");
+    assert.equal(refused.status, 403);
+    await refused.body?.cancel();
+    const client = await connect(`${balancer.url.replace("http", "ws")}/ws/chat`, []);
+    client.socket.send("hello");
+    await eventually(() => client.messages.length === 1, "the echo");
+    assert.equal(client.messages[0], "hello");
+    assert.equal(backend.seen.length, 1, "the ws pool's backend took it");
+    assert.equal(other.seen.length, 0);
+    client.socket.close();
+    await client.closed;
+  } finally {
+    await balancer.shutdown();
+    await backend.shutdown();
+    await other.shutdown();
+  }
 });
