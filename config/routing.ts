@@ -122,6 +122,9 @@ function wellFormed(routes: unknown): (Route | undefined)[] {
   });
 }
 
+/** How a path inside the pools and routes is named: `prefix` (a file's name) and the path. */
+type WhereOf = (path: PropertyKey[]) => { name: string; style: "path" };
+
 /**
  * Problems among pools and routes, as lines: pool names, pools without backends or with one
  * twice, routes naming an unknown pool, routes an earlier one shadows. `prefix` is put before
@@ -129,54 +132,66 @@ function wellFormed(routes: unknown): (Route | undefined)[] {
  * schema has named them).
  */
 export function routingProblems(pools: unknown, routes: unknown, prefix: string): string[] {
-  const where = (path: PropertyKey[]) => ({
-    name: prefix + formatPath(path),
-    style: "path" as const,
-  });
+  const where: WhereOf = (path) => ({ name: prefix + formatPath(path), style: "path" });
   const problems: string[] = [];
+  const names = poolProblems(pools, where, problems);
+  if (Array.isArray(routes)) routeProblems(routes, [...names, DEFAULT_POOL], where, problems);
+  return problems;
+}
+
+/** Adds the pools' problems to `problems`; returns the names of the pools (not `default`). */
+function poolProblems(pools: unknown, where: WhereOf, problems: string[]): string[] {
   const names: string[] = [];
-  if (pools !== null && typeof pools === "object" && !Array.isArray(pools)) {
-    for (const [name, pool] of Object.entries(pools)) {
-      if (name === DEFAULT_POOL) {
-        problems.push(problemLine(
-          where(["pools", name]),
-          "the name default is the top-level " +
-            "pool (the top-level settings): give this pool another name",
-        ));
-        continue;
-      }
-      if (!POOL_NAME.test(name)) {
-        problems.push(problemLine(
-          where(["pools", name]),
-          "is not a pool name: expected lower-case letters, digits, _ and - (at most 63, " +
-            "starting with a letter or digit)",
-        ));
-      }
-      names.push(name);
-      const backends = (pool as { backends?: unknown })?.backends;
-      if (backends === undefined || Array.isArray(backends) && backends.length === 0) {
-        problems.push(
-          problemLine(where(["pools", name, "backends"]), "a pool needs at least one backend"),
-        );
-      }
-      for (const [i, text] of repeatedBackends(backends)) {
-        problems.push(
-          problemLine(where(["pools", name, "backends", i]), "is given twice", { value: text }),
-        );
-      }
+  if (pools === null || typeof pools !== "object" || Array.isArray(pools)) return names;
+  for (const [name, pool] of Object.entries(pools)) {
+    if (name === DEFAULT_POOL) {
+      problems.push(problemLine(
+        where(["pools", name]),
+        "the name default is the top-level pool (the top-level settings): give this pool " +
+          "another name",
+      ));
+      continue;
+    }
+    if (!POOL_NAME.test(name)) {
+      problems.push(problemLine(
+        where(["pools", name]),
+        "is not a pool name: expected lower-case letters, digits, _ and - (at most 63, " +
+          "starting with a letter or digit)",
+      ));
+    }
+    names.push(name);
+    const backends = (pool as { backends?: unknown })?.backends;
+    if (backends === undefined || Array.isArray(backends) && backends.length === 0) {
+      problems.push(
+        problemLine(where(["pools", name, "backends"]), "a pool needs at least one backend"),
+      );
+    }
+    for (const [i, text] of repeatedBackends(backends)) {
+      problems.push(
+        problemLine(where(["pools", name, "backends", i]), "is given twice", { value: text }),
+      );
     }
   }
-  if (!Array.isArray(routes)) return problems;
-  const known = [...names, DEFAULT_POOL];
+  return names;
+}
+
+/**
+ * Adds the routes' problems to `problems`: unknown pools (`known` are the names), and routes
+ * an earlier one covers (checked once per configuration, pair by pair).
+ */
+function routeProblems(
+  routes: unknown[],
+  known: readonly string[],
+  where: WhereOf,
+  problems: string[],
+): void {
   routes.forEach((route, i) => {
     const pool = (route as { pool?: unknown })?.pool;
     if (typeof pool === "string" && !known.includes(pool)) {
-      problems.push(
-        problemLine(
-          where(["routes", i, "pool"]),
-          `unknown pool ${quote(pool)} (pools: ${known.join(", ")})`,
-        ),
-      );
+      problems.push(problemLine(
+        where(["routes", i, "pool"]),
+        `unknown pool ${quote(pool)} (pools: ${known.join(", ")})`,
+      ));
     }
   });
   const list = wellFormed(routes);
@@ -193,5 +208,4 @@ export function routingProblems(pools: unknown, routes: unknown, prefix: string)
       problemLine(where(["routes", j]), `unreachable: ${what} matches every request it would`),
     );
   });
-  return problems;
 }
