@@ -36,6 +36,7 @@ import {
   pathAndQuery,
   refuse,
 } from "./refusals.ts";
+import { stripPath } from "./routes.ts";
 import type { Transport, UpstreamError } from "../transports/transport.ts";
 import { bridgeWebSocket, isWebSocketUpgrade, WebSocketBridges } from "./websocket.ts";
 import { createStickiness, newStickySecret, type Stickiness, type StickySpec } from "./sticky.ts";
@@ -70,6 +71,15 @@ export interface BalancerParts {
    * the admin API's recent requests; needs `onRequest`. Default false: no cost per pick.
    */
   readonly explainPicks?: boolean;
+  /** The pool these backends are, for records. Default `default`. */
+  readonly pool?: string;
+  /**
+   * The admission gate, shared by every pool and route of a listener; `null` for none.
+   * Unset, one of its own when `options.maxInFlight` asks for one.
+   */
+  readonly admission?: AdmissionGate | null;
+  /** The path prefix (without its trailing `/`) removed from forwarded paths (a route's). */
+  readonly stripPrefix?: string;
   /** The key of sticky cookies when `options.stickySecret` is unset. Default a new one. */
   readonly stickySecret?: string;
 }
@@ -95,10 +105,13 @@ export class Balancer {
   readonly #rewriteLocation: boolean;
   readonly #exposeBackend: boolean;
   readonly #explainPicks: boolean;
+  readonly #stripPrefix: string | undefined;
+  readonly #parts: BalancerParts;
   /** Sticky sessions (`sticky.ts`); absent when off, so the request path skips them. */
   readonly #sticky?: Stickiness;
 
   constructor(parts: BalancerParts) {
+    this.#parts = parts;
     const options = parts.options;
     this.options = options;
     this.backends = parts.backends;
@@ -113,7 +126,9 @@ export class Balancer {
     this.#rewriteLocation = options.rewriteLocation;
     this.#exposeBackend = options.exposeBackend;
     this.#explainPicks = parts.explainPicks === true && parts.onRequest !== undefined;
-    if (options.maxInFlight > 0) {
+    this.#stripPrefix = parts.stripPrefix;
+    if (parts.admission !== undefined) this.admission = parts.admission ?? undefined;
+    else if (options.maxInFlight > 0) {
       this.admission = new AdmissionGate(options.maxInFlight, options.timeoutMs, parts.clock);
     }
     if (options.sticky !== undefined) {
@@ -124,6 +139,24 @@ export class Balancer {
         trustedProxies: options.trustedProxies,
       });
     }
+  }
+
+  /** The pool's name (`default` for the top level). */
+  get pool(): string {
+    return this.#parts.pool ?? "default";
+  }
+
+  /**
+   * The same pool, policy and admission gate as seen through a route: its own per-try
+   * timeout, its prefix stripped. Made once per configuration, not per request.
+   */
+  forRoute(route: { readonly timeoutMs?: number; readonly stripPrefix?: string }): Balancer {
+    return new Balancer({
+      ...this.#parts,
+      options: { ...this.options, timeoutMs: route.timeoutMs ?? this.options.timeoutMs },
+      stripPrefix: route.stripPrefix,
+      admission: this.admission ?? null,
+    });
   }
 
   /** The selection policy's name, for the status document. */
@@ -160,6 +193,7 @@ export class Balancer {
     if (upgrade !== null && isWebSocketUpgrade(request, upgrade)) {
       return bridgeWebSocket(request, first, fields!, {
         timeoutMs: this.options.timeoutMs,
+        target: this.#target(request.url),
         clock: this.#clock,
         bridges: this.#websockets,
         next: (tried) => this.#pick(this.#clock(), tried),
@@ -258,7 +292,7 @@ export class Balancer {
     backend.startTry();
     return this.#transport.send({
       baseUrl: backend.url,
-      path: pathAndQuery(request.url),
+      path: this.#target(request.url),
       method: request.method,
       // The client's Host, sent upstream in place of the backend's (`upstreamHost: client`);
       // under HTTP/2 the URL's authority, as `:authority` has no Host field.
@@ -277,6 +311,12 @@ export class Balancer {
         this.#markFailed(backend, error.kind, error.message, tryStartMs);
       },
     });
+  }
+
+  /** The path and query sent upstream: the request's, without a route's stripped prefix. */
+  #target(url: string): string {
+    const target = pathAndQuery(url);
+    return this.#stripPrefix === undefined ? target : stripPath(target, this.#stripPrefix);
   }
 
   /** The verdict on a try that got no answer, acted on: the try ends, its backend is blamed or excused. */

@@ -34,6 +34,8 @@ export interface RequestRecord {
   readonly userAgent: string | null;
   /** Set when the admission gate answered 503 after a wait (`maxInFlight`). */
   readonly admissionRejected?: boolean;
+  /** The pool that served it (`default` for the top-level backends; absent reads the same). */
+  readonly pool?: string;
 }
 
 const NO_RECORDS: readonly TryRecord[] = [];
@@ -50,6 +52,8 @@ export interface Shared {
   readonly errorDetails: boolean;
   readonly lagMs: () => number;
   readonly requestIds: RequestIds;
+  /** The pool's name, for records. */
+  readonly pool: string;
 }
 
 /** The part of a balancer's configuration every request reads, made once per balancer. */
@@ -60,6 +64,7 @@ export function shareAmongRequests(parts: {
   readonly hostlessOrigin?: string;
   readonly tls?: boolean;
   readonly lag?: Pick<LagMonitor, "lagMs">;
+  readonly pool?: string;
 }): Shared {
   const { options, lag } = parts;
   return {
@@ -80,6 +85,7 @@ export function shareAmongRequests(parts: {
     errorDetails: options.errorDetails,
     lagMs: lag === undefined ? () => 0 : () => lag.lagMs(),
     requestIds: new RequestIds(),
+    pool: parts.pool ?? "default",
   };
 }
 
@@ -168,6 +174,7 @@ export class Exchange implements ClientInfo, FailedTry, FailureContext {
       bytesIn: declaredLength(request.headers.get("content-length")),
       userAgent: request.headers.get("user-agent"),
       admissionRejected: this.admissionRejected,
+      pool: this.shared.pool,
     };
   }
 
