@@ -23,10 +23,13 @@ export function backendsApi(parts: AdminParts): Hono {
   const oneWorker = oneWorkerOnly(parts);
   const { running, clock } = parts;
   return new Hono()
-    .get(
-      "/backends",
-      (c) => c.json({ backends: statusSnapshot(running.balancer, clock()).backends }),
-    )
+    .get("/backends", (c) => {
+      const nowMs = clock();
+      const backends = [...running.pools.values()].flatMap((pool) =>
+        statusSnapshot(pool, nowMs).backends
+      );
+      return c.json({ backends });
+    })
     .post("/backends", oneWorker, (c) => addBackend(c, parts))
     .get("/backends/:id", (c) => withBackend(c, parts, (backend) => c.json(entry(backend, parts))))
     .delete("/backends/:id", oneWorker, (c) => withBackend(c, parts, removeBackend))
@@ -41,20 +44,51 @@ type BackendHandler = (
   parts: AdminParts,
 ) => Response | Promise<Response>;
 
-/** Runs `then` with the backend the path's `{id}` names, or answers 404 listing the ids. */
+/**
+ * Runs `then` with the backend the path's `{id}` names, in the pool `?pool=` names when
+ * given. 404 listing the ids when there is none; 409 listing the pools when the id is in
+ * several and `?pool` does not say which.
+ */
 function withBackend(
   c: Context,
   parts: AdminParts,
   then: BackendHandler,
 ): Response | Promise<Response> {
   const id = decodeURIComponent(c.req.param("id") ?? "");
-  const backend = everyBackend(parts).find((b) => b.id === id);
-  if (!backend) {
-    return problem(c, 404, `no backend with id ${JSON.stringify(id)}`, {
-      ids: everyBackend(parts).map((b) => b.id),
+  const pool = c.req.query("pool");
+  const every = everyBackend(parts);
+  const named = every.filter((b) => b.id === id && (pool === undefined || b.pool === pool));
+  // One in force and one still draining elsewhere: the one in force is meant.
+  const inForce = named.filter((b) => isInForce(b, parts));
+  const candidates = inForce.length > 0 ? inForce : named;
+  if (candidates.length === 0) {
+    const where = pool === undefined ? "" : ` in pool ${JSON.stringify(pool)}`;
+    return problem(c, 404, `no backend with id ${JSON.stringify(id)}${where}`, {
+      ids: [...new Set(every.map((b) => b.id))],
+      pools: [...parts.running.pools.keys()],
     });
   }
-  return then(backend, c, parts);
+  if (candidates.length > 1) {
+    const pools = candidates.map((b) => b.pool);
+    return problem(
+      c,
+      409,
+      `backend ${JSON.stringify(id)} is in several pools (${pools.join(", ")}): ` +
+        "say which with ?pool=NAME",
+      { pools },
+    );
+  }
+  return then(candidates[0], c, parts);
+}
+
+/** A backend as the event log names it: its URL, and its pool unless the default one. */
+function named(backend: Backend): string {
+  return backend.pool === "default" ? backend.url : `${backend.url} (pool ${backend.pool})`;
+}
+
+/** Whether `backend` is in force in some pool (not only draining). */
+function isInForce(backend: Backend, parts: AdminParts): boolean {
+  return parts.running.pools.get(backend.pool)?.backends.includes(backend) ?? false;
 }
 
 /** `POST /backends`: adds `{ "url": …, "weight"?: … }`; 201 with its status entry. */
@@ -94,6 +128,14 @@ async function removeBackend(
 ): Promise<Response> {
   const wait = waitOf(c);
   if (wait instanceof Response) return wait;
+  if (backend.pool !== "default" && isInForce(backend, parts)) {
+    return problem(
+      c,
+      409,
+      `backend ${backend.id} is in pool ${backend.pool}: change pools.${backend.pool}.backends ` +
+        "in the config file and reload",
+    );
+  }
   audit(c, parts, `asked to remove backend ${backend.url}`);
   if (parts.running.balancer.backends.includes(backend)) {
     const result = await parts.live.applyBackends(
@@ -116,24 +158,24 @@ async function drainBackend(
 ): Promise<Response> {
   const wait = waitOf(c);
   if (wait instanceof Response) return wait;
-  audit(c, parts, `drained backend ${backend.url}`);
+  audit(c, parts, `drained backend ${named(backend)}`);
   backend.drain(byAdmin("drained through the admin API", parts));
   return await untilEmpty(c, parts, backend, wait, "draining");
 }
 
 /** `POST /backends/{id}/disable`: out of rotation until enabled. */
 function disableBackend(backend: Backend, c: Context, parts: AdminParts): Response {
-  audit(c, parts, `disabled backend ${backend.url}`);
+  audit(c, parts, `disabled backend ${named(backend)}`);
   backend.disable(byAdmin("disabled through the admin API", parts));
   return c.json(entry(backend, parts));
 }
 
 /** `POST /backends/{id}/enable`: back into rotation; a removed backend must be added again. */
 function enableBackend(backend: Backend, c: Context, parts: AdminParts): Response {
-  if (!parts.running.balancer.backends.includes(backend)) {
+  if (!isInForce(backend, parts)) {
     return problem(c, 409, `backend ${backend.id} was removed; add it again instead`);
   }
-  audit(c, parts, `enabled backend ${backend.url}`);
+  audit(c, parts, `enabled backend ${named(backend)}`);
   backend.enable(byAdmin("enabled through the admin API", parts));
   return c.json(entry(backend, parts));
 }

@@ -37,6 +37,15 @@ export interface ReloadFigures {
   readonly lastSuccessMs: number;
 }
 
+/**
+ * The labels naming a backend's series: `backend="URL"`, and `pool="NAME"` for a backend of
+ * a named pool (a configuration without pools exposes exactly what it always did).
+ */
+export function backendLabels(url: string, pool: string | undefined): string {
+  const backend = `backend="${label(url)}"`;
+  return pool === undefined || pool === "default" ? backend : `${backend},pool="${label(pool)}"`;
+}
+
 /** `roundabout_build_info{version}`: always 1, the version in a label. */
 export function buildInfoFamily(out: string[]): void {
   family(out, "roundabout_build_info", "gauge", "Always 1; the running version in a label.");
@@ -133,7 +142,11 @@ export function lagFamilies(out: string[], lag: LagFigures): void {
 export function inFlightFamily(out: string[], backends: readonly Backend[]): void {
   family(out, "roundabout_backend_in_flight", "gauge", "Tries waiting on the backend now.");
   for (const backend of backends) {
-    out.push(`roundabout_backend_in_flight{backend="${label(backend.url)}"} ${backend.inFlight}`);
+    out.push(
+      `roundabout_backend_in_flight{${
+        backendLabels(backend.url, backend.pool)
+      }} ${backend.inFlight}`,
+    );
   }
 }
 
@@ -141,7 +154,11 @@ export function inFlightFamily(out: string[], backends: readonly Backend[]): voi
 export function websocketsFamily(out: string[], backends: readonly Backend[]): void {
   family(out, "roundabout_websockets_open", "gauge", "WebSocket connections open through it.");
   for (const backend of backends) {
-    out.push(`roundabout_websockets_open{backend="${label(backend.url)}"} ${backend.websockets}`);
+    out.push(
+      `roundabout_websockets_open{${
+        backendLabels(backend.url, backend.pool)
+      }} ${backend.websockets}`,
+    );
   }
 }
 
@@ -149,10 +166,10 @@ export function websocketsFamily(out: string[], backends: readonly Backend[]): v
 export function probesFamily(out: string[], backends: readonly Backend[]): void {
   family(out, "roundabout_probes_total", "counter", "Active health probes by result.");
   for (const backend of backends) {
-    const b = label(backend.url);
+    const b = backendLabels(backend.url, backend.pool);
     out.push(
-      `roundabout_probes_total{backend="${b}",result="pass"} ${backend.probesPassed}`,
-      `roundabout_probes_total{backend="${b}",result="fail"} ${backend.probesFailed}`,
+      `roundabout_probes_total{${b},result="pass"} ${backend.probesPassed}`,
+      `roundabout_probes_total{${b},result="fail"} ${backend.probesFailed}`,
     );
   }
 }

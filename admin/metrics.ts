@@ -43,10 +43,10 @@
 import type { Backend } from "../backends/backend.ts";
 import type { RequestRecord } from "../balancer/balancer.ts";
 import {
+  backendLabels,
   buildInfoFamily,
   family,
   inFlightFamily,
-  label,
   lagFamilies,
   type LagFigures,
   probesFamily,
@@ -72,7 +72,8 @@ import { RecentRequests } from "./recent.ts";
 
 /** Counts what the balancer does and writes it in Prometheus' text format. */
 export class Metrics {
-  readonly #figures = new Map<string, Figures>();
+  /** By pool, then by backend URL. */
+  readonly #figures = new Map<string, Map<string, Figures>>();
   #retries = 0;
   #overloadRejections = 0;
   #admissionRejections = 0;
@@ -94,7 +95,8 @@ export class Metrics {
       : status < 500
       ? 3
       : 4;
-    const figures = this.#of(record.backend ?? NO_BACKEND);
+    const pool = this.#pool(record.pool ?? "default");
+    const figures = this.#of(pool, record.backend ?? NO_BACKEND);
     figures.requests[methodIndex(record.method) * STATUS_CLASSES.length + statusIndex]++;
     this.#durations[bucketOf(record.durationMs)]++;
     this.#durationSumMs += record.durationMs;
@@ -104,7 +106,7 @@ export class Metrics {
     for (let i = 0; i < tries.length; i++) {
       const t = tries[i];
       if (t.outcome === "overload") this.#overloadRejections++;
-      const f = this.#of(t.backend);
+      const f = this.#of(pool, t.backend);
       f.latency[bucketOf(t.durationMs)]++;
       const failure = failureIndex(t.outcome);
       if (failure >= 0) f.failures[failure]++;
@@ -115,14 +117,20 @@ export class Metrics {
 
   /** The ejection hook. */
   readonly onEject = (backend: Backend): void => {
-    this.#of(backend.url).ejections++;
+    this.#of(this.#pool(backend.pool), backend.url).ejections++;
   };
 
-  #of(backend: string): Figures {
-    let figures = this.#figures.get(backend);
+  #pool(name: string): Map<string, Figures> {
+    let pool = this.#figures.get(name);
+    if (pool === undefined) this.#figures.set(name, pool = new Map());
+    return pool;
+  }
+
+  #of(pool: Map<string, Figures>, backend: string): Figures {
+    let figures = pool.get(backend);
     if (figures === undefined) {
       figures = new Figures();
-      this.#figures.set(backend, figures);
+      pool.set(backend, figures);
     }
     return figures;
   }
@@ -188,20 +196,31 @@ export class Metrics {
    * Every series to expose, by backend URL: one per backend in `backends` (zero until it
    * is used), plus `none`; a removed backend's series goes once it is in neither list.
    */
-  #seriesFor(backends: readonly Backend[]): [string, Figures][] {
-    const urls = new Set(backends.map((b) => b.url));
-    for (const url of this.#figures.keys()) {
-      if (url !== NO_BACKEND && !urls.has(url)) this.#figures.delete(url);
+  #seriesFor(backends: readonly Backend[]): [string, Figures, string][] {
+    const wanted = new Map<string, Set<string>>();
+    for (const b of backends) {
+      let urls = wanted.get(b.pool);
+      if (urls === undefined) wanted.set(b.pool, urls = new Set());
+      urls.add(b.url);
     }
-    for (const url of urls) this.#of(url);
-    return [...this.#figures.entries()];
+    for (const [name, pool] of this.#figures) {
+      for (const url of pool.keys()) {
+        if (url !== NO_BACKEND && !wanted.get(name)?.has(url)) pool.delete(url);
+      }
+    }
+    for (const [name, urls] of wanted) for (const url of urls) this.#of(this.#pool(name), url);
+    const series: [string, Figures, string][] = [];
+    for (const [name, pool] of this.#figures) {
+      for (const [url, f] of pool) series.push([backendLabels(url, name), f, url]);
+    }
+    return series;
   }
 }
 
 export type { LagFigures };
 
 /** `roundabout_requests_total`: every label combination, from 0. */
-function requestsFamily(out: string[], series: [string, Figures][]): void {
+function requestsFamily(out: string[], series: [string, Figures, string][]): void {
   family(
     out,
     "roundabout_requests_total",
@@ -209,12 +228,12 @@ function requestsFamily(out: string[], series: [string, Figures][]): void {
     "Client requests by the backend that answered (none: answered by the balancer), method " +
       "and status class (code=2xx…).",
   );
-  for (const [url, f] of series) {
+  for (const [labels, f] of series) {
     for (let m = 0; m < METHOD_CLASSES.length; m++) {
       for (let s = 0; s < STATUS_CLASSES.length; s++) {
         const value = f.requests[m * STATUS_CLASSES.length + s];
         out.push(
-          `roundabout_requests_total{backend="${label(url)}",method="${METHOD_CLASSES[m]}",code="${
+          `roundabout_requests_total{${labels},method="${METHOD_CLASSES[m]}",code="${
             STATUS_CLASSES[s]
           }"} ${value}`,
         );
@@ -224,30 +243,29 @@ function requestsFamily(out: string[], series: [string, Figures][]): void {
 }
 
 /** `roundabout_upstream_latency_seconds`: cumulative buckets, as the text format wants. */
-function latencyFamily(out: string[], series: [string, Figures][]): void {
+function latencyFamily(out: string[], series: [string, Figures, string][]): void {
   family(
     out,
     "roundabout_upstream_latency_seconds",
     "histogram",
     "Time from sending a try to its backend's status and headers (or its failure).",
   );
-  for (const [url, f] of series) {
+  for (const [labels, f, url] of series) {
     if (url === NO_BACKEND) continue;
-    const b = label(url);
     let cumulative = 0;
     for (let i = 0; i < LATENCY_BUCKETS_S.length; i++) {
       cumulative += f.latency[i];
       out.push(
-        `roundabout_upstream_latency_seconds_bucket{backend="${b}",le="${
+        `roundabout_upstream_latency_seconds_bucket{${labels},le="${
           LATENCY_BUCKETS_S[i]
         }"} ${cumulative}`,
       );
     }
     cumulative += f.latency[LATENCY_BUCKETS_S.length];
     out.push(
-      `roundabout_upstream_latency_seconds_bucket{backend="${b}",le="+Inf"} ${cumulative}`,
-      `roundabout_upstream_latency_seconds_sum{backend="${b}"} ${f.latencySumMs / 1000}`,
-      `roundabout_upstream_latency_seconds_count{backend="${b}"} ${cumulative}`,
+      `roundabout_upstream_latency_seconds_bucket{${labels},le="+Inf"} ${cumulative}`,
+      `roundabout_upstream_latency_seconds_sum{${labels}} ${f.latencySumMs / 1000}`,
+      `roundabout_upstream_latency_seconds_count{${labels}} ${cumulative}`,
     );
   }
 }
@@ -276,36 +294,34 @@ function durationFamily(out: string[], counts: Float64Array, sumMs: number): voi
 }
 
 /** `roundabout_backend_failures_total`: every kind for every backend, from 0. */
-function failuresFamily(out: string[], series: [string, Figures][]): void {
+function failuresFamily(out: string[], series: [string, Figures, string][]): void {
   family(
     out,
     "roundabout_backend_failures_total",
     "counter",
     "Failed tries by kind (connect, timeout, reset, 5xx), excused or not.",
   );
-  for (const [url, f] of series) {
+  for (const [labels, f, url] of series) {
     if (url === NO_BACKEND) continue;
     for (let k = 0; k < FAILURE_KINDS.length; k++) {
       out.push(
-        `roundabout_backend_failures_total{backend="${label(url)}",kind="${FAILURE_KINDS[k]}"} ${
-          f.failures[k]
-        }`,
+        `roundabout_backend_failures_total{${labels},kind="${FAILURE_KINDS[k]}"} ${f.failures[k]}`,
       );
     }
   }
 }
 
 /** `roundabout_ejections_total`, per backend. */
-function ejectionsFamily(out: string[], series: [string, Figures][]): void {
+function ejectionsFamily(out: string[], series: [string, Figures, string][]): void {
   family(
     out,
     "roundabout_ejections_total",
     "counter",
     "Times a failed try took a backend out of rotation.",
   );
-  for (const [url, f] of series) {
+  for (const [labels, f, url] of series) {
     if (url !== NO_BACKEND) {
-      out.push(`roundabout_ejections_total{backend="${label(url)}"} ${f.ejections}`);
+      out.push(`roundabout_ejections_total{${labels}} ${f.ejections}`);
     }
   }
 }
@@ -322,7 +338,7 @@ function stateFamily(out: string[], backends: readonly Backend[], nowMs: number)
     const current = backend.health.state(nowMs);
     for (const state of STATES) {
       out.push(
-        `roundabout_backend_state{backend="${label(backend.url)}",state="${state}"} ${
+        `roundabout_backend_state{${backendLabels(backend.url, backend.pool)},state="${state}"} ${
           state === current ? 1 : 0
         }`,
       );

@@ -45,9 +45,10 @@ export interface WorkerRole {
   reloadOthers(reason: string): void;
 }
 
-/** The backends the admin API can name: those in force, then those a reload removed. */
+/** The backends the admin API can name: every pool's in force, then those a reload removed. */
 export function everyBackend(parts: AdminParts): Backend[] {
-  return [...parts.running.balancer.backends, ...parts.running.draining];
+  const inForce = [...parts.running.pools.values()].flatMap((pool) => pool.backends);
+  return [...inForce, ...parts.running.draining];
 }
 
 /**

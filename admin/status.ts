@@ -10,6 +10,7 @@
 import type { Backend } from "../backends/backend.ts";
 import type { Cause, HealthState } from "../backends/health.ts";
 import type { LatencySummary } from "../backends/latency.ts";
+import type { Balancer } from "../balancer/balancer.ts";
 import type { RunningBalancer } from "../balancer/server.ts";
 import type { StickySpec } from "../balancer/sticky.ts";
 import { VERSION } from "../lib/version.ts";
@@ -36,6 +37,8 @@ export interface BackendStatus {
   readonly url: string;
   /** The configured URL DNS discovery resolved it from; absent for a backend as configured. */
   readonly from?: string;
+  /** The pool it serves in; absent for the default pool (the top-level backends). */
+  readonly pool?: string;
   /** Configured weight. */
   readonly weight: number;
   /** Weight now, lower during slow start. */
@@ -90,12 +93,41 @@ export interface StatusDocument extends BalancerStatus {
     readonly eventLoopLagMs: number;
     readonly episodes: number;
   };
+  /** Every pool (the default first), present when `pools` or `routes` are configured. */
+  readonly pools?: readonly PoolStatus[];
+  /** The routes in order, present when `pools` or `routes` are configured. */
+  readonly routes?: readonly RouteStatus[];
   /** DNS discovery, present when some backend is a name (`backends/discovery.ts`). */
   readonly dns?: {
     /** Resolutions that failed since start; each kept its name's last good set. */
     readonly failures: number;
     readonly names: readonly NameStatusDoc[];
   };
+}
+
+/** One pool: its policy, per-try timeout and backends. */
+export interface PoolStatus {
+  readonly name: string;
+  readonly policy: string;
+  readonly timeoutMs: number;
+  /** The pool's `sticky` (never its secret); absent when off. */
+  readonly sticky?: StickySpec;
+  readonly backends: readonly BackendStatus[];
+}
+
+/** One route: what it matches and where it sends it. */
+export interface RouteStatus {
+  readonly index: number;
+  readonly match: {
+    readonly host?: string;
+    readonly pathPrefix?: string;
+    readonly methods?: readonly string[];
+    readonly headers?: Readonly<Record<string, string>>;
+  };
+  readonly pool: string;
+  readonly stripPrefix: boolean;
+  /** The route's own per-try timeout; absent: its pool's. */
+  readonly timeoutMs?: number;
 }
 
 /** One configured name: the backends it stands for, and whether its newest resolution failed. */
@@ -135,7 +167,7 @@ export function statusSnapshot(balancer: StatusSource, nowMs: number): BalancerS
 export function statusDocument(
   running:
     & Pick<RunningBalancer, "balancer" | "draining" | "lag">
-    & Partial<Pick<RunningBalancer, "dns">>,
+    & Partial<Pick<RunningBalancer, "dns" | "pools" | "routes">>,
   nowMs: number,
   worker?: WorkerPlace,
 ): StatusDocument {
@@ -150,7 +182,34 @@ export function statusDocument(
       eventLoopLagMs: Math.round(lag.lagMs()),
       episodes: lag.episodes,
     },
+    ...routingStatus(running, nowMs),
     ...(running.dns ? { dns: dnsStatus(running.dns) } : {}),
+  };
+}
+
+/** Pools and routes, when there is more than the default pool to show. */
+function routingStatus(
+  running: Partial<Pick<RunningBalancer, "pools" | "routes">>,
+  nowMs: number,
+): Pick<StatusDocument, "pools" | "routes"> {
+  const pools: ReadonlyMap<string, Balancer> = running.pools ?? new Map();
+  const routes = running.routes ?? [];
+  if (pools.size <= 1 && routes.length === 0) return {};
+  return {
+    pools: [...pools].map(([name, balancer]) => ({
+      name,
+      policy: balancer.policyName,
+      timeoutMs: balancer.options.timeoutMs,
+      ...(balancer.sticky ? { sticky: { ...balancer.sticky } } : {}),
+      backends: balancer.backends.map((backend) => backendStatus(backend, nowMs)),
+    })),
+    routes: routes.map(({ pool, stripPrefix, timeoutMs, ...match }, index) => ({
+      index,
+      match,
+      pool,
+      stripPrefix,
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    })),
   };
 }
 
@@ -177,6 +236,7 @@ export function backendStatus(backend: Backend, nowMs: number): BackendStatus {
     id: backend.id,
     url: backend.url,
     ...(backend.config.from === undefined ? {} : { from: backend.config.from }),
+    ...(backend.pool === "default" ? {} : { pool: backend.pool }),
     weight: backend.config.weight,
     effectiveWeight: Math.round(backend.effectiveWeight(nowMs) * 1000) / 1000,
     state,

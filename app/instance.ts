@@ -161,6 +161,8 @@ function listen(
       port: settings.listen.port,
       backends: settings.backends,
       options: settings.options,
+      pools: settings.pools,
+      routes: settings.routes,
       transport: options.transport ?? TRANSPORTS[settings.transport]({ caCerts }),
       caCerts,
       ...(cert !== undefined && key !== undefined

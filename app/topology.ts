@@ -12,13 +12,19 @@ import { MOCK_DEFAULTS, MOCK_KINDS, type MockKind, type MockOptions } from "../m
 import { formatDuration } from "../lib/duration.ts";
 import failing from "../topologies/failing.json" with { type: "json" };
 import normal from "../topologies/normal.json" with { type: "json" };
+import routing from "../topologies/routing.json" with { type: "json" };
 import slow from "../topologies/slow.json" with { type: "json" };
 import { CONFIG_FILE, duration, hostname, integer, ms, port } from "../config/model.ts";
 import { formatPath, issueLines } from "../config/problems.ts";
 import { ConfigError } from "../config/problems.ts";
 
 /** The built-in topologies by name, as their files say. */
-export const BUILT_IN_TOPOLOGIES: Readonly<Record<string, unknown>> = { normal, failing, slow };
+export const BUILT_IN_TOPOLOGIES: Readonly<Record<string, unknown>> = {
+  normal,
+  failing,
+  slow,
+  routing,
+};
 
 const APP = z.strictObject({
   name: z.string({ error: "expected a name" }).min(1, { error: "expected a name" })
@@ -57,13 +63,17 @@ export const TOPOLOGY_FILE = z.strictObject({
     .min(1, { error: "expected at least one app" })
     .describe("The mock apps, started in this order."),
   balancer: CONFIG_FILE.describe(
-    "The balancer's settings, as in a config file. Backends default to the apps, in order.",
+    "The balancer's settings, as in a config file. Backends default to the apps, in order. " +
+      "A backend URL naming an app as declared here (http://127.0.0.1:8001 for an app on " +
+      "port 8001), at the top level or in a pool, points at that app wherever it runs.",
   ).optional(),
 }, { error: "expected an object with apps and balancer" });
 
 /** One app of a topology, ready to start. */
 export interface TopologyApp {
   readonly name: string;
+  /** Its URL as the file declares it (`http://HOST:PORT`), when the file gives a port. */
+  readonly declared?: string;
   readonly kind: MockKind;
   readonly options: MockOptions & { hostname: string; port: number };
 }
@@ -104,6 +114,9 @@ export function readTopology(
   }
   const apps = file.apps.map((app, i): TopologyApp => ({
     name: app.name ?? `app${i + 1}`,
+    ...(app.port === undefined
+      ? {}
+      : { declared: `http://${app.hostname ?? MOCK_DEFAULTS.hostname}:${app.port}` }),
     kind: app.kind,
     options: {
       hostname: app.hostname ?? MOCK_DEFAULTS.hostname,
@@ -116,4 +129,42 @@ export function readTopology(
   }));
   const balancer = { ...(document as { balancer?: Record<string, unknown> }).balancer };
   return { description: file.description, apps, balancer };
+}
+
+/**
+ * The balancer section for apps running at `urls` (in the topology's order): backends
+ * default to the apps, and a backend URL naming an app as the file declared it points at
+ * that app as it runs (its port may differ: `--app-ports`), at the top level and in pools.
+ */
+export function withAppUrls(
+  topology: Topology,
+  urls: readonly string[],
+): Record<string, unknown> {
+  const running = new Map<string, string>();
+  topology.apps.forEach((app, i) => {
+    if (app.declared !== undefined) running.set(app.declared, urls[i]);
+  });
+  const point = (list: unknown) =>
+    Array.isArray(list)
+      ? list.map((entry) =>
+        typeof entry === "string"
+          ? running.get(entry.replace(/\/$/, "")) ?? entry
+          : entry?.url === undefined
+          ? entry
+          : { ...entry, url: running.get(String(entry.url).replace(/\/$/, "")) ?? entry.url }
+      )
+      : list;
+  const section = topology.balancer;
+  const pools = section.pools as Record<string, Record<string, unknown>> | undefined;
+  return {
+    ...section,
+    backends: section.backends === undefined ? [...urls] : point(section.backends),
+    ...(pools === null || typeof pools !== "object" ? {} : {
+      pools: Object.fromEntries(
+        Object.entries(pools).map((
+          [name, pool],
+        ) => [name, { ...pool, backends: point(pool?.backends) }]),
+      ),
+    }),
+  };
 }

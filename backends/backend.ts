@@ -43,6 +43,11 @@ export interface ProbeRecord {
 
 /** A configured backend together with what the balancer has learnt about it. */
 export class Backend {
+  /**
+   * The pool it serves in, for labels (`balancer/pools.ts` sets it; a backend moved by a
+   * reload follows): `default` for the top-level backends.
+   */
+  pool = "default";
   /** Tries waiting on this backend, counted until their response body has been sent. */
   inFlight = 0;
   /** Tries sent to this backend. */

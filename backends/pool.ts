@@ -21,6 +21,18 @@ export interface Join {
   readonly awaitProbes: boolean;
 }
 
+/**
+ * Backends moving between pools in one reconfiguration (`balancer/pools.ts`): a backend
+ * another pool let go joins this one with its state, and one that moved away is dropped
+ * here without draining.
+ */
+export interface Moves {
+  /** The backend of `url` that comes from another pool, if any. */
+  readonly adopt: (url: string) => Backend | undefined;
+  /** Whether `backend`, gone from this pool, now serves in another. */
+  readonly moved: (backend: Backend) => boolean;
+}
+
 /** What one reconfiguration did to the pool, by backend URL. */
 export interface PoolChange {
   readonly added: readonly string[];
@@ -63,6 +75,7 @@ export class Pool {
     nowMs: number,
     reason = "removed from the configuration",
     join?: Join,
+    moves?: Moves,
   ): PoolChange {
     const draining = this.draining;
     const known = new Map<string, Backend>();
@@ -70,7 +83,13 @@ export class Pool {
     const added: string[] = [];
     const reweighted: string[] = [];
     const next = configs.map((config) => {
-      const kept = known.get(config.url);
+      const kept = known.get(config.url) ?? moves?.adopt(config.url);
+      if (kept !== undefined && !known.has(config.url)) {
+        // From another pool: its health and figures come along; its settings are this pool's.
+        added.push(config.url);
+        kept.reconfigure(config, settings);
+        return kept;
+      }
       if (kept === undefined) {
         added.push(config.url);
         const backend = new Backend(config, settings);
@@ -90,7 +109,9 @@ export class Pool {
       kept.reconfigure(config, settings);
       return kept;
     });
-    const removed = this.#backends.filter((backend) => known.has(backend.url));
+    const removed = this.#backends.filter((backend) =>
+      known.has(backend.url) && !moves?.moved(backend)
+    );
     for (const backend of removed) {
       backend.drain({
         source: "admin",

@@ -11,7 +11,7 @@ import { withoutWhy } from "./outcomes.ts";
 export type AccessLogFormat = "json" | "text" | "off" | "auto";
 
 /**
- * A log line as JSON: time, method, path, status, backend, tries with reasons, duration,
+ * A log line as JSON: time, method, path, status, backend, pool, tries with reasons, duration,
  * request id, client address, declared body length and user agent.
  */
 export function jsonLine(record: RequestRecord): string {
@@ -21,6 +21,7 @@ export function jsonLine(record: RequestRecord): string {
     path: record.path,
     status: record.status,
     backend: record.backend ?? null,
+    pool: record.pool ?? "default",
     attempts: record.tries.length,
     tries: withoutWhy(record.tries),
     durationMs: record.durationMs,
@@ -39,6 +40,8 @@ export function jsonLine(record: RequestRecord): string {
 export function textLine(record: RequestRecord): string {
   const backend = record.backend ?? "-";
   let line = `${record.method} ${record.path} ${record.status} ${backend} ${record.durationMs}ms`;
+  // The default pool goes unsaid: without pools the line reads as it always did.
+  if (record.pool !== undefined && record.pool !== "default") line += ` pool=${record.pool}`;
   line += ` id=${record.requestId} from ${record.client}`;
   if (record.bytesIn !== null) line += ` in ${record.bytesIn}B`;
   if (record.userAgent !== null) line += ` ${JSON.stringify(record.userAgent)}`;

@@ -19,7 +19,7 @@
  * @module
  */
 
-import type { Clock, Timers } from "../lib/time.ts";
+import { backgroundTimers, type Clock, type Timers } from "../lib/time.ts";
 
 /** Why a waiting request was not admitted. */
 export type AdmissionRefusal = "timeout" | "client-gone";
@@ -212,4 +212,31 @@ export class AdmissionGate {
       this.#drain(this.#options.clock());
     }, Math.max(1, atMs - nowMs));
   }
+}
+
+/**
+ * The gate of a configuration (`maxInFlight` slots, waiters given up after the per-try
+ * timeout), on the platform's unref'd timers unless told otherwise.
+ */
+export function admissionGateFor(
+  options: { readonly maxInFlight: number; readonly timeoutMs: number },
+  clock: Clock,
+  timers: Timers = backgroundTimers,
+): AdmissionGate {
+  return new AdmissionGate(options.maxInFlight, {
+    maxWaitMs: options.timeoutMs,
+    clock,
+    timers,
+    stuckMs: stuckMsOf(options.timeoutMs),
+  });
+}
+
+/**
+ * How long an admitted request holds its admission slot at most: an eighth of the per-try
+ * timeout, within 50 ms .. 1 s (250 ms with a 2 s timeout). Far above the time a request
+ * spends in flight when its backend is healthy, even at 1,000 connections on one core (tens
+ * of ms), far below a backend slower than the timeout.
+ */
+export function stuckMsOf(timeoutMs: number): number {
+  return Math.min(1_000, Math.max(50, timeoutMs / 8));
 }

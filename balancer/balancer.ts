@@ -7,7 +7,7 @@
  * @module
  */
 
-import { AdmissionGate, NotAdmitted } from "./admission.ts";
+import { AdmissionGate, admissionGateFor, NotAdmitted } from "./admission.ts";
 import type { Backend } from "../backends/backend.ts";
 import { keepAnswer, releaseWhenSent, rewriteToClient } from "./answer.ts";
 import { prepareBody } from "./body.ts";
@@ -37,6 +37,7 @@ import {
   pathAndQuery,
   refuse,
 } from "./refusals.ts";
+import { stripPath } from "./routes.ts";
 import type { Transport, UpstreamError } from "../transports/transport.ts";
 import { bridgeWebSocket, isWebSocketUpgrade, WebSocketBridges } from "./websocket.ts";
 import { createStickiness, newStickySecret, type Stickiness, type StickySpec } from "./sticky.ts";
@@ -73,6 +74,15 @@ export interface BalancerParts {
    * the admin API's recent requests; needs `onRequest`. Default false: no cost per pick.
    */
   readonly explainPicks?: boolean;
+  /** The pool these backends are, for records. Default `default`. */
+  readonly pool?: string;
+  /**
+   * The admission gate, shared by every pool and route of a listener; `null` for none.
+   * Unset, one of its own when `options.maxInFlight` asks for one.
+   */
+  readonly admission?: AdmissionGate | null;
+  /** The path prefix (without its trailing `/`) removed from forwarded paths (a route's). */
+  readonly stripPrefix?: string;
   /** The key of sticky cookies when `options.stickySecret` is unset. Default a new one. */
   readonly stickySecret?: string;
 }
@@ -99,10 +109,13 @@ export class Balancer {
   readonly #exposeBackend: boolean;
   readonly #explainPicks: boolean;
   readonly #timeline: boolean;
+  readonly #stripPrefix: string | undefined;
+  readonly #parts: BalancerParts;
   /** Sticky sessions (`sticky.ts`); absent when off, so the request path skips them. */
   readonly #sticky?: Stickiness;
 
   constructor(parts: BalancerParts) {
+    this.#parts = parts;
     const options = parts.options;
     this.options = options;
     this.backends = parts.backends;
@@ -118,13 +131,10 @@ export class Balancer {
     this.#exposeBackend = options.exposeBackend;
     this.#explainPicks = parts.explainPicks === true && parts.onRequest !== undefined;
     this.#timeline = options.timeline === true && parts.onRequest !== undefined;
-    if (options.maxInFlight > 0) {
-      this.admission = new AdmissionGate(options.maxInFlight, {
-        maxWaitMs: options.timeoutMs,
-        clock: parts.clock,
-        timers: parts.timers ?? backgroundTimers,
-        stuckMs: stuckMsOf(options.timeoutMs),
-      });
+    this.#stripPrefix = parts.stripPrefix;
+    if (parts.admission !== undefined) this.admission = parts.admission ?? undefined;
+    else if (options.maxInFlight > 0) {
+      this.admission = admissionGateFor(options, parts.clock, parts.timers ?? backgroundTimers);
     }
     if (options.sticky !== undefined) {
       this.#sticky = createStickiness(options.sticky, {
@@ -134,6 +144,24 @@ export class Balancer {
         trustedProxies: options.trustedProxies,
       });
     }
+  }
+
+  /** The pool's name (`default` for the top level). */
+  get pool(): string {
+    return this.#parts.pool ?? "default";
+  }
+
+  /**
+   * The same pool, policy and admission gate as seen through a route: its own per-try
+   * timeout, its prefix stripped. Made once per configuration, not per request.
+   */
+  forRoute(route: { readonly timeoutMs?: number; readonly stripPrefix?: string }): Balancer {
+    return new Balancer({
+      ...this.#parts,
+      options: { ...this.options, timeoutMs: route.timeoutMs ?? this.options.timeoutMs },
+      stripPrefix: route.stripPrefix,
+      admission: this.admission ?? null,
+    });
   }
 
   /** The selection policy's name, for the status document. */
@@ -188,6 +216,7 @@ export class Balancer {
     if (upgrade !== null && isWebSocketUpgrade(request, upgrade)) {
       return bridgeWebSocket(request, first, fields!, {
         timeoutMs: this.options.timeoutMs,
+        target: this.#target(request.url),
         clock: this.#clock,
         bridges: this.#websockets,
         next: (tried) => this.#pick(this.#clock(), tried),
@@ -287,7 +316,7 @@ export class Balancer {
     backend.startTry();
     return this.#transport.send({
       baseUrl: backend.url,
-      path: pathAndQuery(request.url),
+      path: this.#target(request.url),
       method: request.method,
       // The client's Host, sent upstream in place of the backend's (`upstreamHost: client`);
       // under HTTP/2 the URL's authority, as `:authority` has no Host field.
@@ -307,6 +336,12 @@ export class Balancer {
         this.#markFailed(backend, error.kind, error.message, tryStartMs);
       },
     });
+  }
+
+  /** The path and query sent upstream: the request's, without a route's stripped prefix. */
+  #target(url: string): string {
+    const target = pathAndQuery(url);
+    return this.#stripPrefix === undefined ? target : stripPath(target, this.#stripPrefix);
   }
 
   /** The verdict on a try that got no answer, acted on: the try ends, its backend is blamed or excused. */
@@ -439,14 +474,4 @@ export class Balancer {
       this.#onEject?.(backend);
     }
   }
-}
-
-/**
- * How long an admitted request holds its admission slot at most: an eighth of the per-try
- * timeout, within 50 ms .. 1 s (250 ms with a 2 s timeout). Far above the time a request
- * spends in flight when its backend is healthy, even at 1,000 connections on one core (tens
- * of ms), far below a backend slower than the timeout.
- */
-function stuckMsOf(timeoutMs: number): number {
-  return Math.min(1_000, Math.max(50, timeoutMs / 8));
 }

@@ -38,6 +38,8 @@ export interface RequestRecord {
   readonly admissionRejected?: boolean;
   /** When each phase ended, ms since the request arrived (the `timeline` setting). */
   readonly phases?: PhaseMarks;
+  /** The pool that served it (`default` for the top-level backends; absent reads the same). */
+  readonly pool?: string;
 }
 
 const NO_RECORDS: readonly TryRecord[] = [];
@@ -55,6 +57,8 @@ export interface Shared {
   readonly lagMs: () => number;
   readonly requestIds: RequestIds;
   readonly backends: readonly Backend[];
+  /** The pool's name, for records. */
+  readonly pool: string;
 }
 
 /** The part of a balancer's configuration every request reads, made once per balancer. */
@@ -65,6 +69,7 @@ export function shareAmongRequests(parts: {
   readonly hostlessOrigin?: string;
   readonly tls?: boolean;
   readonly lag?: Pick<LagMonitor, "lagMs">;
+  readonly pool?: string;
 }): Shared {
   const { options, lag } = parts;
   return {
@@ -86,6 +91,7 @@ export function shareAmongRequests(parts: {
     lagMs: lag === undefined ? () => 0 : () => lag.lagMs(),
     requestIds: new RequestIds(),
     backends: parts.backends,
+    pool: parts.pool ?? "default",
   };
 }
 
@@ -186,6 +192,7 @@ export class Exchange implements ClientInfo, FailedTry, FailureContext, Slot {
       userAgent: request.headers.get("user-agent"),
       admissionRejected: this.admissionRejected,
       phases: this.timeline?.marks,
+      pool: this.shared.pool,
     };
   }
 

@@ -1,4 +1,4 @@
-// Over 300 lines: the listener, its reconfiguration (DNS discovery's pool changes too) and its shutdown share one state.
+// Over 300 lines: the listener, its pools and routes, their reconfiguration (DNS discovery's changes too), probes and shutdown share one state.
 /**
  * Runs a {@linkcode Balancer} on `Deno.serve`, changes its configuration without dropping a
  * request, and stops it cleanly.
@@ -15,15 +15,20 @@
 import { hostlessOrigin } from "./refusals.ts";
 import { isBackendFailure } from "./outcomes.ts";
 import type { Backend, BackendConfig } from "../backends/backend.ts";
-import { Pool, type PoolChange } from "../backends/pool.ts";
+import type { PoolChange } from "../backends/pool.ts";
+import { admissionGateFor } from "./admission.ts";
 import { Balancer, type RequestRecord } from "./balancer.ts";
+import { type InForce, inForce } from "./dispatch.ts";
+import { DEFAULT_POOL, type PoolConfig, type PoolPlan, Pools } from "./pools.ts";
+import type { Route } from "./routes.ts";
 import { type Clock, monotonicClock, systemClock, systemTimers, type Timers } from "../lib/time.ts";
 import { formatDuration } from "../lib/duration.ts";
 import { LagMonitor } from "./overload.ts";
 import { type BalancerOptions, DEFAULT_OPTIONS, healthSettings } from "./options.ts";
 import { createPolicy } from "../policies/mod.ts";
 import type { Random } from "../policies/policy.ts";
-import { type ProbeFn, Prober } from "../backends/probes.ts";
+import type { ProbeFn, Prober } from "../backends/probes.ts";
+import { PoolProbers } from "./pool_probers.ts";
 import type { Transport } from "../transports/transport.ts";
 import { AutoTransport } from "../transports/auto.ts";
 import { WebSocketBridges } from "./websocket.ts";
@@ -84,6 +89,10 @@ export interface BalancerConfig {
   readonly tls?: { readonly cert: string; readonly key: string; readonly redirectPort?: number };
   /** PEM CAs trusted for https:// backends by the default transport and the probes. */
   readonly caCerts?: readonly string[];
+  /** Pools besides the default one (`backends` with `options`). Default none. */
+  readonly pools?: readonly PoolConfig[];
+  /** Routes to the pools, in order. Default none: every request goes to the default pool. */
+  readonly routes?: readonly Route[];
   /**
    * The key of sticky cookies while `options.stickySecret` is unset: the process's, given to
    * every worker. Default a random one made here, kept across reconfigurations.
@@ -97,9 +106,13 @@ export interface Reconfiguration {
   readonly options: BalancerOptions;
   /** A new per-request sink; leave the key out to keep the current one. */
   readonly onRequest?: ((record: RequestRecord) => void) | undefined;
+  /** Pools besides the default one. Default none. */
+  readonly pools?: readonly PoolConfig[];
+  /** Routes, in order. Default none. */
+  readonly routes?: readonly Route[];
 }
 
-/** What a reconfiguration changed, by backend URL. */
+/** What a reconfiguration changed in the default pool, by backend URL. */
 export type Reconfigured = PoolChange;
 
 /** Starts serving; throws `Deno.errors.AddrInUse` when the port is taken. */
@@ -121,19 +134,19 @@ export class RunningBalancer {
   readonly #transport: Transport;
   readonly #clock: Clock;
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
-  readonly #pool: Pool;
+  readonly #pools: Pools;
   readonly #stickySecret: string;
   /** The plain listener that sends clients to HTTPS, when `tls.redirectPort` is set. */
   readonly redirect: RedirectListener | undefined;
-  /** The backends as configured: names not expanded. */
-  #configured: readonly BackendConfig[];
+  /** Every pool as configured, the default first: backend names not expanded. */
+  #configured: readonly PoolConfig[];
+  #routes: readonly Route[];
   /** DNS discovery, made once some backend is a name; never for IP-only lists. */
   #dns: DnsRefresh | undefined;
-  #current: Balancer;
+  #current: InForce;
   #onRequest: ((record: RequestRecord) => void) | undefined;
-  #prober: Prober | undefined;
-  /** Prober changes run one after another, in the order of the reconfigurations. */
-  #probers: Promise<unknown> = Promise.resolve();
+  /** Active health checks by pool, for the pools that set `active.path`. */
+  readonly #probers: PoolProbers;
   #stopped = false;
 
   constructor(config: BalancerConfig) {
@@ -154,9 +167,10 @@ export class RunningBalancer {
       ...config.options,
       policy: config.policy ?? config.options?.policy ?? DEFAULT_OPTIONS.policy,
     };
-    this.#configured = config.backends;
+    this.#configured = poolConfigs(config.backends, options, config.pools);
+    this.#routes = config.routes ?? [];
     this.#dns = this.#startDns(options);
-    this.#pool = new Pool(this.#expand(), healthSettings(options));
+    this.#pools = new Pools(this.#plans());
     try {
       this.#server = Deno.serve({
         hostname: config.hostname ?? "127.0.0.1",
@@ -185,14 +199,22 @@ export class RunningBalancer {
     }
     // Built once listening, for the listener's address; no request reaches the handler
     // before this synchronous run ends.
-    this.#current = this.#build(options);
+    this.#current = this.#build();
     const addr = this.#server.addr;
     this.hostname = addr.hostname;
     this.port = addr.port;
     this.url = `${config.tls ? "https" : "http"}://${addr.hostname}:${addr.port}`;
     if (config.lag === undefined) this.lag.start();
-    this.#prober = this.#startProber();
-    const list = this.#pool.backends.map((b) => b.url).join(", ");
+    const clock = this.#clock;
+    this.#probers = new PoolProbers({
+      clock,
+      probe: config.probe,
+      caCerts: config.caCerts,
+      timers: config.scheduler,
+      onChange: log && ((backend) => log(probeLine(backend, clock()))),
+    });
+    this.#probers.start(this.#current.pools);
+    const list = this.#current.balancer.backends.map((b) => b.url).join(", ");
     // A worker's socket is one of several on the port: "listening on" is said once, by the
     // process, when every worker serves (scripts wait for that line).
     log?.(`${config.reusePort ? "sharing" : "listening on"} ${this.url}, backends ${list}`);
@@ -209,19 +231,29 @@ export class RunningBalancer {
     return startRedirect({ hostname, port: tls.redirectPort, tlsPort: port, reusePort });
   }
 
-  /** The configuration in force (a new object after each reconfiguration). */
+  /** The default pool's balancer in force (a new object after each reconfiguration). */
   get balancer(): Balancer {
-    return this.#current;
+    return this.#current.balancer;
   }
 
-  /** The active health checks in force, when `options.active.path` is set. */
+  /** Every pool's balancer in force by name, the default first. */
+  get pools(): ReadonlyMap<string, Balancer> {
+    return this.#current.pools;
+  }
+
+  /** The routes in force. */
+  get routes(): readonly Route[] {
+    return this.#current.routes;
+  }
+
+  /** The default pool's active health checks, when its `options.active.path` is set. */
   get prober(): Prober | undefined {
-    return this.#prober;
+    return this.#probers.default;
   }
 
-  /** Backends removed by a reconfiguration that still have tries in flight. */
+  /** Backends removed by a reconfiguration that still have tries in flight, every pool's. */
   get draining(): readonly Backend[] {
-    return this.#pool.draining;
+    return this.#pools.draining;
   }
 
   /** DNS discovery, when some backend is a name: its names, last good sets, failures. */
@@ -236,49 +268,60 @@ export class RunningBalancer {
   reconfigure(next: Reconfiguration): Promise<Reconfigured> {
     if (this.#stopped) return Promise.reject(new Error("Cannot reconfigure a stopped balancer"));
     if ("onRequest" in next) this.#onRequest = next.onRequest;
-    this.#configured = next.backends;
+    this.#configured = poolConfigs(next.backends, next.options, next.pools);
+    this.#routes = next.routes ?? [];
     this.#dns ??= this.#startDns(next.options);
     // New names resolve now rather than at the next tick (their last good set meanwhile);
     // with no name left, no timer runs.
-    if (needsDiscovery(next.backends)) this.#dns?.refreshNow();
+    if (needsDiscovery(this.#everyConfigured())) this.#dns?.refreshNow();
     else this.#dns?.pause();
-    return this.#apply(next.options, "removed from the configuration");
+    return this.#apply("removed from the configuration");
   }
 
-  /** The configured backends, with the names expanded, in force with `options`. */
-  #apply(options: BalancerOptions, reason: string): Promise<Reconfigured> {
-    const changed = this.#pool.reconfigure(
-      this.#expand(),
-      healthSettings(options),
+  /** The configured pools, with the names expanded, put in force with the routes. */
+  #apply(reason: string): Promise<Reconfigured> {
+    const active = this.#configured[0].options.active;
+    const changes = this.#pools.reconfigure(
+      this.#plans(),
       this.#clock(),
       reason,
       // Addresses a name gains after its first answer join as a returning backend would.
-      this.#dns && { joins: this.#dns.discovery.joins, awaitProbes: !!options.active.path },
+      this.#dns && { joins: this.#dns.discovery.joins, awaitProbes: !!active.path },
     );
     const previous = this.#current;
-    this.#current = this.#build(options);
-    const probesChanged = changed.removed.length > 0 || changed.added.length > 0 ||
-      JSON.stringify(previous.options.active) !== JSON.stringify(options.active);
-    const done = this.#probers.then(() => probesChanged ? this.#restartProber() : undefined);
-    this.#probers = done.catch(() => {});
-    return done.then(() => changed);
+    this.#current = this.#build();
+    const backendsChanged = [...changes.values()].some((c) =>
+      c.removed.length > 0 || c.added.length > 0
+    );
+    return this.#probers.follow(previous.pools, this.#current.pools, backendsChanged)
+      .then(() => changes.get(DEFAULT_POOL)!);
   }
 
-  #expand(): readonly BackendConfig[] {
-    return this.#dns ? this.#dns.discovery.expand(this.#configured) : this.#configured;
+  /** Every pool's configured backends, for DNS discovery to find the names among them. */
+  #everyConfigured(): readonly BackendConfig[] {
+    return this.#configured.flatMap((pool) => pool.backends);
+  }
+
+  /** What the pools should hold now: each one's backends with the names expanded. */
+  #plans(): PoolPlan[] {
+    return this.#configured.map((pool) => ({
+      name: pool.name,
+      backends: this.#dns ? this.#dns.discovery.expand(pool.backends) : pool.backends,
+      settings: healthSettings(pool.options),
+    }));
   }
 
   /** DNS discovery when some configured backend is a name; nothing otherwise. */
   #startDns(options: BalancerOptions): DnsRefresh | undefined {
-    if (!needsDiscovery(this.#configured)) return undefined;
+    if (!needsDiscovery(this.#everyConfigured())) return undefined;
     return new DnsRefresh({
       resolver: this.#config.resolver ?? dnsResolver(options.dns.resolver),
       clock: this.#clock,
       timers: this.#config.scheduler ?? systemTimers,
-      configured: () => this.#configured,
-      intervalMs: () => Math.max(100, this.#current.options.dns.refreshMs),
+      configured: () => this.#everyConfigured(),
+      intervalMs: () => Math.max(100, this.#current.balancer.options.dns.refreshMs),
       apply: () => {
-        if (!this.#stopped) this.#apply(this.#current.options, "gone from DNS").catch(() => {});
+        if (!this.#stopped) this.#apply("gone from DNS").catch(() => {});
       },
       log: this.#config.log,
     });
@@ -303,16 +346,18 @@ export class RunningBalancer {
     clearTimeout(timer);
     await redirected;
     await this.#dns?.stop();
-    await this.#probers;
-    await this.#prober?.stop();
+    await this.#probers.stop();
     if (this.#config.lag === undefined) this.lag.stop();
     this.#transport.close();
     this.websockets.close();
     return drained;
   }
 
-  /** The handler of a configuration: the pool's backends with `options`. */
-  #build(options: BalancerOptions): Balancer {
+  /**
+   * The configuration in force: each pool's balancer (one policy each) on the pools'
+   * backends, sharing one admission gate, and the routes among them.
+   */
+  #build(): InForce {
     const config = this.#config;
     const log = config.log;
     const onEject = log || config.onEject
@@ -321,47 +366,36 @@ export class RunningBalancer {
         config.onEject?.(backend);
       }
       : undefined;
-    return new Balancer({
-      options,
-      backends: this.#pool.backends,
-      policy: createPolicy(options.policy, { random: config.random, start: config.firstPick }),
-      transport: this.#transport,
-      clock: this.#clock,
-      hostlessOrigin: hostlessOrigin(this.#server.addr, config.tls !== undefined),
-      tls: config.tls !== undefined,
-      onRequest: this.#onRequest,
-      onEject,
-      explainPicks: config.explainPicks,
-      stickySecret: this.#stickySecret,
-      lag: this.lag,
-      websockets: this.websockets,
-    });
-  }
-
-  /** Active health checks for the backends in force, when configured. */
-  #startProber(): Prober | undefined {
-    const balancer = this.#current;
-    if (!balancer.options.active.path) return undefined;
-    const log = this.#config.log;
-    const clock = this.#clock;
-    const prober = new Prober({
-      backends: balancer.backends,
-      options: balancer.options.active,
-      clock,
-      probe: this.#config.probe,
-      caCerts: this.#config.caCerts,
-      timers: this.#config.scheduler,
-      onChange: log && ((backend) => log(probeLine(backend, clock()))),
-    });
-    prober.start();
-    return prober;
-  }
-
-  /** The old prober stops, one for the configuration in force starts (unless stopped). */
-  async #restartProber(): Promise<void> {
-    if (this.#stopped) return;
-    await this.#prober?.stop();
-    if (!this.#stopped) this.#prober = this.#startProber();
+    const top = this.#configured[0].options;
+    // One gate for the listener: maxInFlight counts requests, whatever pool serves them.
+    const admission = top.maxInFlight > 0 ? admissionGateFor(top, this.#clock) : null;
+    const pools = new Map<string, Balancer>();
+    for (const pool of this.#configured) {
+      pools.set(
+        pool.name,
+        new Balancer({
+          options: pool.options,
+          backends: this.#pools.get(pool.name).backends,
+          policy: createPolicy(pool.options.policy, {
+            random: config.random,
+            start: config.firstPick,
+          }),
+          transport: this.#transport,
+          clock: this.#clock,
+          hostlessOrigin: hostlessOrigin(this.#server.addr, config.tls !== undefined),
+          tls: config.tls !== undefined,
+          onRequest: this.#onRequest,
+          onEject,
+          explainPicks: config.explainPicks,
+          stickySecret: this.#stickySecret,
+          lag: this.lag,
+          websockets: this.websockets,
+          pool: pool.name,
+          admission,
+        }),
+      );
+    }
+    return inForce(pools, this.#routes);
   }
 
   /**
@@ -375,6 +409,15 @@ export class RunningBalancer {
     }
     return Response.json({ error: "internal error in the balancer" }, { status: 500 });
   }
+}
+
+/** Every pool as configured, the default (the top-level backends and options) first. */
+function poolConfigs(
+  backends: readonly BackendConfig[],
+  options: BalancerOptions,
+  pools: readonly PoolConfig[] = [],
+): PoolConfig[] {
+  return [{ name: DEFAULT_POOL, backends, options }, ...pools];
 }
 
 /**
@@ -392,10 +435,17 @@ function overloadLine(overloaded: boolean, lagMs: number): string {
 function ejectionLine(backend: Backend): string {
   const cause = backend.health.cause;
   const lengthMs = backend.health.ejectedUntilMs - (cause?.atMs ?? 0);
-  return `backend ${backend.url} marked failed for ${formatDuration(lengthMs)}: ${cause?.detail}`;
+  const length = formatDuration(lengthMs);
+  return `backend ${named(backend)} marked failed for ${length}: ${cause?.detail}`;
+}
+
+/** A backend as the event log names it: its URL, and its pool unless the default one. */
+function named(backend: Backend): string {
+  return backend.pool === DEFAULT_POOL ? backend.url : `${backend.url} (pool ${backend.pool})`;
 }
 
 /** e.g. `backend http://127.0.0.1:8002 failed: probe GET /health: status 503 (...)` */
 function probeLine(backend: Backend, nowMs: number): string {
-  return `backend ${backend.url} ${backend.health.state(nowMs)}: ${backend.health.cause?.detail}`;
+  const state = backend.health.state(nowMs);
+  return `backend ${named(backend)} ${state}: ${backend.health.cause?.detail}`;
 }

@@ -70,6 +70,8 @@ export class WebSocketBridges {
 /** What the bridge needs from the balancer. */
 export interface WebSocketParts {
   readonly timeoutMs: number;
+  /** The path and query sent upstream (a route may strip a prefix). Default the request's. */
+  readonly target?: string;
   readonly clock: () => number;
   readonly bridges: WebSocketBridges;
   /** The next backend after those tried, or `undefined`. */
@@ -101,7 +103,7 @@ export async function bridgeWebSocket(
   const protocols = (request.headers.get("sec-websocket-protocol") ?? "").split(",")
     .map((p) => p.trim()).filter((p) => p !== "");
   const headers = fields.filter(([name]) => !OWN_FIELDS.has(name));
-  const path = pathAndQuery(request.url);
+  const path = parts.target ?? pathAndQuery(request.url);
   const client = parts.bridges.client;
   const tried: Backend[] = [];
   let backend: Backend | undefined = first;

@@ -81,12 +81,30 @@ export function effectiveTable(resolved: Resolved): string {
   const lines = rows.map((row) =>
     `${row[0].padEnd(widths[0])}  ${row[1].padEnd(Math.min(widths[1], 48))}  ${row[2]}`
   );
+  lines.push(...routingLines(resolved.settings));
   lines.push(
     "",
     `Environment variables: ${envName("timeout")}, ${envName("listen.port")}, … ` +
       "(ROUNDABOUT_ and the setting's path in upper snake case).",
   );
   return lines.join("\n");
+}
+
+/** Pools (what each sets of its own) and routes, when configured. */
+function routingLines(settings: Resolved["settings"]): string[] {
+  if (settings.pools.length === 0 && settings.routes.length === 0) return [];
+  const lines = ["", "pools (settings not given come from the top level):"];
+  for (const pool of settings.pools) {
+    const { backends, ...own } = pool.given;
+    const rest = Object.keys(own).length === 0 ? "" : ` ${JSON.stringify(own)}`;
+    lines.push(`  ${pool.name}: ${show(backends)}${rest}`);
+  }
+  lines.push("routes (the first match wins; none matching: default):");
+  const file = toFile(settings).routes as Record<string, unknown>[];
+  file?.forEach(({ pool, ...match }, i) => {
+    lines.push(`  [${i}] ${JSON.stringify(match)} → ${pool}`);
+  });
+  return lines;
 }
 
 function show(value: unknown): string {

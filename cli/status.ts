@@ -128,7 +128,7 @@ export function statusTable(status: StatusDocument, admin?: string): string {
   const ms = (value: number | null) => value === null ? "-" : `${Math.round(value)}ms`;
   const add = (backend: BackendStatus, note = "") =>
     rows.push([
-      backend.id,
+      backend.pool === undefined ? backend.id : `${backend.id} (${backend.pool})`,
       // The ISO time's clock part (UTC, as `at` in the heading): when the ejection ends.
       backend.state + (backend.ejectedUntil ? ` until ${backend.ejectedUntil.slice(11, 19)}` : "") +
       note,
@@ -142,6 +142,10 @@ export function statusTable(status: StatusDocument, admin?: string): string {
       backend.cause ? `${backend.cause.source}: ${backend.cause.detail}` : "-",
     ]);
   for (const backend of status.backends) add(backend);
+  // The named pools' backends, after the default pool's, their pool beside their id.
+  for (const pool of status.pools?.slice(1) ?? []) {
+    for (const backend of pool.backends) add(backend);
+  }
   // `?? []`: a balancer from before `draining` was in the document still prints.
   for (const backend of status.draining ?? []) add(backend, " (removed)");
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
@@ -165,6 +169,10 @@ function heading(status: StatusDocument, admin: string | undefined): string[] {
     );
   }
   if (status.worker) lines.push(workerLine(status.worker, admin));
+  if (status.pools !== undefined) {
+    const pools = status.pools.map((pool) => `${pool.name} (${pool.policy}, ${pool.timeoutMs}ms)`);
+    lines.push(`pools: ${pools.join(", ")}; ${status.routes?.length ?? 0} route(s)`);
+  }
   return lines;
 }
 

@@ -10,7 +10,7 @@ import { LineBuffer, writeAll } from "../balancer/access_log.ts";
 import { parseJsonc } from "../config/jsonc.ts";
 import { ConfigError } from "../config/problems.ts";
 import { envLayer, flagLayer, type Layer, objectLayer, resolve } from "../config/sources.ts";
-import { BUILT_IN_TOPOLOGIES, readTopology, type Topology } from "../app/topology.ts";
+import { BUILT_IN_TOPOLOGIES, readTopology, type Topology, withAppUrls } from "../app/topology.ts";
 import { type RunningMock, startMock } from "../mocks/mod.ts";
 import { BALANCE_FLAGS, runUntilStopped, settingsHelp, startOrExplain } from "./balance.ts";
 import { explainListenError } from "./lifecycle.ts";
@@ -19,12 +19,14 @@ import { type Flags, parseFlags, quote, stringFlag, UsageError } from "./usage.t
 
 export const UP_HELP = `roundabout up: a scenario in one process, mock apps behind the balancer
 
-Usage: roundabout up [normal|failing|slow|FILE] [--app-ports P1,P2,...] [balance options]
+Usage: roundabout up [normal|failing|slow|routing|FILE] [--app-ports P1,P2,...] [balance options]
 
 Topologies (built in, from topologies/):
   normal    three normal echo apps on 8001-8003 (default)
   failing   the middle app fails every other request (scenario 1)
   slow      the middle app answers after 3s, past the 2s timeout (scenario 2)
+  routing   pools and routes: api.localhost and /api to two API apps (1s timeout),
+            /poll to a long-poll app answering after 3s (10s timeout), the rest to web
   FILE      a topology file of yours: which mock app on which port with which options, and
             the balancer's settings (see topologies/topology.schema.json)
 
@@ -52,10 +54,15 @@ export async function upCommand(args: readonly string[]): Promise<number> {
   let instance: Instance;
   try {
     await startApps(topology, prefixed, apps);
-    instance = await startBalancerInFront(name, topology.balancer, apps, flags, {
-      log: prefixed("balancer"),
-      access,
-    });
+    instance = await startBalancerInFront(
+      name,
+      withAppUrls(topology, apps.map((app) => app.url)),
+      flags,
+      {
+        log: prefixed("balancer"),
+        access,
+      },
+    );
   } catch (error) {
     await closeApps();
     throw error;
@@ -150,12 +157,10 @@ async function startApps(
  */
 function startBalancerInFront(
   name: string,
-  section: Topology["balancer"],
-  apps: readonly RunningMock[],
+  balancerSection: Topology["balancer"],
   flags: Flags,
   out: { log: (line: string) => void; access: (line: string) => void },
 ): Promise<Instance> {
-  const balancerSection = { ...section, backends: section.backends ?? apps.map((app) => app.url) };
   const env = Deno.env.toObject();
   const sources = (): Layer[] => [
     objectLayer(name, balancerSection),

@@ -177,6 +177,8 @@ export class LiveConfig {
     this.#pending = this.#parts.running.reconfigure({
       backends: settings.backends,
       options: settings.options,
+      pools: settings.pools,
+      routes: settings.routes,
       onRequest: this.#parts.sinkFor(settings),
     }).catch((error) => this.#parts.log(`probes did not follow the reload: ${error}`));
     this.#parts.log(
@@ -214,11 +216,31 @@ export function describeChanges(before: Settings, after: Settings): string[] {
   for (const [url, weight] of reweighted) {
     changes.push(`backend ${url} weight: ${old.get(url)} → ${weight}`);
   }
+  changes.push(...routingChanges(before, after));
   const order = (list: readonly BackendConfig[]) => list.map((x) => x.url).join(" ");
   if (
     added.length === 0 && removed.length === 0 && order(before.backends) !== order(after.backends)
   ) {
     changes.push("backends reordered");
+  }
+  return changes;
+}
+
+/** e.g. `pools added: static`, `pool api changed`, `routes: 2 → 3`. */
+function routingChanges(before: Settings, after: Settings): string[] {
+  const changes: string[] = [];
+  const old = new Map(before.pools.map((pool) => [pool.name, JSON.stringify(pool.given)]));
+  const now = new Map(after.pools.map((pool) => [pool.name, JSON.stringify(pool.given)]));
+  const added = [...now.keys()].filter((name) => !old.has(name));
+  const removed = [...old.keys()].filter((name) => !now.has(name));
+  if (added.length > 0) changes.push(`pools added: ${added.join(", ")}`);
+  if (removed.length > 0) changes.push(`pools removed: ${removed.join(", ")}`);
+  for (const [name, given] of now) {
+    if (old.has(name) && old.get(name) !== given) changes.push(`pool ${name} changed`);
+  }
+  if (JSON.stringify(before.routes) !== JSON.stringify(after.routes)) {
+    const [x, y] = [before.routes.length, after.routes.length];
+    changes.push(x === y ? `routes changed (${y})` : `routes: ${x} → ${y}`);
   }
   return changes;
 }

@@ -10,8 +10,13 @@ import type { AccessLogFormat } from "../balancer/access_log.ts";
 import { type BackendConfig, normaliseBackendUrl } from "../backends/backend.ts";
 import type { BalancerOptions } from "../balancer/options.ts";
 import { formatDuration } from "../lib/duration.ts";
-import { type Setting, SETTINGS } from "./settings.ts";
+import type { PoolConfig } from "../balancer/pools.ts";
+import type { Route } from "../balancer/routes.ts";
+import { fromRoute, toRoute } from "./routing.ts";
+import { POOL_SETTINGS, type Setting, SETTINGS } from "./settings.ts";
 import { BACKEND_OBJECT, type DurationValue, ms } from "./values.ts";
+
+export { repeatedBackends } from "./values.ts";
 
 // topology.ts describes its mock apps with the same value kinds as the settings.
 export { duration, hostname, integer, ms, port } from "./values.ts";
@@ -57,6 +62,16 @@ export interface Settings {
   readonly accessLog: AccessLogFormat;
   readonly shutdownGraceMs: number;
   readonly workers: number;
+  /** `pools`: each with the top-level options overlaid with its own settings. */
+  readonly pools: readonly PoolSettings[];
+  /** `routes`, in order. */
+  readonly routes: readonly Route[];
+}
+
+/** A pool as configured: what the balancer runs, and what the file said (for `toFile`). */
+export interface PoolSettings extends PoolConfig {
+  /** The pool's own settings as the file gave them. */
+  readonly given: ConfigFile;
 }
 
 /** A config file's contents, as written (durations as strings or milliseconds). */
@@ -124,7 +139,22 @@ export function toSettings(file: ConfigFile): Settings {
     const value = getPath(file, setting.path) ?? setting.default;
     setPath(settings, setting.field, fromFileValue(setting, value));
   }
-  return settings as unknown as Settings;
+  const top = settings as unknown as Settings;
+  const pools = Object.entries((file.pools ?? {}) as Record<string, ConfigFile>)
+    .map(([name, given]) => poolSettings(name, given, top));
+  const routes = ((file.routes ?? []) as Parameters<typeof toRoute>[0][]).map(toRoute);
+  return { ...top, pools, routes };
+}
+
+/** A pool's settings: the top level's, overlaid with those the pool gives. */
+function poolSettings(name: string, given: ConfigFile, top: Settings): PoolSettings {
+  const pool: Record<string, unknown> = { backends: [], options: structuredClone(top.options) };
+  for (const setting of POOL_SETTINGS) {
+    const value = getPath(given, setting.path);
+    if (value !== undefined) setPath(pool, setting.field, fromFileValue(setting, value));
+  }
+  const { backends, options } = pool as unknown as PoolConfig;
+  return { name, backends, options, given: structuredClone(given) };
 }
 
 /** Every setting at its default. */
@@ -142,27 +172,11 @@ export function toFile(settings: Settings): ConfigFile {
     const value = toFileValue(setting, getPath(settings, setting.field));
     if (value !== undefined) setPath(file, setting.path, value);
   }
+  if (settings.pools.length > 0) {
+    file.pools = Object.fromEntries(settings.pools.map((pool) => [pool.name, pool.given]));
+  }
+  if (settings.routes.length > 0) file.routes = settings.routes.map(fromRoute);
   return file;
-}
-
-/**
- * Backends given twice (after normalisation), as `[index, text]` pairs. Not a schema
- * refinement: zod skips refinements of a list whose items have problems, and a repeated
- * backend must be reported together with everything else.
- */
-export function repeatedBackends(entries: unknown): [number, string][] {
-  if (!Array.isArray(entries)) return [];
-  const seen = new Set<string>();
-  const repeated: [number, string][] = [];
-  entries.forEach((entry, i) => {
-    const text = typeof entry === "string" ? entry : (entry as { url?: unknown })?.url;
-    if (typeof text !== "string") return;
-    const normal = normaliseBackendUrl(text);
-    if ("problem" in normal) return;
-    if (seen.has(normal.url)) repeated.push([i, text]);
-    seen.add(normal.url);
-  });
-  return repeated;
 }
 
 /** A backend as written (a URL, or url and weight), normalised. Assumes it is valid. */

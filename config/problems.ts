@@ -99,6 +99,7 @@ export function knownKeys(schema: z.ZodType, path: readonly PropertyKey[]): stri
     if (i === path.length) break;
     const def = defOf(node);
     if (def.type === "array") node = def.element;
+    else if (def.type === "record") node = def.valueType;
     else if (def.type === "object") node = (def.shape as Record<string, unknown>)[String(path[i])];
     else return [];
   }
@@ -119,7 +120,7 @@ function unwrapToObjectOrArray(schema: unknown): unknown {
   let node = schema;
   for (let depth = 0; depth < 10 && node !== undefined; depth++) {
     const def = defOf(node);
-    if (def.type === "object" || def.type === "array") return node;
+    if (def.type === "object" || def.type === "array" || def.type === "record") return node;
     if (def.type === "optional" || def.type === "nullable" || def.type === "default") {
       node = def.innerType;
     } else if (def.type === "pipe") {

@@ -7,7 +7,8 @@
  */
 
 import * as z from "zod";
-import { defaultText, SECTIONS, type Setting, SETTINGS } from "./settings.ts";
+import { ROUTES } from "./routing.ts";
+import { defaultText, POOL_SETTINGS, SECTIONS, type Setting, SETTINGS } from "./settings.ts";
 import {
   ADDRESS,
   BACKENDS,
@@ -70,13 +71,16 @@ export function describeSetting(setting: Setting): string {
   return `${setting.description} Default ${defaultText(setting)}.`;
 }
 
-function configFile() {
-  const shape: Record<string, z.ZodType> = {
-    $schema: z.string({ error: "expected the URL or path of a JSON Schema" })
-      .describe("This file's JSON Schema, for editors. Ignored by Roundabout.").optional(),
-  };
+/**
+ * An object of `settings` (dotted paths become sections), every field optional, unknown keys
+ * refused; `shape` holds the fields that come before them.
+ */
+function settingsShape(
+  settings: readonly Setting[],
+  shape: Record<string, z.ZodType>,
+): Record<string, z.ZodType> {
   const sections: Record<string, Record<string, z.ZodType>> = {};
-  for (const setting of SETTINGS) {
+  for (const setting of settings) {
     const field = valueSchema(setting).describe(describeSetting(setting)).optional();
     const [first, key] = setting.path.split(".");
     if (key === undefined) {
@@ -92,6 +96,28 @@ function configFile() {
     shape[name] = z.strictObject(fields, { error: "expected an object" })
       .describe(SECTIONS[name]).optional();
   }
+  return shape;
+}
+
+/** One pool: the settings marked `pool` in settings.ts, generated from the same entries. */
+export const POOL = z.strictObject(settingsShape(POOL_SETTINGS, {}), {
+  error: "expected an object of pool settings",
+}).describe(
+  "A pool: its own backends, and any of the pool settings; those it does not give " +
+    "come from the top level.",
+);
+
+function configFile() {
+  const shape = settingsShape(SETTINGS, {
+    $schema: z.string({ error: "expected the URL or path of a JSON Schema" })
+      .describe("This file's JSON Schema, for editors. Ignored by Roundabout.").optional(),
+  });
+  shape.pools = z.record(z.string(), POOL, { error: "expected an object of pools by name" })
+    .describe(
+      "Named groups of backends with their own settings, for routes to send " +
+        "requests to. The name default is the top level's.",
+    ).optional();
+  shape.routes = ROUTES.optional();
   return z.strictObject(shape, { error: "expected an object of settings" });
 }
 

@@ -72,6 +72,8 @@ export interface Setting {
   readonly group: "Backends" | "Listening" | "Behaviour" | "Health" | "Operations";
   /** What it does, for people: `--help`, the JSON Schema, the README. */
   readonly description: string;
+  /** A pool (`pools.NAME`) may set it on its own; unset there, the top level's applies. */
+  readonly pool?: true;
 }
 
 /** Most worker threads `workers` accepts: far more than the cores of any machine here. */
@@ -140,6 +142,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     path: "backends",
+    pool: true,
     field: "backends",
     flag: "backend",
     type: "backends",
@@ -152,6 +155,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     path: "timeout",
+    pool: true,
     field: "options.timeoutMs",
     flag: "timeout",
     type: "duration",
@@ -164,6 +168,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     path: "retryDowntime",
+    pool: true,
     field: "options.retryDowntimeMs",
     flag: "retry-downtime",
     type: "duration",
@@ -186,6 +191,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     path: "replayLimit",
+    pool: true,
     field: "options.replayLimitBytes",
     flag: "replay-limit",
     type: "bytes",
@@ -239,6 +245,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     path: "retryAfterSend",
+    pool: true,
     field: "options.retryNonIdempotent",
     means: { all: true, idempotent: false },
     flag: "retry-after-send",
@@ -263,6 +270,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     path: "policy",
+    pool: true,
     field: "options.policy",
     flag: "policy",
     type: "choice",
@@ -273,6 +281,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     path: "sticky",
+    pool: true,
     field: "options.sticky",
     flag: "sticky",
     type: "sticky",
@@ -301,6 +310,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     path: "passive.failuresToEject",
+    pool: true,
     field: "options.passive.failuresToEject",
     flag: "failures-to-eject",
     type: "count",
@@ -312,6 +322,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     path: "passive.countedFailures",
+    pool: true,
     field: "options.passive.countedFailures",
     flag: "counted-failures",
     type: "list",
@@ -323,6 +334,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     path: "passive.backoff",
+    pool: true,
     field: "options.passive.backoff",
     flag: "ejection-backoff",
     type: "choice",
@@ -335,6 +347,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     path: "passive.maxEjection",
+    pool: true,
     field: "options.passive.maxEjectionMs",
     flag: "max-ejection",
     type: "duration",
@@ -344,6 +357,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     path: "passive.healthySpell",
+    pool: true,
     field: "options.passive.healthySpellMs",
     flag: "healthy-spell",
     type: "duration",
@@ -354,6 +368,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     path: "active.path",
+    pool: true,
     field: "options.active.path",
     flag: "probe-path",
     type: "path",
@@ -363,6 +378,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     path: "active.interval",
+    pool: true,
     field: "options.active.intervalMs",
     flag: "probe-interval",
     type: "duration",
@@ -372,6 +388,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     path: "active.timeout",
+    pool: true,
     field: "options.active.timeoutMs",
     flag: "probe-timeout",
     type: "duration",
@@ -381,6 +398,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     path: "active.expectStatusMin",
+    pool: true,
     field: "options.active.expectStatusMin",
     flag: "probe-status-min",
     type: "status",
@@ -392,6 +410,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     path: "active.expectStatusMax",
+    pool: true,
     field: "options.active.expectStatusMax",
     flag: "probe-status-max",
     type: "status",
@@ -403,6 +422,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     path: "active.rise",
+    pool: true,
     field: "options.active.rise",
     flag: "probe-rise",
     type: "count",
@@ -414,6 +434,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     path: "active.fall",
+    pool: true,
     field: "options.active.fall",
     flag: "probe-fall",
     type: "count",
@@ -480,6 +501,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     path: "slowStart",
+    pool: true,
     field: "options.slowStartMs",
     flag: "slow-start",
     type: "duration",
@@ -644,6 +666,14 @@ export const SETTINGS: readonly Setting[] = [
       "needs a restart.",
   },
 ];
+
+/** The settings a pool may set on its own (`pools.NAME.…`), in the order of the file. */
+export const POOL_SETTINGS: readonly Setting[] = SETTINGS.filter((setting) => setting.pool);
+
+export { DEFAULT_POOL } from "../balancer/pools.ts";
+
+/** Pool names: lower case, digits, `_` and `-`, up to 63 characters. */
+export const POOL_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 /** The environment variable of a setting: `ROUNDABOUT_` and its path in upper snake case. */
 export function envName(path: string): string {

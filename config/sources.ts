@@ -20,6 +20,7 @@ import {
 import { ConfigError, formatPath, issueLines, problemLine, quote, type Where } from "./problems.ts";
 import { CONFIG_FILE } from "./schema.ts";
 import { pemProblems } from "./pem_files.ts";
+import { defaultPoolUnused, routingProblems } from "./routing.ts";
 import { type Setting, SETTINGS } from "./settings.ts";
 
 // Flags and environment variables are sources too; they are read in text_layers.ts.
@@ -175,6 +176,17 @@ export function resolve(layers: readonly Layer[]): Resolved {
       origins.set(path, { source: "default", name: "default" });
     }
   }
+  // Pools and routes name each other: both come from the last layer that gives either.
+  const routing = layers.findLast((layer) =>
+    layer.values?.pools !== undefined || layer.values?.routes !== undefined
+  );
+  if (routing !== undefined) {
+    for (const key of ["pools", "routes"]) {
+      if (routing.values[key] === undefined) continue;
+      merged[key] = routing.values[key];
+      origins.set(key, { source: routing.source, name: routing.name || "file" });
+    }
+  }
   const valid = (path: string) => {
     const layer = deciding.get(path);
     if (!layer) return true;
@@ -191,7 +203,13 @@ export function resolve(layers: readonly Layer[]): Resolved {
     getPath(merged, path) ?? SETTINGS.find((setting) => setting.path === path)!.default;
   // A file that could not be read says nothing, so "--backend is required" and the like
   // would be guesses about it: only its own problem is reported.
-  if (!layers.some(unreadable)) problems.push(...crossCheck(value, valid, whereOf, deciding));
+  if (!layers.some(unreadable)) {
+    problems.push(...crossCheck(value, valid, whereOf, deciding, merged.routes));
+    if (routing !== undefined) {
+      const prefix = routing.whereOf(["pools"]).name.slice(0, -"pools".length);
+      problems.push(...routingProblems(merged.pools, merged.routes, prefix));
+    }
+  }
   problems.push(...pemProblems(value, valid, whereOf));
   if (problems.length > 0) throw new ConfigError(problems);
   return { settings: toSettings(merged), origins };
@@ -203,10 +221,12 @@ function crossCheck(
   valid: (path: string) => boolean,
   whereOf: (path: string) => Where,
   deciding: ReadonlyMap<string, Layer>,
+  routes: unknown,
 ): string[] {
   const problems: string[] = [];
   if (valid("backends")) {
-    if ((value("backends") as unknown[]).length === 0) {
+    // The default pool serves unmatched requests; none reach it past an early catch-all.
+    if ((value("backends") as unknown[]).length === 0 && !defaultPoolUnused(routes)) {
       problems.push(
         deciding.has("backends")
           ? problemLine(whereOf("backends"), "expected at least one backend", { value: [] })

@@ -162,6 +162,26 @@ export function check<T>(
 }
 
 /**
+ * Backends given twice (after normalisation), as `[index, text]` pairs. Not a schema
+ * refinement: zod skips refinements of a list whose items have problems, and a repeated
+ * backend must be reported together with everything else.
+ */
+export function repeatedBackends(entries: unknown): [number, string][] {
+  if (!Array.isArray(entries)) return [];
+  const seen = new Set<string>();
+  const repeated: [number, string][] = [];
+  entries.forEach((entry, i) => {
+    const text = typeof entry === "string" ? entry : (entry as { url?: unknown })?.url;
+    if (typeof text !== "string") return;
+    const normal = normaliseBackendUrl(text);
+    if ("problem" in normal) return;
+    if (seen.has(normal.url)) repeated.push([i, text]);
+    seen.add(normal.url);
+  });
+  return repeated;
+}
+
+/**
  * RFC 9110 `token` (section 5.6.2), which is also RFC 6265's cookie-name: what a header or
  * cookie name may be made of. Capped in length, as no real name comes near.
  */

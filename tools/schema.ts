@@ -49,7 +49,7 @@ export function settingsTable(): string {
     ...SETTINGS.map((setting) => [
       code(flagUsage(setting)),
       code(envName(setting.path)),
-      code(setting.path),
+      code(setting.path) + (setting.pool ? " (pools too)" : ""),
       setting.description.replaceAll("|", "\\|"),
       defaultText(setting),
     ]),
