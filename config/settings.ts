@@ -521,7 +521,9 @@ export const SETTINGS: readonly Setting[] = [
     group: "Behaviour",
     description: "Requests forwarded at once; the others wait in arrival order, so none " +
       "waits seconds while others are served in milliseconds. One that waited the per-try " +
-      "timeout gets 503 with Retry-After. 0 turns the gate off. WebSocket upgrades bypass it.",
+      "timeout gets 503 with Retry-After. A request whose backend has not answered within an " +
+      "eighth of the per-try timeout (50ms to 1s) gives its place to the next one, so a slow " +
+      "backend cannot hold the gate shut. 0 turns the gate off. WebSocket upgrades bypass it.",
   },
   {
     path: "dns.refresh",
