@@ -64,7 +64,10 @@ Deno.test("POST /backends?pool= adds to a named pool: routed requests reach it, 
       // Routed requests reach the new backend; the default pool is as it was.
       const seen = new Set<string | null>();
       for (let i = 0; i < 6; i++) seen.add(await servedBy(`${listener}/api/x`));
-      assert.deepEqual([...seen].sort(), [one.url, two.url].sort());
+      // Weighing the most, the new one is taken whenever its turn comes (the other one only
+      // half the time: round robin's weighting draws for it, so it may not show in six).
+      assert.ok(seen.has(two.url), [...seen].join());
+      assert.ok([...seen].every((url) => url === one.url || url === two.url), [...seen].join());
       assert.equal(await servedBy(`${listener}/other`), top.url);
       assert.deepEqual(instance.live.settings.backends.map((b) => b.url), [top.url]);
 
@@ -151,7 +154,7 @@ Deno.test("POST /backends names its pool once: in ?pool or the body, the same in
 Deno.test("DELETE /backends/ID?pool= drains a named pool's node:http backend, then removes it; the pool's last backend stays", async () => {
   let node: NodeBackend | undefined;
   try {
-    node = await startNodeBackend({ mode: "slow", delayMs: 400 });
+    node = await startNodeBackend({ mode: "slow", delayMs: 1_000 });
     const slow = node;
     await withApps(2, async ([top, other]) => {
       await withInstance(config(top.url, [slow.url, other.url]), async (t) => {
