@@ -29,6 +29,7 @@ export function jsonLine(record: RequestRecord): string {
     client: record.client,
     bytesIn: record.bytesIn,
     userAgent: record.userAgent,
+    phases: record.phases, // left out when undefined (the timeline is off)
   });
 }
 

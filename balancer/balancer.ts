@@ -7,13 +7,14 @@
  * @module
  */
 
-import { AdmissionGate, NotAdmitted } from "./admission.ts";
+import { AdmissionGate, admissionGateFor, NotAdmitted } from "./admission.ts";
 import type { Backend } from "../backends/backend.ts";
 import { keepAnswer, releaseWhenSent, rewriteToClient } from "./answer.ts";
 import { prepareBody } from "./body.ts";
 import { explainPick } from "./explain.ts";
 import { Exchange, type RequestRecord, shareAmongRequests, type Shared } from "./exchange.ts";
-import type { Clock } from "../lib/time.ts";
+import { backgroundTimers, type Clock, type Timers } from "../lib/time.ts";
+import { Timeline } from "../lib/timeline.ts";
 import {
   answerFailure,
   answerNoBackend,
@@ -66,6 +67,8 @@ export interface BalancerParts {
   readonly lag?: Pick<LagMonitor, "lagMs">;
   /** Where open WebSocket bridges are kept for shutdown. Default a set of this balancer's. */
   readonly websockets?: WebSocketBridges;
+  /** Timers for the admission gate (default the platform's, unref'd). */
+  readonly timers?: Timers;
   /**
    * Records why each try went to its backend and which were passed over (`explain.ts`), for
    * the admin API's recent requests; needs `onRequest`. Default false: no cost per pick.
@@ -105,6 +108,7 @@ export class Balancer {
   readonly #rewriteLocation: boolean;
   readonly #exposeBackend: boolean;
   readonly #explainPicks: boolean;
+  readonly #timeline: boolean;
   readonly #stripPrefix: string | undefined;
   readonly #parts: BalancerParts;
   /** Sticky sessions (`sticky.ts`); absent when off, so the request path skips them. */
@@ -126,10 +130,11 @@ export class Balancer {
     this.#rewriteLocation = options.rewriteLocation;
     this.#exposeBackend = options.exposeBackend;
     this.#explainPicks = parts.explainPicks === true && parts.onRequest !== undefined;
+    this.#timeline = options.timeline === true && parts.onRequest !== undefined;
     this.#stripPrefix = parts.stripPrefix;
     if (parts.admission !== undefined) this.admission = parts.admission ?? undefined;
     else if (options.maxInFlight > 0) {
-      this.admission = new AdmissionGate(options.maxInFlight, options.timeoutMs, parts.clock);
+      this.admission = admissionGateFor(options, parts.clock, parts.timers ?? backgroundTimers);
     }
     if (options.sticky !== undefined) {
       this.#sticky = createStickiness(options.sticky, {
@@ -171,12 +176,30 @@ export class Balancer {
 
   /** The request handler for `Deno.serve`: every answer, refusals included, is recorded. */
   handle = async (request: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
+    if (this.#timeline) return this.#handleTimed(request, info);
     const exchange = new Exchange(request, info, this.#shared);
     const response = await this.#respond(exchange);
     response.headers.set("x-request-id", exchange.requestId);
     this.#onRequest?.(exchange.toRecord(response.status, this.#clock()));
     return response;
   };
+
+  /** {@linkcode handle} with the phases timed: recorded once the answer has been sent. */
+  async #handleTimed(request: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
+    const exchange = new Exchange(request, info, this.#shared);
+    const timeline = exchange.timeline = new Timeline();
+    const response = await this.#respond(exchange);
+    response.headers.set("x-request-id", exchange.requestId);
+    const record = exchange.toRecord(response.status, this.#clock());
+    const sent = () => {
+      timeline.mark("sent");
+      this.#onRequest!(record);
+    };
+    const completed = info.completed as Promise<void> | undefined;
+    if (completed === undefined) sent();
+    else completed.then(sent, sent);
+    return response;
+  }
 
   /** Refuse what must not be forwarded, pick the first backend, forward. */
   #respond(exchange: Exchange): Response | Promise<Response> {
@@ -218,7 +241,7 @@ export class Balancer {
     fields: FieldList,
     length: string | null,
   ): Promise<Response> {
-    const wait = gate.enter(exchange.signal);
+    const wait = gate.enter(exchange, exchange.startMs, exchange.signal);
     if (wait !== undefined) {
       try {
         await wait;
@@ -227,10 +250,11 @@ export class Balancer {
         exchange.admissionRejected = true;
         return answerAdmissionTimeout(error.waitedMs);
       }
+      exchange.timeline?.mark("admitted");
       const nowMs = this.#clock();
       const again = this.#first(exchange, nowMs);
       if (again === undefined) {
-        gate.leave();
+        gate.leave(exchange);
         return answerNoBackend(this.backends, nowMs);
       }
       first = again;
@@ -238,7 +262,7 @@ export class Balancer {
     try {
       return await this.#forward(exchange, first, fields, length);
     } finally {
-      gate.leave();
+      gate.leave(exchange);
     }
   }
 
@@ -306,6 +330,7 @@ export class Balancer {
       // client's response ends abnormally (the stream errors) and the backend is blamed,
       // here only (`Deno.serve`'s onError sees the same error and stays quiet about it).
       // Not twice for a 5xx, counted when it arrived; not for a client that left.
+      timeline: exchange.timeline,
       onBodyError: (error: UpstreamError) => {
         if (exchange.countedAnswer === tryNumber || error.kind === "client-gone") return;
         this.#markFailed(backend, error.kind, error.message, tryStartMs);

@@ -10,6 +10,8 @@ import type { PreparedBody } from "./body.ts";
 import type { Clock } from "../lib/time.ts";
 import type { ClientInfo } from "../lib/headers.ts";
 import { RequestIds } from "../lib/request_id.ts";
+import type { PhaseMarks, Timeline } from "../lib/timeline.ts";
+import type { Slot } from "./admission.ts";
 import type { FailedTry, FailureContext, PickWhy, Replay, TryRecord, Verdict } from "./outcomes.ts";
 import type { BalancerOptions } from "./options.ts";
 import type { LagMonitor } from "./overload.ts";
@@ -34,6 +36,8 @@ export interface RequestRecord {
   readonly userAgent: string | null;
   /** Set when the admission gate answered 503 after a wait (`maxInFlight`). */
   readonly admissionRejected?: boolean;
+  /** When each phase ended, ms since the request arrived (the `timeline` setting). */
+  readonly phases?: PhaseMarks;
   /** The pool that served it (`default` for the top-level backends; absent reads the same). */
   readonly pool?: string;
 }
@@ -52,6 +56,7 @@ export interface Shared {
   readonly errorDetails: boolean;
   readonly lagMs: () => number;
   readonly requestIds: RequestIds;
+  readonly backends: readonly Backend[];
   /** The pool's name, for records. */
   readonly pool: string;
 }
@@ -85,6 +90,7 @@ export function shareAmongRequests(parts: {
     errorDetails: options.errorDetails,
     lagMs: lag === undefined ? () => 0 : () => lag.lagMs(),
     requestIds: new RequestIds(),
+    backends: parts.backends,
     pool: parts.pool ?? "default",
   };
 }
@@ -95,7 +101,7 @@ export function shareAmongRequests(parts: {
  * failed try `outcomes.ts` judges. Its lists are made only when something goes into them: a
  * request answered by its first backend, with nobody observing, makes none.
  */
-export class Exchange implements ClientInfo, FailedTry, FailureContext {
+export class Exchange implements ClientInfo, FailedTry, FailureContext, Slot {
   readonly startMs: number;
   readonly peer: string;
   readonly trusted: boolean;
@@ -125,6 +131,11 @@ export class Exchange implements ClientInfo, FailedTry, FailureContext {
   why: PickWhy | undefined;
   /** The admission gate answered 503 after a wait (see `Balancer.#admitted`). */
   admissionRejected = false;
+  /** Its admission slot (`admission.ts`): when admitted, and whether it still counts. */
+  admittedMs = 0;
+  holdsSlot = false;
+  /** The request's phase marks, when the `timeline` setting is on. */
+  timeline: Timeline | undefined = undefined;
   /** The backend stickiness chose for the first try (`sticky.ts`), when it chose one. */
   sticky: Backend | undefined;
 
@@ -157,6 +168,12 @@ export class Exchange implements ClientInfo, FailedTry, FailureContext {
   lagMs(): number {
     return this.shared.lagMs();
   }
+  othersAnsweredSince(startMs: number): boolean {
+    for (const backend of this.shared.backends) {
+      if (backend !== this.backend && backend.answeredSince(startMs)) return true;
+    }
+    return false;
+  }
 
   /** The finished request, answered with `status` at `nowMs`, for observers. */
   toRecord(status: number, nowMs: number): RequestRecord {
@@ -174,6 +191,7 @@ export class Exchange implements ClientInfo, FailedTry, FailureContext {
       bytesIn: declaredLength(request.headers.get("content-length")),
       userAgent: request.headers.get("user-agent"),
       admissionRejected: this.admissionRejected,
+      phases: this.timeline?.marks,
       pool: this.shared.pool,
     };
   }

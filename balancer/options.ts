@@ -58,6 +58,8 @@ export interface BalancerOptions {
   readonly maxInFlight: number;
   /** Setting `health.onListener`: `/healthz` and `/readyz` answered on the balancer's port. */
   readonly healthOnListener: boolean;
+  /** Setting `timeline`: each request's phases timed (`lib/timeline.ts`) for the access log. */
+  readonly timeline: boolean;
   /** Settings `dns.*`: how backend names are resolved (`backends/discovery.ts`). */
   readonly dns: DnsOptions;
 }
@@ -126,6 +128,7 @@ export const DEFAULT_OPTIONS: BalancerOptions = {
   slowStartMs: 0,
   maxInFlight: 256,
   healthOnListener: false,
+  timeline: false,
   dns: { refreshMs: 10_000, resolver: undefined },
 };
 

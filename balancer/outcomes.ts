@@ -119,6 +119,8 @@ export interface FailedTry {
   readonly timeoutMs: number;
   /** The balancer's recent event-loop lag (`LagMonitor.lagMs`), 0 when not measured. */
   lagMs(): number;
+  /** Whether a backend other than `backend` answered a try that started after `startMs`. */
+  othersAnsweredSince(startMs: number): boolean;
 }
 
 /** The verdict on a try that ended without an answer, with `error` (see the table above). */
@@ -129,8 +131,15 @@ export function judgeFailure(error: unknown, failed: FailedTry): Verdict {
   if (body instanceof StreamedBody && body.refusal !== undefined) {
     return { ...NOT_A_TRY, kind: "refused", detail: body.refusal, refusal: body.refusal };
   }
-  const failure = classifyFailure(error, failed.signal, failed.timeoutMs, failed.lagMs());
+  let failure = classifyFailure(error, failed.signal, failed.timeoutMs, failed.lagMs());
   if (failure.kind === "client-gone") return { ...NOT_A_TRY, ...failure };
+  if (failure.kind === "overload" && slowAmidAnswers(failed)) {
+    failure = {
+      kind: "timeout",
+      detail: `no response within ${formatDuration(failed.timeoutMs)} (the balancer lagged, ` +
+        `but other backends answered newer requests meanwhile and this one none)`,
+    };
+  }
   if (failure.kind === "overload") {
     // The balancer's own lag, not the backend's: not counted, not retried.
     return { ...failure, blame: "none", next: "stop", recorded: true };
@@ -367,6 +376,18 @@ function shorten(text: string): string {
  * ejected. Answers (5xx) and broken connections are the backend's own word and always count.
  * The try still fails and the request moves on, as for any timeout.
  */
+/**
+ * Whether a timeout during lag is the backend's after all: lag means answers are read late,
+ * but other backends' answers to newer tries were read while this backend answered none. Without
+ * this, a backend slower than the timeout was never ejected while 1,000 connections kept the
+ * loop late: a third of all requests waited the whole timeout and got 503 (bench/README.md,
+ * "A slow backend and the gate").
+ */
+function slowAmidAnswers(failed: FailedTry): boolean {
+  const since = failed.tryStartMs;
+  return !failed.backend.answeredSince(since) && failed.othersAnsweredSince(since);
+}
+
 function timeoutExcuse(kind: TryFailureKind, answeredNewer: boolean): string | undefined {
   if (kind !== "timeout" || !answeredNewer) return undefined;
   return "not held against the backend: it answered a newer request meanwhile";

@@ -16,7 +16,7 @@ import { hostlessOrigin } from "./refusals.ts";
 import { isBackendFailure } from "./outcomes.ts";
 import type { Backend, BackendConfig } from "../backends/backend.ts";
 import type { PoolChange } from "../backends/pool.ts";
-import { AdmissionGate } from "./admission.ts";
+import { admissionGateFor } from "./admission.ts";
 import { Balancer, type RequestRecord } from "./balancer.ts";
 import { type InForce, inForce } from "./dispatch.ts";
 import { DEFAULT_POOL, type PoolConfig, type PoolPlan, Pools } from "./pools.ts";
@@ -368,9 +368,7 @@ export class RunningBalancer {
       : undefined;
     const top = this.#configured[0].options;
     // One gate for the listener: maxInFlight counts requests, whatever pool serves them.
-    const admission = top.maxInFlight > 0
-      ? new AdmissionGate(top.maxInFlight, top.timeoutMs, this.#clock)
-      : null;
+    const admission = top.maxInFlight > 0 ? admissionGateFor(top, this.#clock) : null;
     const pools = new Map<string, Balancer>();
     for (const pool of this.#configured) {
       pools.set(

@@ -74,6 +74,8 @@ const quiet = balancer();
 let records = 0;
 const observed = balancer(() => records++);
 const explained = balancer(() => records++, true);
+const ungated = balancer(undefined, false, { ...DEFAULT_OPTIONS, maxInFlight: 0 });
+const timed = balancer(() => records++, false, { ...DEFAULT_OPTIONS, timeline: true });
 const byCookie = balancer(undefined, false, { ...DEFAULT_OPTIONS, sticky: { cookie: "rb" } });
 const byHeader = balancer(undefined, false, { ...DEFAULT_OPTIONS, sticky: { header: "x-user" } });
 /** The cookie the first answer sets, sent back as a browser would, among others. */
@@ -141,6 +143,24 @@ Deno.bench(
   { group: "handle" },
   async () => {
     const response = await handle(byHeader, post(userHeaders));
+    await response.body?.cancel();
+  },
+);
+
+Deno.bench(
+  "Balancer.handle, small POST, nobody observing, admission gate off (maxInFlight 0)",
+  { group: "handle" },
+  async () => {
+    const response = await handle(ungated, post());
+    await response.body?.cancel();
+  },
+);
+
+Deno.bench(
+  "Balancer.handle, small POST, with an access log sink and the timeline on",
+  { group: "handle" },
+  async () => {
+    const response = await handle(timed, post());
     await response.body?.cancel();
   },
 );

@@ -131,6 +131,27 @@ export const SCENARIOS: readonly Scenario[] = [
     warmup: false,
   },
   {
+    name: "healthy-c1000",
+    description: "as healthy, 1,000 connections (baseline of one-slow-c1000)",
+    script: "get.lua",
+    path: "/small",
+    connections: 1000,
+    backends: "healthy",
+    warmup: false,
+  },
+  {
+    // At 64 connections the admission gate (256) never queues; here it does, so a slow
+    // backend holding slots could starve the others.
+    name: "one-slow-c1000",
+    description: "as one-slow, 1,000 connections: does the admission gate let it starve the rest?",
+    script: "get.lua",
+    path: "/small",
+    connections: 1000,
+    backends: "one-slow",
+    baseline: "healthy-c1000",
+    warmup: false,
+  },
+  {
     name: "one-failing",
     description: "as healthy, but backend 3 answers 500 to every other request",
     script: "get.lua",

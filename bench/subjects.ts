@@ -69,6 +69,11 @@ export const BALANCER_VARIANTS: ReadonlyArray<{
 }> = [
   { name: "roundabout-fetch", args: ["--transport", "fetch"] },
   { name: "roundabout-http1", args: ["--transport", "http1"] },
+  // The same client over node:net sockets instead of Deno.connect (the default).
+  { name: "roundabout-http1-net", args: ["--transport", "http1-net"] },
+  // V8's garbage collector on the main thread only: does GC on helper threads cost more CPU
+  // than it saves when the cores are contended?
+  { name: "roundabout-http1-stgc", args: ["--transport", "http1"], v8: ["--single-threaded-gc"] },
   // FIFO admission (maxInFlight, default 256) off, and tighter: its effect at 1,000 connections.
   { name: "roundabout-http1-ungated", args: ["--transport", "http1", "--max-in-flight", "0"] },
   { name: "roundabout-http1-gate64", args: ["--transport", "http1", "--max-in-flight", "64"] },

@@ -556,7 +556,8 @@ export const SETTINGS: readonly Setting[] = [
     choices: TRANSPORT_NAMES,
     group: "Behaviour",
     description: "Upstream HTTP client: auto (the same as http1, which speaks http:// and " +
-      "https://), fetch or http1. A change needs a restart.",
+      "https://), fetch, http1, or http1-net (http1 over node:net sockets for http://; no " +
+      "cheaper here, kept for comparison). A change needs a restart.",
   },
   {
     path: "backendCa",
@@ -628,6 +629,18 @@ export const SETTINGS: readonly Setting[] = [
     group: "Operations",
     description: "One line per request to stdout: json, text, off, or auto (text on a " +
       "terminal, else json).",
+  },
+  {
+    path: "timeline",
+    field: "options.timeline",
+    flag: "timeline",
+    type: "switch",
+    default: false,
+    group: "Operations",
+    description: "Time each request's phases (admission wait, try start, connection, request " +
+      "written, first byte, head, body read, answer sent; ms since it arrived) and add them " +
+      'to its JSON access log line as "phases", written once the answer is sent. For ' +
+      "finding where slow requests spend their time; the http1 transport only.",
   },
   {
     path: "shutdownGrace",

@@ -192,3 +192,45 @@ Deno.test("metrics count overload rejections and show the lag, the state and the
   assert.match(text, /^roundabout_overloaded 1$/m);
   assert.match(text, /^roundabout_overload_episodes_total 2$/m);
 });
+
+/** Backend 0 holds every try until the test times it out; the others answer at once. */
+class OneSlow implements Transport {
+  readonly held: Array<() => void> = [];
+  send(request: UpstreamRequest): Promise<Response> {
+    if (request.baseUrl !== "http://a.test") return Promise.resolve(new Response("ok"));
+    return new Promise((_, reject) =>
+      this.held.push(() => reject(new DOMException("Signal timed out.", "TimeoutError")))
+    );
+  }
+  close() {}
+}
+
+Deno.test("a timeout during lag is the backend's when the others answered newer requests and it none", async () => {
+  const clock = new FakeClock();
+  const pool = backends(3);
+  const transport = new OneSlow();
+  const balancer = new Balancer({
+    options: DEFAULT_OPTIONS,
+    backends: pool,
+    policy: new RoundRobin(),
+    transport,
+    clock: clock.now,
+    lag: { lagMs: () => 400 },
+  });
+  const get = () => balancer.handle(new Request("http://lb.test/"), INFO);
+  const slow = get(); // round robin: backend 0, the slow one
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(transport.held.length, 1);
+  clock.advance(10);
+  const fast = await get(); // backend 1 answers a newer request
+  assert.equal(fast.status, 200);
+  await fast.body?.cancel();
+  clock.advance(2_000);
+  transport.held[0]();
+  const response = await slow;
+  // Not 503 "overloaded": a timeout, held against backend 0, and the GET moved on.
+  assert.equal(response.status, 200);
+  await response.body?.cancel();
+  assert.equal(pool[0].available(clock.nowMs), false, "the slow backend is ejected");
+  assert.equal(pool[1].available(clock.nowMs), true);
+});

@@ -6,6 +6,7 @@
  */
 
 import type { FieldList } from "../lib/headers.ts";
+import type { Timeline } from "../lib/timeline.ts";
 
 /** One try, as the proxy hands it to a transport. */
 export interface UpstreamRequest {
@@ -62,6 +63,12 @@ export interface UpstreamRequest {
    * body (the client left): that is not the backend's fault.
    */
   readonly onBodyError?: (error: UpstreamError) => void;
+  /**
+   * Where the transport marks the phases of this try (connected, written, first byte, head,
+   * body read), when the `timeline` setting is on; unset otherwise. A transport may ignore
+   * it (`fetch` does).
+   */
+  readonly timeline?: Timeline;
 }
 
 /** What every transport is built with, from the settings. */

@@ -5,6 +5,10 @@
  * against the system's roots plus `caCerts`, for the URL's host (also sent as SNI): an
  * untrusted certificate is a `connect` failure naming the backend and the reason.
  *
+ * Plain TCP goes through `Deno.connect` (the default) or `node:net` (`net_socket.ts`); TLS
+ * always through `Deno.connect` and `Deno.startTls`, whose certificate checks and error names
+ * the client relies on.
+ *
  * @module
  */
 
@@ -12,23 +16,33 @@ import { UpstreamError } from "../transport.ts";
 import { Http1Connection } from "./connection.ts";
 import type { ExchangeGuard } from "./exchange_guard.ts";
 import type { Origin } from "./pool.ts";
+import type { Http1Socket, SocketKind } from "./socket.ts";
+
+let netSocket: Promise<typeof import("./net_socket.ts")> | undefined;
 
 /** Connects, interruptibly: `send` reports an interruption as the client's or a timeout. */
 export async function connect(
   origin: Origin,
   guard: ExchangeGuard,
   caCerts: string[],
+  kind: SocketKind,
 ): Promise<Http1Connection> {
   // An AbortController only here: new connections are rare once the pool is warm.
   if (guard.interruption !== undefined) throw guard.interruption;
   const controller = new AbortController();
   guard.connecting = controller;
   const signal = controller.signal;
-  let socket: Deno.Conn;
+  let socket: Http1Socket;
   try {
-    const tcp = await Deno.connect({ hostname: origin.hostname, port: origin.port, signal });
-    tcp.setNoDelay(true);
-    socket = origin.tls ? await secure(tcp, origin, caCerts, signal) : tcp;
+    if (kind === "net" && !origin.tls) {
+      // Loaded on first use: node:net costs memory at start-up (bench/README.md, "Memory").
+      const { openNetSocket } = await (netSocket ??= import("./net_socket.ts"));
+      socket = await openNetSocket(origin.hostname, origin.port, signal);
+    } else {
+      const tcp = await Deno.connect({ hostname: origin.hostname, port: origin.port, signal });
+      tcp.setNoDelay(true);
+      socket = origin.tls ? await secure(tcp, origin, caCerts, signal) : tcp;
+    }
   } catch (error) {
     if (signal.aborted) throw error;
     if (error instanceof UpstreamError) throw error;
@@ -90,8 +104,14 @@ function closeQuietly(conn: Deno.Conn): void {
 }
 
 function connectFailure(error: unknown, origin: Origin): string {
-  if (error instanceof Deno.errors.ConnectionRefused) return `connection refused (${origin.host})`;
+  // Deno's error classes, or node:net's codes.
+  const code = (error as { code?: unknown } | null)?.code;
+  if (error instanceof Deno.errors.ConnectionRefused || code === "ECONNREFUSED") {
+    return `connection refused (${origin.host})`;
+  }
   const message = error instanceof Error ? error.message : String(error);
-  if (message.includes("lookup address")) return `name not resolved (${origin.host})`;
+  if (message.includes("lookup address") || code === "ENOTFOUND" || code === "EAI_AGAIN") {
+    return `name not resolved (${origin.host})`;
+  }
   return `connect to ${origin.host} failed (${message})`;
 }

@@ -5,6 +5,9 @@
  * @module
  */
 
+import type { Timeline } from "../../lib/timeline.ts";
+import type { Http1Socket } from "./socket.ts";
+
 /** Initial size of a connection's read buffer; it grows only for response heads that need it. */
 const READ_BUFFER_BYTES = 16 * 1024;
 /** Size of the buffer a request head and a small body are joined in for a single write. */
@@ -14,7 +17,7 @@ const MIN_READ_ROOM = 2048;
 
 /** A TCP connection and its buffers. Used by one exchange at a time. */
 export class Http1Connection {
-  readonly socket: Deno.Conn;
+  readonly socket: Http1Socket;
   /** Bytes read from the socket; `buffer[start, end)` is not consumed yet. */
   buffer: Uint8Array<ArrayBuffer> = new Uint8Array(READ_BUFFER_BYTES);
   start = 0;
@@ -36,10 +39,12 @@ export class Http1Connection {
    * is reported as this reason, never as a connection the backend closed.
    */
   closeReason: unknown;
+  /** The timeline of the exchange using it, while its head is read (`timeline` setting). */
+  timeline: Timeline | undefined = undefined;
   /** A read started while idle, to be consumed by the next {@linkcode fill}. */
   #pending: Promise<number | null> | undefined;
 
-  constructor(socket: Deno.Conn) {
+  constructor(socket: Http1Socket) {
     this.socket = socket;
   }
 

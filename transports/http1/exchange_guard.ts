@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { Timeline } from "../../lib/timeline.ts";
 import { requestBodyStalled, type UpstreamRequest } from "../transport.ts";
 import type { Deadline, Deadlines } from "../deadlines.ts";
 import type { Http1Connection } from "./connection.ts";
@@ -77,6 +78,14 @@ export class ExchangeGuard implements BodyReaderSlot, EventListenerObject {
     this.conn = conn;
   }
 
+  /** The response head is back: the connection is no longer the exchange's to interrupt. */
+  headArrived(): void {
+    this.conn = undefined;
+  }
+
+  /** The response body has been read to its end, or given up. */
+  bodyEnded(): void {}
+
   /** The backend stopped taking the request body. */
   stall(): void {
     this.interrupt(requestBodyStalled(this.#idleMs!));
@@ -102,5 +111,42 @@ export class ExchangeGuard implements BodyReaderSlot, EventListenerObject {
     this.connecting?.abort();
     this.conn?.close(reason);
     this.reader?.cancel().catch(() => {});
+  }
+}
+
+/**
+ * The guard of an exchange whose phases are timed (the `timeline` setting): it marks them on
+ * the request's {@linkcode Timeline} at the points the plain guard is told of anyway, so an
+ * exchange without a timeline does no extra work.
+ */
+export class TimedExchangeGuard extends ExchangeGuard {
+  readonly #timeline: Timeline;
+
+  constructor(deadlines: Deadlines, request: UpstreamRequest, signal: AbortSignal) {
+    super(deadlines, request, signal);
+    this.#timeline = request.timeline!;
+    this.#timeline.startTry();
+  }
+
+  override use(conn: Http1Connection): void {
+    this.#timeline.mark("connected");
+    // `readHead` marks the first byte on it (see `Http1Connection.timeline`).
+    conn.timeline = this.#timeline;
+    super.use(conn);
+  }
+
+  override written(): void {
+    this.#timeline.mark("written");
+    super.written();
+  }
+
+  override headArrived(): void {
+    this.#timeline.mark("head");
+    if (this.conn !== undefined) this.conn.timeline = undefined;
+    super.headArrived();
+  }
+
+  override bodyEnded(): void {
+    this.#timeline.mark("bodyRead");
   }
 }

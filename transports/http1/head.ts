@@ -118,6 +118,8 @@ async function findHeadEnd(
         cause: error,
       });
     }
+    // With the timeline off, this check is all it costs here.
+    if (conn.timeline !== undefined) conn.timeline.markOnce("firstByte");
     if (count === null) {
       if (!received && conn.end === conn.start) throw new NoResponseError();
       if (!checked) checkStartsHttp(conn.buffer, conn.start, conn.end);

@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { SocketKind } from "./socket.ts";
+
 /** Options for `Http1Transport`. */
 export interface Http1TransportOptions {
   /**
@@ -27,6 +29,12 @@ export interface Http1TransportOptions {
    * certificate is always verified; there is no way to skip that. Default none.
    */
   readonly caCerts?: readonly string[];
+  /**
+   * What plain `http://` connections are opened with: `Deno.connect` (`"deno"`) or `node:net`
+   * sockets (`"net"`, measured no cheaper per request in this client: bench/README.md,
+   * "Upstream sockets"). `https://` always uses `Deno.startTls`. Default `"deno"`.
+   */
+  readonly socket?: SocketKind;
 }
 
 /** Defaults of {@linkcode Http1TransportOptions}, in one place. */
@@ -35,6 +43,7 @@ export const HTTP1_DEFAULTS: Readonly<Required<Http1TransportOptions>> = {
   idleTimeoutMs: 60_000,
   maxHeaderBytes: 65_536,
   caCerts: [],
+  socket: "deno",
 };
 
 /**
@@ -45,10 +54,14 @@ export function http1Settings(options: Http1TransportOptions): Required<Http1Tra
   const settings = { ...HTTP1_DEFAULTS, ...options };
   // An option given as undefined (an unset setting passed along) means its default too.
   settings.caCerts = options.caCerts ?? HTTP1_DEFAULTS.caCerts;
+  settings.socket = options.socket ?? HTTP1_DEFAULTS.socket;
   const problems = [
     checkWhole("maxIdlePerOrigin", settings.maxIdlePerOrigin, 0),
     checkWhole("idleTimeoutMs", settings.idleTimeoutMs, 1),
     checkWhole("maxHeaderBytes", settings.maxHeaderBytes, 64),
+    settings.socket === "net" || settings.socket === "deno"
+      ? undefined
+      : `socket is "${settings.socket}", expected "net" or "deno"`,
   ].filter((problem) => problem !== undefined);
   if (problems.length > 0) {
     throw new RangeError(`Cannot create Http1Transport: ${problems.join("; ")}`);
