@@ -9,6 +9,7 @@
 import { type Context, Hono } from "hono";
 import type { Backend } from "../backends/backend.ts";
 import { formatDuration, parseDuration } from "../lib/duration.ts";
+import { DEFAULT_POOL } from "../config/settings.ts";
 import { BACKEND_BODY, backendConfig } from "../config/model.ts";
 import { issueLines } from "../config/problems.ts";
 import { backendStatus, statusSnapshot } from "./status.ts";
@@ -82,8 +83,8 @@ function withBackend(
 }
 
 /** A backend as the event log names it: its URL, and its pool unless the default one. */
-function named(backend: Backend): string {
-  return backend.pool === "default" ? backend.url : `${backend.url} (pool ${backend.pool})`;
+function named(backend: Pick<Backend, "url" | "pool">): string {
+  return backend.pool === DEFAULT_POOL ? backend.url : `${backend.url} (pool ${backend.pool})`;
 }
 
 /** Whether `backend` is in force in some pool (not only draining). */
@@ -91,11 +92,17 @@ function isInForce(backend: Backend, parts: AdminParts): boolean {
   return parts.running.pools.get(backend.pool)?.backends.includes(backend) ?? false;
 }
 
-/** `POST /backends`: adds `{ "url": …, "weight"?: … }`; 201 with its status entry. */
+/**
+ * `POST /backends[?pool=NAME]`: adds `{ "url": …, "weight"?: …, "pool"?: … }` to the pool
+ * named by `?pool` or the body (both may, if they agree), else the default pool; 201 with
+ * its status entry.
+ */
 async function addBackend(c: Context, parts: AdminParts): Promise<Response> {
   const body = await readJson(c);
   if (body instanceof Response) return body;
-  const parsed = BACKEND_BODY.safeParse(body, { reportInput: true });
+  const pool = poolOf(c, body, parts);
+  if (pool instanceof Response) return pool;
+  const parsed = BACKEND_BODY.safeParse(withoutPool(body), { reportInput: true });
   if (!parsed.success) {
     const problems = issueLines(
       parsed.error.issues,
@@ -105,22 +112,74 @@ async function addBackend(c: Context, parts: AdminParts): Promise<Response> {
     return problem(c, 400, "invalid backend", { problems });
   }
   const config = backendConfig(parsed.data);
-  audit(c, parts, `asked to add backend ${config.url}`);
-  const byUrl = (b: Backend) => b.url === config.url;
-  if (parts.live.settings.backends.some((b) => b.url === config.url)) {
-    const existing = everyBackend(parts).find(byUrl);
-    return problem(c, 409, `backend ${config.url} is already configured`, { id: existing?.id });
+  audit(c, parts, `asked to add backend ${named({ url: config.url, pool })}`);
+  const inPool = (b: Backend) => b.url === config.url && b.pool === pool;
+  const settings = parts.live.settings;
+  const configured = settings.pools.find((p) => p.name === pool)?.backends ?? settings.backends;
+  if (configured.some((b) => b.url === config.url)) {
+    const existing = everyBackend(parts).find(inPool);
+    const where = pool === DEFAULT_POOL ? "" : ` in pool ${pool}`;
+    return problem(c, 409, `backend ${config.url} is already configured${where}`, {
+      id: existing?.id,
+      pool,
+    });
   }
   const result = await parts.live.applyBackends(
     (backends) => [...backends, config],
-    `the admin API (POST /backends ${config.url})`,
+    `the admin API (POST /backends${poolQuery(pool)} ${config.url})`,
+    pool,
   );
   if (!result.ok) return problem(c, 400, "invalid backend", { problems: result.problems });
-  const added = everyBackend(parts).find(byUrl)!;
+  const added = everyBackend(parts).find(inPool)!;
   return c.json(entry(added, parts), 201);
 }
 
-/** `DELETE /backends/{id}[?wait=]`: out of the configuration, drained, gone once empty. */
+/**
+ * The pool `POST /backends` adds to: `?pool=` or the body's `"pool"`, the default one when
+ * neither says. A 400 when they disagree (or the body's is not a string), a 404 listing the
+ * pools when there is no such pool.
+ */
+function poolOf(c: Context, body: unknown, parts: AdminParts): string | Response {
+  const query = c.req.query("pool");
+  const given = isObject(body) ? body.pool : undefined;
+  if (given !== undefined && typeof given !== "string") {
+    return problem(c, 400, `pool ${JSON.stringify(given)}: expected a pool name (a string)`);
+  }
+  if (query !== undefined && given !== undefined && query !== given) {
+    return problem(
+      c,
+      400,
+      `?pool=${query} and "pool": ${JSON.stringify(given)} in the body disagree: ` +
+        "name the pool once, or the same in both",
+    );
+  }
+  const pool = query ?? given ?? DEFAULT_POOL;
+  const pools = [...parts.running.pools.keys()];
+  if (!pools.includes(pool)) {
+    return problem(c, 404, `no pool named ${JSON.stringify(pool)}`, { pools });
+  }
+  return pool;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/** The body without `pool` (said where it goes, not what it is), for the backend's schema. */
+function withoutPool(body: unknown): unknown {
+  if (!isObject(body)) return body;
+  return Object.fromEntries(Object.entries(body).filter(([key]) => key !== "pool"));
+}
+
+/** `?pool=NAME` for a named pool, nothing for the default one: how a reason names it. */
+function poolQuery(pool: string): string {
+  return pool === DEFAULT_POOL ? "" : `?pool=${pool}`;
+}
+
+/**
+ * `DELETE /backends/{id}[?pool=NAME][&wait=]`: out of its pool's configuration, drained,
+ * gone once empty. A pool's last backend stays (409).
+ */
 async function removeBackend(
   backend: Backend,
   c: Context,
@@ -128,22 +187,17 @@ async function removeBackend(
 ): Promise<Response> {
   const wait = waitOf(c);
   if (wait instanceof Response) return wait;
-  if (backend.pool !== "default" && isInForce(backend, parts)) {
-    return problem(
-      c,
-      409,
-      `backend ${backend.id} is in pool ${backend.pool}: change pools.${backend.pool}.backends ` +
-        "in the config file and reload",
-    );
-  }
-  audit(c, parts, `asked to remove backend ${backend.url}`);
-  if (parts.running.balancer.backends.includes(backend)) {
+  audit(c, parts, `asked to remove backend ${named(backend)}`);
+  if (isInForce(backend, parts)) {
+    const pool = backend.pool;
+    const whose = pool === DEFAULT_POOL ? "" : ` of pool ${pool}`;
     const result = await parts.live.applyBackends(
       (backends) =>
         backends.length === 1
-          ? "cannot remove the last backend: add another one first"
+          ? `cannot remove the last backend${whose}: add another one first`
           : backends.filter((b) => b.url !== backend.url),
-      `the admin API (DELETE /backends/${backend.id})`,
+      `the admin API (DELETE /backends/${backend.id}${poolQuery(pool)})`,
+      pool,
     );
     if (!result.ok) return problem(c, 409, result.problems.join("; "));
   }

@@ -13,7 +13,8 @@
 import type { BackendConfig } from "../backends/backend.ts";
 import type { RequestRecord } from "../balancer/balancer.ts";
 import type { RunningBalancer } from "../balancer/server.ts";
-import { getPath, type Settings, toFile } from "./model.ts";
+import { DEFAULT_POOL } from "../balancer/pools.ts";
+import { getPath, type PoolSettings, type Settings, toFile, withPoolBackends } from "./model.ts";
 import { ConfigError } from "./problems.ts";
 import { SETTINGS } from "./settings.ts";
 import { type Layer, objectLayer, type Origin, resolve, type Resolved } from "./sources.ts";
@@ -100,19 +101,32 @@ export class LiveConfig {
   }
 
   /**
-   * Applies settings derived from those in force (the admin API's backend changes). They
-   * last until the sources are read again.
+   * Applies settings derived from those in force (the admin API's backend changes): `change`
+   * gets the backends of `pool` (default: the top-level ones) and returns that pool's next
+   * backends, or a reason to refuse. The result lasts until the sources are read again.
    */
   applyBackends(
     change: (backends: readonly BackendConfig[]) => readonly BackendConfig[] | string,
     reason: string,
+    pool: string = DEFAULT_POOL,
   ): Promise<Outcome> {
     const run = (): Outcome => {
-      const next = change(this.settings.backends);
+      const before = this.settings;
+      const named = before.pools.find((p) => p.name === pool);
+      if (pool !== DEFAULT_POOL && named === undefined) {
+        return { ok: false, problems: [`no pool named ${JSON.stringify(pool)}`] };
+      }
+      const next = change(named?.backends ?? before.backends);
       if (typeof next === "string") return { ok: false, problems: [next] };
       const origins = new Map(this.origins);
-      origins.set("backends", { source: "api", name: "admin API" });
-      return this.#apply({ settings: { ...this.settings, backends: next }, origins }, reason);
+      // The pools are one setting (they and the routes come from one source): all of it is now
+      // the API's, as the top-level backends are after a change of the default pool.
+      origins.set(named === undefined ? "backends" : "pools", { source: "api", name: "admin API" });
+      const settings = named === undefined ? { ...before, backends: next } : {
+        ...before,
+        pools: before.pools.map((p) => p === named ? withPoolBackends(p, next) : p),
+      };
+      return this.#apply({ settings, origins }, reason);
     };
     const result = this.#queue.then(run, run);
     this.#queue = result.catch(() => {});
@@ -206,22 +220,32 @@ export function describeChanges(before: Settings, after: Settings): string[] {
     const y = JSON.stringify(getPath(b, path));
     if (x !== y) changes.push(`${path}: ${x ?? "unset"} → ${y ?? "unset"}`);
   }
-  const old = new Map(before.backends.map((backend) => [backend.url, backend.weight]));
-  const now = new Map(after.backends.map((backend) => [backend.url, backend.weight]));
+  changes.push(...backendChanges("backends", before.backends, after.backends));
+  changes.push(...routingChanges(before, after));
+  return changes;
+}
+
+/** e.g. `backends added: …`, `backend … weight: 1 → 2`; `label` names the list. */
+function backendChanges(
+  label: string,
+  before: readonly BackendConfig[],
+  after: readonly BackendConfig[],
+): string[] {
+  const changes: string[] = [];
+  const old = new Map(before.map((backend) => [backend.url, backend.weight]));
+  const now = new Map(after.map((backend) => [backend.url, backend.weight]));
   const added = [...now.keys()].filter((url) => !old.has(url));
   const removed = [...old.keys()].filter((url) => !now.has(url));
   const reweighted = [...now].filter(([url, w]) => old.has(url) && old.get(url) !== w);
-  if (added.length > 0) changes.push(`backends added: ${added.join(", ")}`);
-  if (removed.length > 0) changes.push(`backends removed (draining): ${removed.join(", ")}`);
+  if (added.length > 0) changes.push(`${label} added: ${added.join(", ")}`);
+  if (removed.length > 0) changes.push(`${label} removed (draining): ${removed.join(", ")}`);
+  const one = label.replace(/s$/, "");
   for (const [url, weight] of reweighted) {
-    changes.push(`backend ${url} weight: ${old.get(url)} → ${weight}`);
+    changes.push(`${one} ${url} weight: ${old.get(url)} → ${weight}`);
   }
-  changes.push(...routingChanges(before, after));
   const order = (list: readonly BackendConfig[]) => list.map((x) => x.url).join(" ");
-  if (
-    added.length === 0 && removed.length === 0 && order(before.backends) !== order(after.backends)
-  ) {
-    changes.push("backends reordered");
+  if (added.length === 0 && removed.length === 0 && order(before) !== order(after)) {
+    changes.push(`${label} reordered`);
   }
   return changes;
 }
@@ -235,8 +259,15 @@ function routingChanges(before: Settings, after: Settings): string[] {
   const removed = [...old.keys()].filter((name) => !now.has(name));
   if (added.length > 0) changes.push(`pools added: ${added.join(", ")}`);
   if (removed.length > 0) changes.push(`pools removed: ${removed.join(", ")}`);
-  for (const [name, given] of now) {
-    if (old.has(name) && old.get(name) !== given) changes.push(`pool ${name} changed`);
+  for (const pool of after.pools) {
+    const was = before.pools.find((p) => p.name === pool.name);
+    if (was === undefined || old.get(pool.name) === now.get(pool.name)) continue;
+    const backends = backendChanges(`pool ${pool.name} backends`, was.backends, pool.backends);
+    changes.push(...backends);
+    const rest = (p: PoolSettings) => JSON.stringify({ ...p.given, backends: undefined });
+    if (backends.length === 0 || rest(was) !== rest(pool)) {
+      changes.push(`pool ${pool.name} changed`);
+    }
   }
   if (JSON.stringify(before.routes) !== JSON.stringify(after.routes)) {
     const [x, y] = [before.routes.length, after.routes.length];

@@ -157,6 +157,16 @@ function poolSettings(name: string, given: ConfigFile, top: Settings): PoolSetti
   return { name, backends, options, given: structuredClone(given) };
 }
 
+/** `pool` holding `backends` instead of its own, in force and as the file would give them. */
+export function withPoolBackends(
+  pool: PoolSettings,
+  backends: readonly BackendConfig[],
+): PoolSettings {
+  const setting = POOL_SETTINGS.find((s) => s.type === "backends")!;
+  const given = { ...pool.given, [setting.path]: toFileValue(setting, backends) };
+  return { ...pool, backends, given };
+}
+
 /** Every setting at its default. */
 export const DEFAULT_SETTINGS: Settings = toSettings({});
 

@@ -1,7 +1,8 @@
 /**
  * Pools as operators see them: the access log names the pool, metrics label named pools'
  * series, `/status` lists pools and routes, and backend operations take `?pool=` (a URL in
- * several pools without it is a 409 listing them).
+ * several pools without it is a 409 listing them). Adding to and removing from a named pool:
+ * `admin_pools_test.ts`.
  */
 import assert from "node:assert/strict";
 import { type RunningMock, startMock } from "../mocks/mod.ts";
@@ -135,7 +136,7 @@ Deno.test("a backend operation on a URL in several pools needs ?pool; with it, o
 
       const remove = await call(`${admin}/backends/${id}?pool=api`, { method: "DELETE" });
       assert.equal(remove.status, 409);
-      assert.match(remove.body.error, /pools\.api\.backends in the config file/);
+      assert.match(remove.body.error, /cannot remove the last backend of pool api/);
     });
   });
 });
