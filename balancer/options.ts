@@ -126,7 +126,7 @@ export const DEFAULT_OPTIONS: BalancerOptions = {
   exposeBackend: true,
   errorDetails: true,
   slowStartMs: 0,
-  maxInFlight: 256,
+  maxInFlight: 64,
   healthOnListener: false,
   timeline: false,
   dns: { refreshMs: 10_000, resolver: undefined },

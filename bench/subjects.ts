@@ -74,9 +74,11 @@ export const BALANCER_VARIANTS: ReadonlyArray<{
   // V8's garbage collector on the main thread only: does GC on helper threads cost more CPU
   // than it saves when the cores are contended?
   { name: "roundabout-http1-stgc", args: ["--transport", "http1"], v8: ["--single-threaded-gc"] },
-  // FIFO admission (maxInFlight, default 256) off, and tighter: its effect at 1,000 connections.
+  // FIFO admission (maxInFlight, default 64) off, and the earlier default 256: their effect
+  // at 1,000 connections.
   { name: "roundabout-http1-ungated", args: ["--transport", "http1", "--max-in-flight", "0"] },
   { name: "roundabout-http1-gate64", args: ["--transport", "http1", "--max-in-flight", "64"] },
+  { name: "roundabout-http1-gate256", args: ["--transport", "http1", "--max-in-flight", "256"] },
   { name: "roundabout-http1-w2", args: ["--transport", "http1", "--workers", "2"] },
   // Latency-aware balancing: what it changes when a backend turns slow (one-slow).
   { name: "roundabout-peak-ewma", args: ["--transport", "http1", "--policy", "peak-ewma"] },

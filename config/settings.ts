@@ -515,7 +515,7 @@ export const SETTINGS: readonly Setting[] = [
     field: "options.maxInFlight",
     flag: "max-in-flight",
     type: "count",
-    default: 256,
+    default: 64,
     min: 0,
     max: 1_000_000,
     group: "Behaviour",
