@@ -3,31 +3,17 @@
  * by puppeteer-core) as an operator sees it, and the figures behind it on a fake clock.
  */
 import assert from "node:assert/strict";
-import puppeteer from "puppeteer-core";
+import { Backend } from "../backends/backend.ts";
 import { History, HISTORY_SAMPLES } from "../admin/history.ts";
 import { RecentRequests } from "../admin/recent.ts";
 import type { RequestRecord } from "../balancer/balancer.ts";
+import { healthSettings } from "../balancer/options.ts";
 import { startMock } from "../mocks/mod.ts";
+import { HAS_CHROMIUM, withBrowser } from "./_browser.ts";
 import { FakeClock } from "./_fake_clock.ts";
 import { backends } from "./_helpers.ts";
 import { withInstance } from "./_instance.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-/**
- * The browser test needs Debian's chromium (`apt-get install chromium`; `.ci/run` installs it).
- * Without it the test is reported as ignored, with this line saying why, rather than failing
- * on a machine that only has Node and npm.
- */
-const HAS_CHROMIUM = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    console.error(
-      `dashboard browser test ignored: ${CHROMIUM} is missing (apt-get install chromium)`,
-    );
-    return false;
-  }
-})();
 const TOKEN = "dashboard-test-token";
 
 Deno.test("the history keeps one sample a second per backend, as differences, for 15 minutes", () => {
@@ -56,7 +42,35 @@ Deno.test("the history notes a reload when the backends in force change", () => 
   history.sample([a, b], 2_000);
   assert.deepEqual(history.reloads, []);
   history.sample([a, c], 3_000);
-  assert.deepEqual(history.reloads, [{ at: 3_000, added: [c.id], removed: [b.id] }]);
+  assert.deepEqual(history.reloads, [{
+    at: 3_000,
+    added: [{ id: c.id }],
+    removed: [{ id: b.id }],
+  }]);
+});
+
+Deno.test("the history keeps one series per pool and backend: the same URL in two pools does not merge", () => {
+  const [top] = backends(1);
+  const inApi = new Backend(top.config, healthSettings({ ejectMs: 10_000 }));
+  inApi.pool = "api";
+  const history = new History();
+  history.sample([top, inApi], 1_000);
+  inApi.requests += 5;
+  inApi.failures += 1;
+  history.sample([top, inApi], 2_000);
+  assert.deepEqual(
+    history.samples()[1].backends.map((s) => [s.id, s.pool, s.tries, s.failures]),
+    [[top.id, undefined, 0, 0], [top.id, "api", 5, 1]],
+  );
+  // A reload that moves the backend to another pool keeps its counts: no spurious second.
+  inApi.pool = "web";
+  inApi.requests += 2;
+  history.sample([top, inApi], 3_000);
+  const moved = history.samples()[2].backends[1];
+  assert.deepEqual([moved.pool, moved.tries], ["web", 2]);
+  assert.deepEqual(history.reloads, [
+    { at: 3_000, added: [{ id: top.id, pool: "web" }], removed: [{ id: top.id, pool: "api" }] },
+  ]);
 });
 
 Deno.test("the recent requests are the last N, newest first", () => {
@@ -127,86 +141,90 @@ Deno.test({
 }, async () => {
   const apps = [await startMock("normal"), await startMock("normal")];
   const shots = await Deno.makeTempDir({ prefix: "roundabout-dashboard-" });
-  const browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--headless=new"],
-  });
   try {
-    await withInstance(
-      {
-        backends: apps.map((a) => a.url),
-        admin: { port: 0, token: TOKEN },
-        accessLog: "off",
-        sticky: { cookie: "rb" },
-      },
-      async ({ admin, instance }) => {
-        const page = await browser.newPage();
-        await page.setViewport({ width: 1280, height: 1100 });
-        await page.goto(`${admin}/`);
-        // Without the token the page asks for it.
-        await page.waitForSelector("#login.shown");
-        await page.type("#token", TOKEN);
-        await page.click("#token-form button");
-        await page.waitForSelector("tr[data-backend] .state.healthy");
-        const ids = await page.$$eval(
-          "tr[data-backend]",
-          (rows) => rows.map((r) => r.getAttribute("data-backend")),
-        );
-        assert.equal(ids.length, 2);
-        const where = await page.$eval("#where", (e) => e.textContent);
-        assert.match(where ?? "", /^policy round-robin · sticky by cookie rb · /);
+    await withBrowser((browser) =>
+      withInstance(
+        {
+          backends: apps.map((a) => a.url),
+          admin: { port: 0, token: TOKEN },
+          accessLog: "off",
+          sticky: { cookie: "rb" },
+        },
+        async ({ admin, instance }) => {
+          const page = await browser.newPage();
+          await page.setViewport({ width: 1280, height: 1100 });
+          await page.goto(`${admin}/`);
+          // Without the token the page asks for it.
+          await page.waitForSelector("#login.shown");
+          await page.type("#token", TOKEN);
+          await page.click("#token-form button");
+          await page.waitForSelector("tr[data-backend] .state.healthy");
+          const ids = await page.$$eval(
+            "tr[data-backend]",
+            (rows) => rows.map((r) => r.getAttribute("data-backend")),
+          );
+          assert.equal(ids.length, 2);
+          const where = await page.$eval("#where", (e) => e.textContent);
+          assert.match(where ?? "", /^policy round-robin · sticky by cookie rb · /);
+          // Without pools and routes the page is as it always was: no Pool column, no routes.
+          const shown = await page.evaluate(`[
+          document.getElementById("pool-heading").hidden,
+          document.getElementById("routes-panel").hidden,
+          document.querySelector("tr[data-backend]").cells.length,
+        ]`);
+          assert.deepEqual(shown, [true, true, 10]);
 
-        const send = async () =>
-          (await fetch(instance.running.url, { method: "POST", body: "{}" })).text();
-        for (let i = 0; i < 6; i++) await send();
-        // The tries chart gets a line of several points per backend as seconds pass.
-        // (Expressions as strings: they run in the page, whose DOM types Deno does not have.)
-        await page.waitForFunction(
-          `[...document.querySelectorAll("#chart-tries path")]
+          const send = async () =>
+            (await fetch(instance.running.url, { method: "POST", body: "{}" })).text();
+          for (let i = 0; i < 6; i++) await send();
+          // The tries chart gets a line of several points per backend as seconds pass.
+          // (Expressions as strings: they run in the page, whose DOM types Deno does not have.)
+          await page.waitForFunction(
+            `[...document.querySelectorAll("#chart-tries path")]
             .filter((p) => p.getAttribute("d").split("L").length >= 2).length === 2`,
-          { timeout: 5_000 },
-        );
+            { timeout: 5_000 },
+          );
 
-        // The second backend starts failing: the next request that reaches it ejects it.
-        await fetch(`${apps[1].url}/_mock/mode`, {
-          method: "POST",
-          body: JSON.stringify({ mode: "failing" }),
-        }).then((r) => r.text());
-        for (let i = 0; i < 4; i++) await send();
-        await page.waitForFunction(
-          `[...document.querySelectorAll("#timeline tr.transition")]
+          // The second backend starts failing: the next request that reaches it ejects it.
+          await fetch(`${apps[1].url}/_mock/mode`, {
+            method: "POST",
+            body: JSON.stringify({ mode: "failing" }),
+          }).then((r) => r.text());
+          for (let i = 0; i < 4; i++) await send();
+          await page.waitForFunction(
+            `[...document.querySelectorAll("#timeline tr.transition")]
             .some((r) => r.textContent.includes("healthy → failed"))`,
-          { timeout: 5_000 },
-        );
-        await page.waitForSelector(`tr[data-backend="${ids[1]}"] .state.failed`);
-        await page.waitForSelector("#requests tr.request li.bad");
-        // Each try says why its backend was picked, and which were skipped and why.
-        await page.waitForFunction(
-          `[...document.querySelectorAll("#requests li .why")]
+            { timeout: 5_000 },
+          );
+          await page.waitForSelector(`tr[data-backend="${ids[1]}"] .state.failed`);
+          await page.waitForSelector("#requests tr.request li.bad");
+          // Each try says why its backend was picked, and which were skipped and why.
+          await page.waitForFunction(
+            `[...document.querySelectorAll("#requests li .why")]
             .some((w) => w.textContent.includes(": next in turn"))`,
-          { timeout: 5_000 },
-        );
-        await page.waitForFunction(
-          `[...document.querySelectorAll("#requests li .why")]
+            { timeout: 5_000 },
+          );
+          await page.waitForFunction(
+            `[...document.querySelectorAll("#requests li .why")]
             .some((w) => /skipped \\S+ \\(failed until \\d\\d:\\d\\d:\\d\\d UTC: status 500\\)/
               .test(w.textContent))`,
-          { timeout: 5_000 },
-        );
+            { timeout: 5_000 },
+          );
 
-        // An operator action from the page, through the API with the token.
-        await page.click(`button[data-action="disable"][data-id="${ids[0]}"]`);
-        await page.waitForSelector(`tr[data-backend="${ids[0]}"] .state.disabled`);
-        assert.equal(instance.running.balancer.backends[0].health.state(Date.now()), "disabled");
+          // An operator action from the page, through the API with the token.
+          await page.click(`button[data-action="disable"][data-id="${ids[0]}"]`);
+          await page.waitForSelector(`tr[data-backend="${ids[0]}"] .state.disabled`);
+          assert.equal(instance.running.balancer.backends[0].health.state(Date.now()), "disabled");
 
-        const path = `${shots}/dashboard.png`;
-        await page.screenshot({ path, fullPage: true });
-        console.log(`dashboard screenshot: ${path}`);
-        assert.ok((await Deno.stat(path)).size > 10_000);
-        await page.close();
-      },
+          const path = `${shots}/dashboard.png`;
+          await page.screenshot({ path, fullPage: true });
+          console.log(`dashboard screenshot: ${path}`);
+          assert.ok((await Deno.stat(path)).size > 10_000);
+          await page.close();
+        },
+      )
     );
   } finally {
-    await browser.close();
     await Promise.all(apps.map((a) => a.close()));
   }
 });
