@@ -37,13 +37,25 @@ export interface ReloadFigures {
   readonly lastSuccessMs: number;
 }
 
+/** The labels naming a backend's series, for one scrape (see {@linkcode seriesLabels}). */
+export type SeriesLabels = (url: string, pool: string) => string;
+
 /**
- * The labels naming a backend's series: `backend="URL"`, and `pool="NAME"` for a backend of
- * a named pool (a configuration without pools exposes exactly what it always did).
+ * How this scrape labels backend series: `backend="URL"`, plus `pool="NAME"` on every series
+ * once the configuration has named pools (the default pool's say `pool="default"`), so that
+ * one scrape never mixes series with and without the label. A configuration without pools
+ * exposes exactly what it always did.
  */
-export function backendLabels(url: string, pool: string | undefined): string {
-  const backend = `backend="${label(url)}"`;
-  return pool === undefined || pool === "default" ? backend : `${backend},pool="${label(pool)}"`;
+export function seriesLabels(backends: readonly Backend[]): SeriesLabels {
+  return backends.some((backend) => backend.pool !== "default") ? withPool : withoutPool;
+}
+
+function withoutPool(url: string): string {
+  return `backend="${label(url)}"`;
+}
+
+function withPool(url: string, pool: string): string {
+  return `backend="${label(url)}",pool="${label(pool)}"`;
 }
 
 /** `roundabout_build_info{version}`: always 1, the version in a label. */
@@ -139,34 +151,42 @@ export function lagFamilies(out: string[], lag: LagFigures): void {
 }
 
 /** `roundabout_backend_in_flight`, per backend. */
-export function inFlightFamily(out: string[], backends: readonly Backend[]): void {
+export function inFlightFamily(
+  out: string[],
+  backends: readonly Backend[],
+  labels: SeriesLabels,
+): void {
   family(out, "roundabout_backend_in_flight", "gauge", "Tries waiting on the backend now.");
   for (const backend of backends) {
     out.push(
-      `roundabout_backend_in_flight{${
-        backendLabels(backend.url, backend.pool)
-      }} ${backend.inFlight}`,
+      `roundabout_backend_in_flight{${labels(backend.url, backend.pool)}} ${backend.inFlight}`,
     );
   }
 }
 
 /** `roundabout_websockets_open`, per backend. */
-export function websocketsFamily(out: string[], backends: readonly Backend[]): void {
+export function websocketsFamily(
+  out: string[],
+  backends: readonly Backend[],
+  labels: SeriesLabels,
+): void {
   family(out, "roundabout_websockets_open", "gauge", "WebSocket connections open through it.");
   for (const backend of backends) {
     out.push(
-      `roundabout_websockets_open{${
-        backendLabels(backend.url, backend.pool)
-      }} ${backend.websockets}`,
+      `roundabout_websockets_open{${labels(backend.url, backend.pool)}} ${backend.websockets}`,
     );
   }
 }
 
 /** `roundabout_probes_total{backend,result}`: active probes by result, from 0. */
-export function probesFamily(out: string[], backends: readonly Backend[]): void {
+export function probesFamily(
+  out: string[],
+  backends: readonly Backend[],
+  labels: SeriesLabels,
+): void {
   family(out, "roundabout_probes_total", "counter", "Active health probes by result.");
   for (const backend of backends) {
-    const b = backendLabels(backend.url, backend.pool);
+    const b = labels(backend.url, backend.pool);
     out.push(
       `roundabout_probes_total{${b},result="pass"} ${backend.probesPassed}`,
       `roundabout_probes_total{${b},result="fail"} ${backend.probesFailed}`,

@@ -43,7 +43,6 @@
 import type { Backend } from "../backends/backend.ts";
 import type { RequestRecord } from "../balancer/balancer.ts";
 import {
-  backendLabels,
   buildInfoFamily,
   family,
   inFlightFamily,
@@ -53,6 +52,8 @@ import {
   processFamilies,
   reloadFamilies,
   type ReloadFigures,
+  type SeriesLabels,
+  seriesLabels,
   websocketsFamily,
 } from "./exposition.ts";
 import {
@@ -147,7 +148,8 @@ export class Metrics {
     dnsFailures?: number,
     reloads?: ReloadFigures,
   ): string {
-    const series = this.#seriesFor(backends);
+    const labels = seriesLabels(backends);
+    const series = this.#seriesFor(backends, labels);
     const out: string[] = [];
     requestsFamily(out, series);
     durationFamily(out, this.#durations, this.#durationSumMs);
@@ -156,10 +158,10 @@ export class Metrics {
     family(out, "roundabout_retries_total", "counter", "Tries beyond the first of each request.");
     out.push(`roundabout_retries_total ${this.#retries}`);
     ejectionsFamily(out, series);
-    stateFamily(out, backends, nowMs);
-    inFlightFamily(out, backends);
-    websocketsFamily(out, backends);
-    probesFamily(out, backends);
+    stateFamily(out, backends, nowMs, labels);
+    inFlightFamily(out, backends, labels);
+    websocketsFamily(out, backends, labels);
+    probesFamily(out, backends, labels);
     family(
       out,
       "roundabout_overload_rejections_total",
@@ -196,7 +198,7 @@ export class Metrics {
    * Every series to expose, by backend URL: one per backend in `backends` (zero until it
    * is used), plus `none`; a removed backend's series goes once it is in neither list.
    */
-  #seriesFor(backends: readonly Backend[]): [string, Figures, string][] {
+  #seriesFor(backends: readonly Backend[], labels: SeriesLabels): [string, Figures, string][] {
     const wanted = new Map<string, Set<string>>();
     for (const b of backends) {
       let urls = wanted.get(b.pool);
@@ -211,7 +213,7 @@ export class Metrics {
     for (const [name, urls] of wanted) for (const url of urls) this.#of(this.#pool(name), url);
     const series: [string, Figures, string][] = [];
     for (const [name, pool] of this.#figures) {
-      for (const [url, f] of pool) series.push([backendLabels(url, name), f, url]);
+      for (const [url, f] of pool) series.push([labels(url, name), f, url]);
     }
     return series;
   }
@@ -327,7 +329,12 @@ function ejectionsFamily(out: string[], series: [string, Figures, string][]): vo
 }
 
 /** `roundabout_backend_state`: one series per state, 1 for the current one. */
-function stateFamily(out: string[], backends: readonly Backend[], nowMs: number): void {
+function stateFamily(
+  out: string[],
+  backends: readonly Backend[],
+  nowMs: number,
+  labels: SeriesLabels,
+): void {
   family(
     out,
     "roundabout_backend_state",
@@ -338,7 +345,7 @@ function stateFamily(out: string[], backends: readonly Backend[], nowMs: number)
     const current = backend.health.state(nowMs);
     for (const state of STATES) {
       out.push(
-        `roundabout_backend_state{${backendLabels(backend.url, backend.pool)},state="${state}"} ${
+        `roundabout_backend_state{${labels(backend.url, backend.pool)},state="${state}"} ${
           state === current ? 1 : 0
         }`,
       );

@@ -53,7 +53,7 @@ Deno.test("the access log names the pool that served each request", async () => 
   });
 });
 
-Deno.test("metrics label the series of a named pool's backends with it", async () => {
+Deno.test("metrics label every backend series with its pool once there are named pools", async () => {
   await withApps(2, async ([top, shared]) => {
     await withInstance(config(top.url, shared.url), async ({ instance, admin }) => {
       await text(`${instance.running.url}/api/x`);
@@ -67,13 +67,20 @@ Deno.test("metrics label the series of a named pool's backends with it", async (
         metrics,
         new RegExp(`roundabout_backend_state\\{${inApi},state="healthy"\\} 1\n`),
       );
-      // The same URL in the default pool is another series, with today's labels.
+      // The same URL in the default pool is another series, labelled pool="default": one
+      // scrape never mixes series with and without the label.
+      const inDefault = `backend="${shared.url}",pool="default"`;
+      assert.match(
+        metrics,
+        new RegExp(`roundabout_requests_total\\{${inDefault},method="GET",code="2xx"\\} 0\n`),
+      );
       assert.match(
         metrics,
         new RegExp(
-          `roundabout_requests_total\\{backend="${shared.url}",method="GET",code="2xx"\\} 0\n`,
+          `roundabout_backend_state\\{backend="${top.url}",pool="default",state="healthy"\\} 1\n`,
         ),
       );
+      assert.doesNotMatch(metrics, /roundabout_backend_state\{backend="[^"]*",state=/);
     });
   });
 });

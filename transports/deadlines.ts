@@ -20,10 +20,16 @@ export interface Deadline {
 
 class Entry implements Deadline {
   cleared = false;
-  constructor(readonly lane: Lane, readonly atMs: number, readonly onExpire: () => void) {}
+  /** Dropped once cleared: a cleared entry may wait in its lane until its deadline, and must
+   * not keep the finished try (its guard, its client's signal) alive that long. */
+  onExpire: (() => void) | undefined;
+  constructor(readonly lane: Lane, readonly atMs: number, onExpire: () => void) {
+    this.onExpire = onExpire;
+  }
   clear(): void {
     if (this.cleared) return;
     this.cleared = true;
+    this.onExpire = undefined;
     this.lane.live--;
   }
 }
@@ -122,8 +128,9 @@ export class Deadlines {
       entry !== undefined && entry.atMs <= now;
       entry = lane.oldest()
     ) {
+      const expire = entry.onExpire!;
       entry.clear();
-      entry.onExpire();
+      expire();
     }
     this.#arm(lane, ms);
   }
