@@ -1,5 +1,5 @@
 /**
- * What a {@linkcode Balancer} is made of, all injected: its settings, backends, policy,
+ * What a `Balancer` is made of, all injected: its settings, backends, policy,
  * transport and clock, and the optional observers and shared parts of its listener.
  *
  * @module

@@ -1,9 +1,8 @@
 /**
- * Which backend takes a try, for one {@linkcode Balancer}: the first try's (the sticky
- * backend while it is available, else the policy's), the next one after a try that moves on,
- * the panic setting when no backend is available, and why each was chosen when the balancer
- * explains picks (`explain.ts`). Made once per balancer; nothing here allocates per request
- * unless picks are explained or a request moves on.
+ * Which backend takes a try, for one `Balancer`: the first try's (the sticky backend while it
+ * is available, else the policy's), the next one after a try that moves on, the panic setting
+ * when no backend is available, and why each was chosen when the balancer explains picks
+ * (`explain.ts`). Made once per balancer, so a pick only reads what was decided then.
  *
  * @module
  */

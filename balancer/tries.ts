@@ -2,7 +2,7 @@
  * One try of a request at one backend, for the loop in `balancer.ts`: sending it through the
  * transport, and acting on what it meant (`outcomes.ts` decides that): the try counted in
  * flight and ended, the backend's failure counted (an ejection reported) or excused, the try
- * added to the request's record. Made once per {@linkcode Balancer}.
+ * added to the request's record. Made once per `Balancer`.
  *
  * @module
  */
