@@ -11,6 +11,7 @@ import type { Backend } from "../backends/backend.ts";
 import type { Cause, HealthState } from "../backends/health.ts";
 import type { LatencySummary } from "../backends/latency.ts";
 import type { Balancer } from "../balancer/balancer.ts";
+import type { Route } from "../balancer/routes.ts";
 import type { RunningBalancer } from "../balancer/server.ts";
 import type { StickySpec } from "../balancer/sticky.ts";
 import { VERSION } from "../lib/version.ts";
@@ -116,18 +117,9 @@ export interface PoolStatus {
 }
 
 /** One route: what it matches and where it sends it. */
-export interface RouteStatus {
+export interface RouteStatus extends Pick<Route, "pool" | "stripPrefix" | "timeoutMs"> {
   readonly index: number;
-  readonly match: {
-    readonly host?: string;
-    readonly pathPrefix?: string;
-    readonly methods?: readonly string[];
-    readonly headers?: Readonly<Record<string, string>>;
-  };
-  readonly pool: string;
-  readonly stripPrefix: boolean;
-  /** The route's own per-try timeout; absent: its pool's. */
-  readonly timeoutMs?: number;
+  readonly match: Pick<Route, "host" | "pathPrefix" | "methods" | "headers">;
 }
 
 /** One configured name: the backends it stands for, and whether its newest resolution failed. */

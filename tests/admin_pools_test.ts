@@ -5,20 +5,10 @@
  * a reload of the file puts the file's pools back).
  */
 import assert from "node:assert/strict";
-import { type RunningMock, startMock } from "../mocks/mod.ts";
 import { eventually } from "./_helpers.ts";
 import { withInstance } from "./_instance.ts";
+import { withMocks } from "./_mocks.ts";
 import { type NodeBackend, startNodeBackend } from "./_node_backend.ts";
-
-async function withApps(count: number, test: (apps: RunningMock[]) => Promise<void>) {
-  const apps: RunningMock[] = [];
-  try {
-    for (let i = 0; i < count; i++) apps.push(await startMock("normal"));
-    await test(apps);
-  } finally {
-    await Promise.all(apps.map((app) => app.close()));
-  }
-}
 
 async function call(url: string, init?: RequestInit) {
   const response = await fetch(url, init);
@@ -49,7 +39,7 @@ function config(top: string, api: readonly string[]) {
 }
 
 Deno.test("POST /backends?pool= adds to a named pool: routed requests reach it, GET /config shows it, a reload restores the file's", async () => {
-  await withApps(3, async ([top, one, two]) => {
+  await withMocks(3, async ([top, one, two]) => {
     await withInstance(config(top.url, [one.url]), async ({ instance, admin, logs }) => {
       const listener = instance.running.url;
       const added = await call(`${admin}/backends?pool=api`, {
@@ -110,7 +100,7 @@ Deno.test("POST /backends?pool= adds to a named pool: routed requests reach it, 
 });
 
 Deno.test("POST /backends names its pool once: in ?pool or the body, the same in both, or a 400; an unknown pool is a 404", async () => {
-  await withApps(3, async ([top, one, two]) => {
+  await withMocks(3, async ([top, one, two]) => {
     await withInstance(config(top.url, [one.url]), async ({ instance, admin }) => {
       const disagree = await call(`${admin}/backends?pool=api`, {
         method: "POST",
@@ -156,7 +146,7 @@ Deno.test("DELETE /backends/ID?pool= drains a named pool's node:http backend, th
   try {
     node = await startNodeBackend({ mode: "slow", delayMs: 1_000 });
     const slow = node;
-    await withApps(2, async ([top, other]) => {
+    await withMocks(2, async ([top, other]) => {
       await withInstance(config(top.url, [slow.url, other.url]), async (t) => {
         const { instance, admin, logs } = t;
         const listener = instance.running.url;

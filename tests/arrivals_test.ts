@@ -10,6 +10,8 @@
 import assert from "node:assert/strict";
 import { TRANSPORTS } from "../transports/mod.ts";
 import { type RunningBalancer, startBalancer } from "../balancer/server.ts";
+import { LagMonitor } from "../balancer/overload.ts";
+import { monotonicClock } from "../lib/time.ts";
 import { type RunningMock, startMock } from "../mocks/mod.ts";
 import { deadPort } from "./_helpers.ts";
 
@@ -206,6 +208,10 @@ async function runCase(
         replayLimitBytes: REPLAY_LIMIT_BYTES,
       },
       transport: TRANSPORTS[transport](),
+      // A monitor never started: these cases are about the retry rules, and on a loaded
+      // machine a late event loop would turn the timeouts into "balancer overloaded" 503s
+      // (that rule has its own tests in tests/overload_test.ts).
+      lag: new LagMonitor(monotonicClock),
     });
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (request.idempotencyKey) headers["idempotency-key"] = `key-${crypto.randomUUID()}`;

@@ -5,19 +5,9 @@
  * `admin_pools_test.ts`.
  */
 import assert from "node:assert/strict";
-import { type RunningMock, startMock } from "../mocks/mod.ts";
 import { withInstance } from "./_instance.ts";
+import { withMocks } from "./_mocks.ts";
 import { statusTable } from "../cli/status.ts";
-
-async function withApps(count: number, test: (apps: RunningMock[]) => Promise<void>) {
-  const apps: RunningMock[] = [];
-  try {
-    for (let i = 0; i < count; i++) apps.push(await startMock("normal"));
-    await test(apps);
-  } finally {
-    await Promise.all(apps.map((app) => app.close()));
-  }
-}
 
 async function call(url: string, init?: RequestInit) {
   const response = await fetch(url, init);
@@ -40,7 +30,7 @@ function config(top: string, shared: string) {
 }
 
 Deno.test("the access log names the pool that served each request", async () => {
-  await withApps(2, async ([top, shared]) => {
+  await withMocks(2, async ([top, shared]) => {
     await withInstance(config(top.url, shared.url), async ({ instance, accessLines }) => {
       await text(`${instance.running.url}/api/x`);
       await text(`${instance.running.url}/other`);
@@ -54,7 +44,7 @@ Deno.test("the access log names the pool that served each request", async () => 
 });
 
 Deno.test("metrics label every backend series with its pool once there are named pools", async () => {
-  await withApps(2, async ([top, shared]) => {
+  await withMocks(2, async ([top, shared]) => {
     await withInstance(config(top.url, shared.url), async ({ instance, admin }) => {
       await text(`${instance.running.url}/api/x`);
       const metrics = await text(`${admin}/metrics`);
@@ -86,7 +76,7 @@ Deno.test("metrics label every backend series with its pool once there are named
 });
 
 Deno.test("/status lists pools with their backends and routes with what they match", async () => {
-  await withApps(2, async ([top, shared]) => {
+  await withMocks(2, async ([top, shared]) => {
     await withInstance(config(top.url, shared.url), async ({ admin }) => {
       const { body } = await call(`${admin}/status`);
       assert.deepEqual(
@@ -118,7 +108,7 @@ Deno.test("/status lists pools with their backends and routes with what they mat
 });
 
 Deno.test("a backend operation on a URL in several pools needs ?pool; with it, only that pool's backend changes", async () => {
-  await withApps(2, async ([top, shared]) => {
+  await withMocks(2, async ([top, shared]) => {
     await withInstance(config(top.url, shared.url), async ({ instance, admin }) => {
       const id = new URL(shared.url).host;
       const ambiguous = await call(`${admin}/backends/${id}/disable`, { method: "POST" });

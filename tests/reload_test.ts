@@ -5,19 +5,9 @@
  * is rejected and the old one keeps serving.
  */
 import assert from "node:assert/strict";
-import { type RunningMock, startMock } from "../mocks/mod.ts";
 import { deadPort, eventually } from "./_helpers.ts";
 import { withInstance } from "./_instance.ts";
-
-async function withApps(count: number, test: (apps: RunningMock[]) => Promise<void>) {
-  const apps: RunningMock[] = [];
-  try {
-    for (let i = 0; i < count; i++) apps.push(await startMock("normal"));
-    await test(apps);
-  } finally {
-    await Promise.all(apps.map((app) => app.close()));
-  }
-}
+import { withMocks } from "./_mocks.ts";
 
 /** Concurrent loops of POSTs until `stop` resolves; counts every outcome. */
 async function steadyTraffic(url: string, loops: number, stop: Promise<void>) {
@@ -53,7 +43,7 @@ async function steadyTraffic(url: string, loops: number, stop: Promise<void>) {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 Deno.test("reloads under steady traffic (file, rename, SIGHUP-style, POST /config, POST and DELETE /backends) fail no request", async () => {
-  await withApps(4, async (apps) => {
+  await withMocks(4, async (apps) => {
     const [a, b, c, d] = apps.map((app) => app.url);
     const config = (backends: string[]) => ({
       listen: { port: 0 },
@@ -120,7 +110,7 @@ Deno.test("reloads under steady traffic (file, rename, SIGHUP-style, POST /confi
 });
 
 Deno.test("a backend kept across a reload keeps its health state and figures; a removed one drains", async () => {
-  await withApps(3, async (apps) => {
+  await withMocks(3, async (apps) => {
     const [a, b, c] = apps.map((app) => app.url);
     await withInstance({ backends: [a, b], accessLog: "off" }, async ({ instance, path }) => {
       const before = instance.running.balancer.backends;
@@ -152,7 +142,7 @@ Deno.test("a backend kept across a reload keeps its health state and figures; a 
 });
 
 Deno.test("a reload that changes the retry downtime reaches kept backends: a failure afterwards ejects for the new downtime", async () => {
-  await withApps(1, async ([app]) => {
+  await withMocks(1, async ([app]) => {
     const dead = `http://127.0.0.1:${deadPort()}`;
     const config = { backends: [app.url, dead], accessLog: "off", retryDowntime: "10s" };
     await withInstance(config, async ({ instance, path, logs }) => {
@@ -183,7 +173,7 @@ Deno.test("a reload that changes the retry downtime reaches kept backends: a fai
 });
 
 Deno.test("an invalid configuration is rejected with every problem, and the old one keeps serving", async () => {
-  await withApps(2, async (apps) => {
+  await withMocks(2, async (apps) => {
     const [a, b] = apps.map((app) => app.url);
     await withInstance(
       { backends: [a, b], accessLog: "off", admin: { port: 0 } },
@@ -229,7 +219,7 @@ Deno.test("an invalid configuration is rejected with every problem, and the old 
 });
 
 Deno.test("a listen address change is not applied live, and says so", async () => {
-  await withApps(1, async ([app]) => {
+  await withMocks(1, async ([app]) => {
     await withInstance({ backends: [app.url], accessLog: "off" }, async ({ instance, logs }) => {
       const outcome = await instance.live.applyDocument(
         { backends: [app.url], listen: { port: 1 }, retryDowntime: "3s" },
