@@ -1,11 +1,62 @@
 /**
- * A backend's answer on its way to the client: `Location` rewritten to the client's address,
- * a 5xx kept while the request moves on, and the try released once the answer is sent.
+ * A backend's answer on its way to the client: its headers as the client gets them
+ * (`x-app-url`, `Location` rewritten to the client's address, a sticky cookie), a 5xx kept
+ * while the request moves on, and the try released once the answer is sent.
  *
  * @module
  */
 
 import type { Backend } from "../backends/backend.ts";
+import type { Exchange } from "./exchange.ts";
+import type { BalancerOptions } from "./options.ts";
+import type { Stickiness } from "./sticky.ts";
+
+/**
+ * What a balancer's settings change in a backend's answer, decided once per balancer: the
+ * switches are read here, so an answer with all of them off costs a few checks.
+ */
+export class AnswerHeaders {
+  readonly #exposeBackend: boolean;
+  readonly #rewriteLocation: boolean;
+  /** Sticky sessions (`sticky.ts`); absent when off. */
+  readonly #sticky: Stickiness | undefined;
+  /** Whether someone reads the request's record, which then names the answering backend. */
+  readonly #observed: boolean;
+
+  constructor(
+    options: Pick<BalancerOptions, "exposeBackend" | "rewriteLocation">,
+    sticky: Stickiness | undefined,
+    observed: boolean,
+  ) {
+    this.#exposeBackend = options.exposeBackend;
+    this.#rewriteLocation = options.rewriteLocation;
+    this.#sticky = sticky;
+    this.#observed = observed;
+  }
+
+  /**
+   * A backend's response as the client gets it: the same object, its headers changed in
+   * place (the transport has already dropped hop-by-hop fields): `x-app-url` naming the
+   * backend (`exposeBackend`), a sticky cookie when one is due, and `Location` /
+   * `Content-Location` that point at the backend's own URL rewritten to the client's
+   * (`rewriteLocation`).
+   */
+  apply(response: Response, backend: Backend, exchange: Exchange): Response {
+    if (this.#observed) exchange.answeredBy = backend.url;
+    const headers = response.headers;
+    if (this.#exposeBackend) headers.set("x-app-url", backend.url);
+    const sticky = this.#sticky;
+    if (sticky !== undefined) sticky.onAnswer(headers, backend, exchange.sticky);
+    if (this.#rewriteLocation) {
+      const request = exchange.request;
+      const location = headers.get("location");
+      if (location !== null) rewriteToClient(headers, "location", location, backend, request);
+      const content = headers.get("content-location");
+      if (content !== null) rewriteToClient(headers, "content-location", content, backend, request);
+    }
+    return response;
+  }
+}
 
 /**
  * Keeps the try counted in flight until the response body has been sent, or the client
