@@ -28,7 +28,8 @@ import { NO_TRIES, Picker } from "./picker.ts";
 import { answerAdmissionTimeout, answerBodyRefusal, clientGone, refuse } from "./refusals.ts";
 import { Tries } from "./tries.ts";
 import { bridgeWebSocket, isWebSocketUpgrade, WebSocketBridges } from "./websocket.ts";
-import { createStickiness, newStickySecret, type Stickiness, type StickySpec } from "./sticky.ts";
+import { newStickySecret, type Stickiness, type StickySpec } from "./sticky.ts";
+import { createStickiness } from "./sticky_modes.ts";
 
 export type { BalancerParts } from "./balancer_parts.ts";
 export type { TryRecord } from "./outcomes.ts";

@@ -2,7 +2,8 @@
  * Sticky sessions (setting `sticky`): a request goes to the backend its client had before,
  * while that backend is available. One small interface, {@linkcode Stickiness}, with one
  * implementation per file: a signed cookie naming the backend (`sticky_cookie.ts`), or
- * rendezvous hashing of a header's value or of the client's address (`rendezvous.ts`).
+ * rendezvous hashing of a header's value or of the client's address (`rendezvous.ts`); the
+ * spec picks one in `sticky_modes.ts`.
  *
  * Only a request's first try asks; when the sticky backend is not available, or its try
  * fails, the policy picks as usual, and the answer (cookie mode) carries a cookie naming the
@@ -15,8 +16,6 @@
 
 import type { Backend } from "../backends/backend.ts";
 import { base64url } from "../lib/hmac.ts";
-import { CookieStickiness } from "./sticky_cookie.ts";
-import { RendezvousStickiness } from "./rendezvous.ts";
 
 /** Setting `sticky`: exactly one of these. */
 export type StickySpec =
@@ -58,13 +57,6 @@ export interface StickyParts {
   readonly tls: boolean;
   /** Setting `trustedProxies`: whose `x-forwarded-for` names the client. */
   readonly trustedProxies: readonly string[];
-}
-
-/** The stickiness `spec` asks for, over `parts.backends`. */
-export function createStickiness(spec: StickySpec, parts: StickyParts): Stickiness {
-  if ("cookie" in spec) return new CookieStickiness(spec.cookie, parts);
-  if ("header" in spec) return RendezvousStickiness.byHeader(spec.header, parts);
-  return RendezvousStickiness.byClientAddress(parts);
 }
 
 /**

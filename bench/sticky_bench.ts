@@ -12,7 +12,8 @@
 
 import { Backend } from "../backends/backend.ts";
 import { DEFAULT_OPTIONS, healthSettings } from "../balancer/options.ts";
-import { createStickiness, type StickySpec } from "../balancer/sticky.ts";
+import type { StickySpec } from "../balancer/sticky.ts";
+import { createStickiness } from "../balancer/sticky_modes.ts";
 import { cookieToken } from "../balancer/sticky_cookie.ts";
 
 const SECRET = "bench-secret-of-32-characters-xx";
