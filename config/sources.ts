@@ -21,34 +21,13 @@ import { ConfigError, formatPath, issueLines, problemLine, quote, type Where } f
 import { CONFIG_FILE } from "./schema.ts";
 import { pemProblems } from "./pem_files.ts";
 import { defaultPoolUnused, routingProblems } from "./routing.ts";
-import { type Setting, SETTINGS } from "./settings.ts";
+import { SETTINGS } from "./settings.ts";
+import type { Layer, Origin } from "./layer.ts";
 
 // Flags and environment variables are sources too; they are read in text_layers.ts.
 export { envLayer, flagLayer, type FlagValues } from "./text_layers.ts";
 
-/** Where one setting's value came from (`api`: changed through the admin API). */
-export type Source = "default" | "file" | "env" | "flag" | "api";
-
-/** A setting's origin as `check-config` shows it. */
-export interface Origin {
-  readonly source: Source;
-  /** The file, variable or flag that gave it, e.g. `--timeout`; `default` for defaults. */
-  readonly name: string;
-}
-
-/** Settings given by one source, as file-shaped values not yet checked. */
-export interface Layer {
-  readonly source: Exclude<Source, "default" | "api">;
-  /** The file's name, or `environment` / `command line`. */
-  readonly name: string;
-  readonly values: Record<string, unknown>;
-  /** Problems found before the schema could look (a file that is not JSON, flag syntax). */
-  readonly problems: readonly string[];
-  /** How a path inside `values` is named in a message. */
-  whereOf(path: readonly PropertyKey[]): Where;
-  /** How a setting given here is named in `check-config`. */
-  originOf(setting: Setting): string;
-}
+export type { Layer, Origin, Source } from "./layer.ts";
 
 /** A configuration that passed every check, with where each setting came from. */
 export interface Resolved {

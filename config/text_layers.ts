@@ -9,7 +9,7 @@
 import { setPath } from "./model.ts";
 import { formatPath, quote } from "./problems.ts";
 import { CONFIG_ENV, envName, type Setting, SETTINGS } from "./settings.ts";
-import type { Layer } from "./sources.ts";
+import type { Layer } from "./layer.ts";
 import { numberFromText, STICKY_TEXT, stickyFromText, unitlessDuration } from "./values.ts";
 
 /** Flag values as `node:util` parseArgs gives them. */
