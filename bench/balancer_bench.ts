@@ -15,7 +15,7 @@ import { Backend } from "../backends/backend.ts";
 import { Balancer, type RequestRecord } from "../balancer/balancer.ts";
 import { type BalancerOptions, DEFAULT_OPTIONS, healthSettings } from "../balancer/options.ts";
 import { RoundRobin } from "../policies/round_robin.ts";
-import type { Transport, UpstreamRequest } from "../transports/transport.ts";
+import { ImmediateTransport, INFO } from "./_in_process.ts";
 
 const BODY = '{"id":12345,"name":"widget","tags":["a","b"],"price":9.99}';
 const HEADERS = {
@@ -23,19 +23,6 @@ const HEADERS = {
   "content-type": "application/json",
   "content-length": String(BODY.length),
 };
-
-/** Answers every try at once, as a backend on the same machine would, minus the socket. */
-class ImmediateTransport implements Transport {
-  send(_request: UpstreamRequest): Promise<Response> {
-    return Promise.resolve(new Response("ok", { headers: { "content-type": "text/plain" } }));
-  }
-  close(): void {}
-}
-
-// No `completed`: the try ends with its headers, as outside Deno.serve.
-const INFO = {
-  remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 40000 },
-} as unknown as Deno.ServeHandlerInfo;
 
 function balancer(
   onRequest?: (record: RequestRecord) => void,

@@ -18,7 +18,7 @@ import { inForce } from "../balancer/dispatch.ts";
 import { DEFAULT_OPTIONS, healthSettings } from "../balancer/options.ts";
 import { compileRoutes, type Route } from "../balancer/routes.ts";
 import { RoundRobin } from "../policies/round_robin.ts";
-import type { Transport, UpstreamRequest } from "../transports/transport.ts";
+import { ImmediateTransport, INFO } from "./_in_process.ts";
 
 /** `n` routes: per tenant i a host route and a path route, the last one a catch-all. */
 export function routes(n: number): Route[] {
@@ -56,18 +56,6 @@ for (const n of [1, 10, 1_000]) {
     });
   }
 }
-
-/** Answers every try at once, as a backend on the same machine would, minus the socket. */
-class ImmediateTransport implements Transport {
-  send(_request: UpstreamRequest): Promise<Response> {
-    return Promise.resolve(new Response("ok", { headers: { "content-type": "text/plain" } }));
-  }
-  close(): void {}
-}
-
-const INFO = {
-  remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 40000 },
-} as unknown as Deno.ServeHandlerInfo;
 
 function pool(name: string): Balancer {
   const settings = healthSettings(DEFAULT_OPTIONS);
