@@ -102,16 +102,15 @@ async function addBackend(c: Context, parts: AdminParts): Promise<Response> {
   if (body instanceof Response) return body;
   const pool = poolOf(c, body, parts);
   if (pool instanceof Response) return pool;
-  const parsed = BACKEND_BODY.safeParse(withoutPool(body), { reportInput: true });
-  if (!parsed.success) {
+  const parsed = BACKEND_BODY.parse(withoutPool(body));
+  if (!parsed.ok) {
     const problems = issueLines(
-      parsed.error.issues,
+      parsed.issues,
       (path) => ({ name: path.length === 0 ? "body" : path.join("."), style: "path" }),
-      BACKEND_BODY,
     );
     return problem(c, 400, "invalid backend", { problems });
   }
-  const config = backendConfig(parsed.data);
+  const config = backendConfig(parsed.value);
   audit(c, parts, `asked to add backend ${named({ url: config.url, pool })}`);
   const inPool = (b: Backend) => b.url === config.url && b.pool === pool;
   const settings = parts.live.settings;

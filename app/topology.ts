@@ -7,7 +7,7 @@
  * @module
  */
 
-import * as z from "zod";
+import * as v from "../lib/check.ts";
 import { MOCK_DEFAULTS, MOCK_KINDS, type MockKind, type MockOptions } from "../mocks/mod.ts";
 import { formatDuration } from "../lib/duration.ts";
 import failing from "../topologies/failing.json" with { type: "json" };
@@ -26,19 +26,19 @@ export const BUILT_IN_TOPOLOGIES: Readonly<Record<string, unknown>> = {
   routing,
 };
 
-const APP = z.strictObject({
-  name: z.string({ error: "expected a name" }).min(1, { error: "expected a name" })
+const APP = v.object({
+  name: v.string("expected a name").min(1, "expected a name")
     .describe("Name in the log. Default app1, app2, … by position.").optional(),
-  kind: z.enum(MOCK_KINDS, { error: `expected one of ${MOCK_KINDS.join(", ")}` })
+  kind: v.oneOf(MOCK_KINDS, `expected one of ${MOCK_KINDS.join(", ")}`)
     .describe("Which mock app (see `roundabout mock --help`)."),
   port: port("TCP port of the app; 0 picks a free one."),
   hostname: hostname(`Address the app listens on. Default ${MOCK_DEFAULTS.hostname}.`),
   delay: duration(
     `delayed: how long before answering. Default ${formatDuration(MOCK_DEFAULTS.delayMs)}.`,
   ),
-  failureRate: z.number({ error: "expected a number from 0 to 1" })
-    .min(0, { error: "expected a number from 0 to 1" })
-    .max(1, { error: "expected a number from 0 to 1" })
+  failureRate: v.number("expected a number from 0 to 1")
+    .min(0, "expected a number from 0 to 1")
+    .max(1, "expected a number from 0 to 1")
     .describe(`flaky: share of requests that fail. Default ${MOCK_DEFAULTS.failureRate}.`)
     .optional(),
   seed: integer(
@@ -54,20 +54,20 @@ const APP = z.strictObject({
 });
 
 /** A topology file. */
-export const TOPOLOGY_FILE = z.strictObject({
-  $schema: z.string({ error: "expected the URL or path of a JSON Schema" })
+export const TOPOLOGY_FILE = v.object({
+  $schema: v.string("expected the URL or path of a JSON Schema")
     .describe("This file's JSON Schema, for editors. Ignored by Roundabout.").optional(),
-  description: z.string({ error: "expected a sentence" })
+  description: v.string("expected a sentence")
     .describe("What this scenario shows; printed when it starts.").optional(),
-  apps: z.array(APP, { error: "expected a list of apps" })
-    .min(1, { error: "expected at least one app" })
+  apps: v.array(APP, "expected a list of apps")
+    .min(1, "expected at least one app")
     .describe("The mock apps, started in this order."),
   balancer: CONFIG_FILE.describe(
     "The balancer's settings, as in a config file. Backends default to the apps, in order. " +
       "A backend URL naming an app as declared here (http://127.0.0.1:8001 for an app on " +
       "port 8001), at the top level or in a pool, points at that app wherever it runs.",
   ).optional(),
-}, { error: "expected an object with apps and balancer" });
+}, "expected an object with apps and balancer");
 
 /** One app of a topology, ready to start. */
 export interface TopologyApp {
@@ -96,17 +96,16 @@ export function readTopology(
   document: unknown,
   appPorts?: readonly number[],
 ): Topology {
-  const parsed = TOPOLOGY_FILE.safeParse(document, { reportInput: true });
-  if (!parsed.success) {
+  const parsed = TOPOLOGY_FILE.parse(document);
+  if (!parsed.ok) {
     throw new ConfigError(
       issueLines(
-        parsed.error.issues,
+        parsed.issues,
         (path) => ({ name: `${name}: ${formatPath(path)}`, style: "path" }),
-        TOPOLOGY_FILE,
       ),
     );
   }
-  const file = parsed.data;
+  const file = parsed.value;
   if (appPorts !== undefined && appPorts.length !== file.apps.length) {
     throw new ConfigError([
       `--app-ports: ${name} has ${file.apps.length} apps, so give ${file.apps.length} ports`,

@@ -8,10 +8,10 @@
  *
  * ```sh
  * deno run -A bench/module_memory.ts                      # the default list below
- * deno run -A bench/module_memory.ts zod config/sources.ts --runs 5
+ * deno run -A bench/module_memory.ts hono config/sources.ts --runs 5
  * ```
  *
- * Repository modules are named by their path from the root; anything else (`zod`, `node:net`)
+ * Repository modules are named by their path from the root; anything else (`hono`, `node:net`)
  * as an import specifier, resolved through deno.json's import map.
  *
  * @module
@@ -22,7 +22,6 @@ import { REPO_DIR } from "../harness/deno_run.ts";
 
 /** What `balance` may load, and the parts it is made of. */
 const DEFAULT_MODULES = [
-  "zod",
   "hono",
   "node:net",
   "node:path",

@@ -8,7 +8,7 @@
  */
 
 import { parseArgs } from "node:util";
-import type * as z from "zod";
+import type { Check } from "../lib/check.ts";
 import { quote } from "../config/problems.ts";
 import { check, DURATION, ms, numberFromText, PORT, unitlessDuration } from "../config/values.ts";
 
@@ -92,7 +92,7 @@ export function portFlag(flags: Flags, name: string, fallback: number): number {
 }
 
 /** The value given as `--name text`, if `schema` accepts it; else a UsageError in its words. */
-function checked<T>(name: string, text: string | number, schema: z.ZodType<T>): T {
+function checked<T>(name: string, text: string | number, schema: Check<T>): T {
   const result = check(schema, text);
   if (!result.ok) throw new UsageError(`--${name} ${quote(String(text))}: ${result.problem}`);
   return result.value;

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type * as z from "zod";
+import type { Issue } from "../lib/check.ts";
 import { SETTINGS } from "./settings.ts";
 
 /** Paths of settings whose values are secrets: a problem with one never shows the value. */
@@ -52,89 +52,33 @@ export function problemLine(where: Where, message: string, value?: { value: unkn
 }
 
 /**
- * Turns zod issues into lines. `whereOf` names the origin of a path; `schema` is the one
- * that was parsed, to list the keys that are known where an unknown one was found.
+ * Turns a check's issues (lib/check.ts) into lines. `whereOf` names the origin of a path;
+ * an unknown key is a line of its own, with the keys known where it was found.
  */
 export function issueLines(
-  issues: readonly z.core.$ZodIssue[],
+  issues: readonly Issue[],
   whereOf: (path: readonly PropertyKey[]) => Where,
-  schema: z.ZodType,
 ): string[] {
   const lines: string[] = [];
   for (const issue of issues) {
-    if (issue.code === "unrecognized_keys") {
-      const known = knownKeys(schema, issue.path).filter((key) => key !== "$schema");
-      for (const key of issue.keys) {
+    if (issue.unknownKeys !== undefined) {
+      const known = issue.unknownKeys.known.filter((key) => key !== "$schema");
+      for (const key of issue.unknownKeys.keys) {
         const where = whereOf([...issue.path, key]);
         const hint = known.length > 0 ? ` (expected one of ${known.join(", ")})` : "";
         lines.push(problemLine(where, `is not a known setting${hint}`));
       }
       continue;
     }
-    const input = (issue as { input?: unknown }).input;
     const where = whereOf(issue.path);
     const secret = SECRET_PATHS.has(issue.path.filter((p) => typeof p === "string").join("."));
-    const message = issue.message.startsWith("Invalid input: expected ")
-      ? `expected ${article(issue.message.slice("Invalid input: expected ".length))}`
-      : issue.message;
     lines.push(
-      secret ? problemLine(where, message) : problemLine(where, message, { value: input }),
+      secret
+        ? problemLine(where, issue.message)
+        : problemLine(where, issue.message, { value: issue.input }),
     );
   }
   return lines;
-}
-
-/** Zod's own wording ("object, received number") made to read like ours. */
-function article(text: string): string {
-  const type = text.replace(/, received .*$/, "");
-  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
-}
-
-/** The keys an object schema at `path` knows, for "did you mean" hints. */
-export function knownKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
-  let node: unknown = schema;
-  for (let i = 0; i <= path.length; i++) {
-    node = unwrapToObjectOrArray(node);
-    if (node === undefined) return [];
-    if (i === path.length) break;
-    const def = defOf(node);
-    if (def.type === "array") node = def.element;
-    else if (def.type === "record") node = def.valueType;
-    else if (def.type === "object") node = (def.shape as Record<string, unknown>)[String(path[i])];
-    else return [];
-  }
-  const def = node === undefined ? undefined : defOf(node);
-  return def?.type === "object" ? Object.keys(def.shape as Record<string, unknown>) : [];
-}
-
-interface Def {
-  type: string;
-  [key: string]: unknown;
-}
-
-function defOf(schema: unknown): Def {
-  return (schema as { _zod: { def: Def } })._zod.def;
-}
-
-function unwrapToObjectOrArray(schema: unknown): unknown {
-  let node = schema;
-  for (let depth = 0; depth < 10 && node !== undefined; depth++) {
-    const def = defOf(node);
-    if (def.type === "object" || def.type === "array" || def.type === "record") return node;
-    if (def.type === "optional" || def.type === "nullable" || def.type === "default") {
-      node = def.innerType;
-    } else if (def.type === "pipe") {
-      node = def.in;
-    } else if (def.type === "union") {
-      node = (def.options as unknown[]).find((option) => {
-        const type = defOf(unwrapToObjectOrArray(option) ?? option).type;
-        return type === "object";
-      });
-    } else {
-      return undefined;
-    }
-  }
-  return node;
 }
 
 /** A value quoted for a message, cut short, control characters escaped. */

@@ -9,7 +9,7 @@
  * @module
  */
 
-import * as z from "zod";
+import * as v from "../lib/check.ts";
 import { covers, isCatchAll, type Route } from "../balancer/routes.ts";
 import { formatDuration } from "../lib/duration.ts";
 import { formatPath, problemLine, quote } from "./problems.ts";
@@ -25,27 +25,28 @@ import {
 
 const HOST_WORDS = "expected a host name such as api.example.com, or *.example.com for " +
   "any subdomain";
-const HOST = z.string({ error: HOST_WORDS })
-  .regex(/^(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$/, { error: HOST_WORDS });
+const HOST = v.string(HOST_WORDS)
+  .regex(/^(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$/, HOST_WORDS);
 
 const PREFIX_WORDS = "expected a path starting with /, without ? or #, such as /api";
-const PREFIX = REQUEST_PATH.regex(/^[^?#\s]*$/, { error: PREFIX_WORDS });
+const PREFIX = REQUEST_PATH.regex(/^[^?#\s]*$/, PREFIX_WORDS);
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const METHOD_WORDS = "expected a method such as GET";
-const METHODS = z.array(z.string({ error: METHOD_WORDS }).regex(TOKEN, { error: METHOD_WORDS }), {
-  error: 'expected a list of methods such as ["GET", "HEAD"]',
-}).min(1, { error: "expected at least one method" });
+const METHODS = v.array(
+  v.string(METHOD_WORDS).regex(TOKEN, METHOD_WORDS),
+  'expected a list of methods such as ["GET", "HEAD"]',
+).min(1, "expected at least one method");
 
 const HEADER_WORDS = "expected header names mapped to exact values";
-const HEADERS = z.record(
-  z.string().regex(TOKEN, { error: "expected a header name" }),
-  z.string({ error: "expected the header's exact value, a string" }),
-  { error: HEADER_WORDS },
+const HEADERS = v.record(
+  v.string().regex(TOKEN, "expected a header name"),
+  v.string("expected the header's exact value, a string"),
+  HEADER_WORDS,
 );
 
 /** One route as the file holds it. */
-export const ROUTE = z.strictObject({
+export const ROUTE = v.object({
   host: HOST.describe(
     "Host to match: exact (case-insensitive, port ignored) or *.example.com " +
       "(any subdomain at any depth, not the apex).",
@@ -59,7 +60,7 @@ export const ROUTE = z.strictObject({
     "Request headers that must all be present with these exact " +
       "values.",
   ).optional(),
-  pool: z.string({ error: "expected the name of a pool (or default)" })
+  pool: v.string("expected the name of a pool (or default)")
     .describe("The pool that serves what this route matches; default is the top level."),
   stripPrefix: SWITCH.describe(
     "Remove pathPrefix from the path sent to the backend, leaving " +
@@ -67,16 +68,16 @@ export const ROUTE = z.strictObject({
   ).optional(),
   timeout: DURATION.describe("Per-try timeout for this route, in place of its pool's.")
     .optional(),
-}, { error: "expected a route object with a pool" });
+}, "expected a route object with a pool");
 
 /** The routes: in order, the first match wins; unmatched requests go to the default pool. */
-export const ROUTES = z.array(ROUTE, { error: "expected a list of routes" })
+export const ROUTES = v.array(ROUTE, "expected a list of routes")
   .describe(
     "Where requests go: an ordered list, the first route that matches names the " +
       "pool; a request that matches none goes to the top-level backends (the default pool).",
   );
 
-type RouteFile = z.input<typeof ROUTE>;
+type RouteFile = v.Infer<typeof ROUTE>;
 
 /** A route as the model holds it, from its file form (assumed valid). */
 export function toRoute(file: RouteFile): Route {
@@ -117,8 +118,8 @@ export function defaultPoolUnused(routes: unknown): boolean {
 function wellFormed(routes: unknown): (Route | undefined)[] {
   if (!Array.isArray(routes)) return [];
   return routes.map((file) => {
-    const parsed = ROUTE.safeParse(file);
-    return parsed.success ? toRoute(parsed.data) : undefined;
+    const parsed = ROUTE.parse(file);
+    return parsed.ok ? toRoute(parsed.value) : undefined;
   });
 }
 

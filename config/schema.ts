@@ -6,7 +6,7 @@
  * @module
  */
 
-import * as z from "zod";
+import * as v from "../lib/check.ts";
 import { ROUTES } from "./routing.ts";
 import { defaultText, POOL_SETTINGS, SECTIONS, type Setting, SETTINGS } from "./settings.ts";
 import {
@@ -28,7 +28,7 @@ import {
 } from "./values.ts";
 
 /** The check of one setting's value, by its type. */
-export function valueSchema(setting: Setting): z.ZodType {
+export function valueSchema(setting: Setting): v.Check<unknown> {
   const { min = 0, max = Number.MAX_SAFE_INTEGER, choices = [] } = setting;
   switch (setting.type) {
     case "duration":
@@ -77,9 +77,9 @@ export function describeSetting(setting: Setting): string {
  */
 function settingsShape(
   settings: readonly Setting[],
-  shape: Record<string, z.ZodType>,
-): Record<string, z.ZodType> {
-  const sections: Record<string, Record<string, z.ZodType>> = {};
+  shape: Record<string, v.Check<unknown>>,
+): Record<string, v.Check<unknown>> {
+  const sections: Record<string, Record<string, v.Check<unknown>>> = {};
   for (const setting of settings) {
     const field = valueSchema(setting).describe(describeSetting(setting)).optional();
     const [first, key] = setting.path.split(".");
@@ -87,38 +87,39 @@ function settingsShape(
       shape[first] = field;
       continue;
     }
-    // Claims the section's place among the keys at its first setting (the keys' order is
-    // the order of "expected one of …" hints and of the JSON Schema).
-    if (sections[first] === undefined) shape[first] = z.never();
+    // Claims the section's place among the keys at its first setting, with a stand-in
+    // replaced below (the keys' order is the order of "expected one of …" hints and of the
+    // JSON Schema).
+    if (sections[first] === undefined) shape[first] = v.object({});
     (sections[first] ??= {})[key] = field;
   }
   for (const [name, fields] of Object.entries(sections)) {
-    shape[name] = z.strictObject(fields, { error: "expected an object" })
-      .describe(SECTIONS[name]).optional();
+    shape[name] = v.object(fields, "expected an object").describe(SECTIONS[name]).optional();
   }
   return shape;
 }
 
 /** One pool: the settings marked `pool` in settings.ts, generated from the same entries. */
-export const POOL = z.strictObject(settingsShape(POOL_SETTINGS, {}), {
-  error: "expected an object of pool settings",
-}).describe(
+export const POOL = v.object(
+  settingsShape(POOL_SETTINGS, {}),
+  "expected an object of pool settings",
+).describe(
   "A pool: its own backends, and any of the pool settings; those it does not give " +
     "come from the top level.",
 );
 
 function configFile() {
   const shape = settingsShape(SETTINGS, {
-    $schema: z.string({ error: "expected the URL or path of a JSON Schema" })
+    $schema: v.string("expected the URL or path of a JSON Schema")
       .describe("This file's JSON Schema, for editors. Ignored by Roundabout.").optional(),
   });
-  shape.pools = z.record(z.string(), POOL, { error: "expected an object of pools by name" })
+  shape.pools = v.record(v.string(), POOL, "expected an object of pools by name")
     .describe(
       "Named groups of backends with their own settings, for routes to send " +
         "requests to. The name default is the top level's.",
     ).optional();
   shape.routes = ROUTES.optional();
-  return z.strictObject(shape, { error: "expected an object of settings" });
+  return v.object(shape, "expected an object of settings");
 }
 
 /** The config file, every field optional; unknown keys are errors. */

@@ -7,7 +7,6 @@
  * @module
  */
 
-import type * as z from "zod";
 import { JsoncError, parseJsonc } from "./jsonc.ts";
 import {
   getPath,
@@ -87,14 +86,6 @@ function unreadable(layer: Layer): boolean {
     Object.keys(layer.values).length === 0;
 }
 
-/** Zod's words for the few issues our schema does not word itself. */
-function fallbackMessage(issue: z.core.$ZodRawIssue): string | undefined {
-  if (issue.code === "invalid_type") {
-    return `expected ${issue.expected === "object" ? "an object" : `a ${issue.expected}`}`;
-  }
-  return undefined;
-}
-
 /**
  * Checks one layer against the schema.
  *
@@ -105,11 +96,11 @@ export function checkLayer(layer: Layer): { lines: string[]; bad: Set<string> } 
   const lines = [...layer.problems];
   const bad = new Set<string>();
   if (unreadable(layer)) return { lines, bad };
-  const result = CONFIG_FILE.safeParse(layer.values, { reportInput: true, error: fallbackMessage });
-  if (!result.success) {
-    lines.push(...issueLines(result.error.issues, layer.whereOf, CONFIG_FILE));
-    for (const issue of result.error.issues) {
-      const keys = issue.code === "unrecognized_keys" ? issue.keys : [undefined];
+  const issues = CONFIG_FILE.issues(layer.values);
+  if (issues.length > 0) {
+    lines.push(...issueLines(issues, layer.whereOf));
+    for (const issue of issues) {
+      const keys = issue.unknownKeys?.keys ?? [undefined];
       for (const key of keys) {
         const path = key === undefined ? issue.path : [...issue.path, key];
         bad.add(path.filter((p) => typeof p === "string").join("."));

@@ -1,5 +1,6 @@
 /**
- * The kinds of value a setting can hold, as zod schemas with the words every message uses.
+ * The kinds of value a setting can hold, as checks (lib/check.ts) with the words every
+ * message uses.
  * The config file, environment variables and flags are all checked by these, so a mistake
  * reads the same wherever it was made. Each message completes "<where> <value>: …" (flags)
  * or "<where>: <value> …" (files); messages starting with "expected" read well in both.
@@ -8,7 +9,7 @@
  */
 
 import { ipVersion } from "../lib/ip.ts";
-import * as z from "zod";
+import * as v from "../lib/check.ts";
 import { normaliseBackendUrl } from "../backends/backend.ts";
 import { parseNameServer } from "../backends/discovery.ts";
 import { MAX_DURATION_MS, parseDuration } from "../lib/duration.ts";
@@ -19,15 +20,12 @@ const DURATION_WORDS = `expected a duration such as 250ms, 2s or 1m, or a number
 const DURATION_PATTERN = /^\s*\d+(\.\d+)?(ms|s|m|h)?\s*$/;
 
 /** A duration: a string such as `2s`, or a number of milliseconds. */
-export const DURATION = z.union([
-  z.string({ error: DURATION_WORDS }).regex(DURATION_PATTERN, {
-    error: DURATION_WORDS,
-    abort: true,
-  })
-    .refine((text) => parseDuration(text) !== undefined, { error: DURATION_WORDS }),
-  z.number({ error: DURATION_WORDS }).int({ error: DURATION_WORDS })
-    .min(0, { error: DURATION_WORDS }).max(MAX_DURATION_MS, { error: DURATION_WORDS }),
-], { error: DURATION_WORDS });
+export const DURATION: v.Check<DurationValue> = v.union([
+  v.string(DURATION_WORDS).regex(DURATION_PATTERN, DURATION_WORDS, { fatal: true })
+    .refine((text) => parseDuration(text) === undefined ? DURATION_WORDS : undefined),
+  v.number(DURATION_WORDS).int(DURATION_WORDS).min(0, DURATION_WORDS)
+    .max(MAX_DURATION_MS, DURATION_WORDS),
+], DURATION_WORDS);
 
 /**
  * What is wrong with a duration given as text (a flag or variable) without a unit, or
@@ -48,7 +46,7 @@ export function duration(description: string) {
 /** A whole number within `min..max`; `words` name it in messages ("a port number"). */
 export function wholeNumber(min: number, max: number, words: string) {
   const error = `expected ${words} from ${min} to ${max}`;
-  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+  return v.number(error).int(error).min(min, error).max(max, error);
 }
 
 /** A whole-number field within `min..max`, optional. */
@@ -63,24 +61,24 @@ export const PORT = wholeNumber(0, 65_535, "a port number");
 export const port = (description: string) => PORT.describe(description).optional();
 
 /** An address to listen on; what cannot be bound is refused when binding, not here. */
-export const ADDRESS = z.string({ error: "expected an address such as 127.0.0.1" })
-  .min(1, { error: "expected an address such as 127.0.0.1" });
+export const ADDRESS = v.string("expected an address such as 127.0.0.1")
+  .min(1, "expected an address such as 127.0.0.1");
 
 /** A listening address field, optional. */
 export const hostname = (description: string) => ADDRESS.describe(description).optional();
 
 /** One of a few words. */
-export function oneOf(values: readonly string[]) {
-  return z.enum(values as [string, ...string[]], { error: `expected one of ${values.join(", ")}` });
+export function oneOf<const T extends string>(values: readonly T[]): v.Check<T> {
+  return v.oneOf(values, `expected one of ${values.join(", ")}`);
 }
 
 /** True or false. */
-export const SWITCH = z.boolean({ error: "expected true or false" });
+export const SWITCH = v.boolean("expected true or false");
 
 /** A secret of at least `min` characters without spaces (nothing that breaks a header). */
 export function token(min: number) {
   const words = `expected a token of at least ${min} characters, without spaces`;
-  return z.string({ error: words }).regex(new RegExp(`^\\S{${min},}$`), { error: words });
+  return v.string(words).regex(new RegExp(`^\\S{${min},}$`), words);
 }
 
 /** A bearer token: long enough not to be guessed, and nothing that breaks a header. */
@@ -88,47 +86,49 @@ export const TOKEN = token(8);
 
 const PATH_WORDS = "expected a path starting with /, such as /health";
 /** A request path, such as `/health`. */
-export const REQUEST_PATH = z.string({ error: PATH_WORDS }).startsWith("/", { error: PATH_WORDS });
+export const REQUEST_PATH = v.string(PATH_WORDS).startsWith("/", PATH_WORDS);
 
 const FILE_WORDS = "expected the path of a file";
 /** A file's path; whether it can be read is checked with the settings that use it. */
-export const FILE_PATH = z.string({ error: FILE_WORDS }).min(1, { error: FILE_WORDS });
+export const FILE_PATH = v.string(FILE_WORDS).min(1, FILE_WORDS);
 
-const IP_ADDRESS = z.string({ error: "expected an IP address such as 10.0.0.1" })
-  .refine((text) => ipVersion(text) !== 0, { error: "expected an IP address such as 10.0.0.1" });
+const IP_WORDS = "expected an IP address such as 10.0.0.1";
+const IP_ADDRESS = v.string(IP_WORDS)
+  .refine((text) => ipVersion(text) === 0 ? IP_WORDS : undefined);
 
 /** A list of exact IP addresses. */
-export const IP_ADDRESSES = z.array(IP_ADDRESS, { error: "expected a list of IP addresses" });
+export const IP_ADDRESSES = v.array(IP_ADDRESS, "expected a list of IP addresses");
 
 const NAME_SERVER_WORDS = "expected a DNS server as IP:PORT, such as 10.0.0.2:53";
 /** A DNS server to ask, `IP:PORT` (`[IPv6]:PORT`), port 53 when left out. */
-export const NAME_SERVER = z.string({ error: NAME_SERVER_WORDS })
-  .refine((text) => parseNameServer(text) !== undefined, { error: NAME_SERVER_WORDS });
+export const NAME_SERVER = v.string(NAME_SERVER_WORDS)
+  .refine((text) => parseNameServer(text) === undefined ? NAME_SERVER_WORDS : undefined);
 
 /** A list of words from `values`. */
 export function listOf(values: readonly string[]) {
-  return z.array(oneOf(values), { error: `expected a list of ${values.join(", ")}` });
+  return v.array(oneOf(values), `expected a list of ${values.join(", ")}`);
 }
 
 /** A backend base URL, checked by the same function as everywhere else. */
-const BACKEND_URL = z.string({ error: "expected an http(s) URL such as http://127.0.0.1:8001" })
-  .superRefine((text, ctx) => {
+const BACKEND_URL = v.string("expected an http(s) URL such as http://127.0.0.1:8001")
+  .refine((text) => {
     const normal = normaliseBackendUrl(text);
-    if ("problem" in normal) ctx.addIssue({ code: "custom", message: normal.problem, input: text });
+    return "problem" in normal ? normal.problem : undefined;
   }).describe("Base URL: http or https, a host, an optional path prefix, no query.");
 
 /** One backend as an object; also what the admin API's `POST /backends` takes. */
-export const BACKEND_OBJECT = z.strictObject({
+export const BACKEND_OBJECT = v.object({
   url: BACKEND_URL,
   weight: integer(1, 1_000, "a whole number", "Share of traffic for weighted policies. Default 1."),
 });
 
-const BACKEND = z.union([BACKEND_URL, BACKEND_OBJECT], {
-  error: 'expected a URL string or an object such as { "url": "http://127.0.0.1:8001" }',
-});
+const BACKEND = v.union(
+  [BACKEND_URL, BACKEND_OBJECT],
+  'expected a URL string or an object such as { "url": "http://127.0.0.1:8001" }',
+);
 
 /** The backends: URL strings, or objects with url and weight. */
-export const BACKENDS = z.array(BACKEND, { error: "expected a list of backends" });
+export const BACKENDS = v.array(BACKEND, "expected a list of backends");
 
 /** A duration as written in a file: a string such as `2s`, or milliseconds. */
 export type DurationValue = string | number;
@@ -152,19 +152,17 @@ export function numberFromText(text: string): number | string {
 
 /** `value` checked against `schema`: the value, or the first problem's words. */
 export function check<T>(
-  schema: z.ZodType<T>,
+  schema: v.Check<T>,
   value: unknown,
 ): { ok: true; value: T } | { ok: false; problem: string } {
-  const result = schema.safeParse(value);
-  return result.success
-    ? { ok: true, value: result.data }
-    : { ok: false, problem: result.error.issues[0].message };
+  const result = schema.parse(value);
+  return result.ok ? result : { ok: false, problem: result.issues[0].message };
 }
 
 /**
  * Backends given twice (after normalisation), as `[index, text]` pairs. Not a schema
- * refinement: zod skips refinements of a list whose items have problems, and a repeated
- * backend must be reported together with everything else.
+ * refinement: refinements of a list whose items have fatal problems are skipped, and a
+ * repeated backend must be reported together with everything else.
  */
 export function repeatedBackends(entries: unknown): [number, string][] {
   if (!Array.isArray(entries)) return [];
@@ -189,7 +187,7 @@ const NAME_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}$/;
 
 function nameOf(what: string) {
   const words = `expected a ${what} name: 1 to 256 letters, digits or !#$%&'*+-.^_\`|~`;
-  return z.string({ error: words }).regex(NAME_TOKEN, { error: words });
+  return v.string(words).regex(NAME_TOKEN, words);
 }
 
 const STICKY_KEYS = ["cookie", "header", "clientAddress"] as const;
@@ -197,22 +195,24 @@ const STICKY_WORDS = 'expected an object such as { "cookie": "NAME" }, { "header
   'or { "clientAddress": true }';
 
 /** What keeps a client on one backend: exactly one of a cookie, a header or its address. */
-export const STICKY = z.strictObject({
+export const STICKY = v.object({
   cookie: nameOf("cookie").describe("A signed cookie of this name names the backend.")
     .optional(),
   header: nameOf("header")
     .describe("Requests with the same value of this header go to the same backend.").optional(),
-  clientAddress: z.literal(true, { error: "expected true (to turn stickiness off, leave it out)" })
+  clientAddress: v.literal(true, "expected true (to turn stickiness off, leave it out)")
     .describe("Requests from the same client address go to the same backend.").optional(),
-}, { error: STICKY_WORDS }).refine(
-  (value) => STICKY_KEYS.filter((key) => value[key] !== undefined).length === 1,
+}, STICKY_WORDS).refine(
+  (value) =>
+    STICKY_KEYS.filter((key) => value[key] !== undefined).length === 1
+      ? undefined
+      : `expected exactly one of ${STICKY_KEYS.join(", ")}`,
   {
-    error: `expected exactly one of ${STICKY_KEYS.join(", ")}`,
     // Not over a problem with the object itself (not one, an unknown key): what is left of
     // it would mislead. Problems with a name are reported with this one.
-    when: (payload) => payload.issues.every((issue) => (issue.path?.length ?? 0) > 0),
+    when: (issues) => issues.every((issue) => issue.path.length > 0),
   },
-).meta({ minProperties: 1, maxProperties: 1 });
+).json({ minProperties: 1, maxProperties: 1 });
 
 /**
  * The `--sticky` / `ROUNDABOUT_STICKY` text as the file would hold it: `cookie=NAME`,

@@ -52,12 +52,14 @@ function staticallyReached(graph: Graph, entries: readonly string[]): Set<string
 
 /**
  * Parts `balance` loads only on demand: the other commands, the admin API, several workers,
- * and the Node modules it can do without (node:path only for a watched config file).
+ * and the Node modules it can do without (node:path only for a watched config file). zod is
+ * not used at all (lib/check.ts checks the settings): it cost 10.5 MiB at start.
  */
 const LAZY = [
   /^admin\//,
   /^mocks\//,
   /^npm:\/hono/,
+  /^npm:\/?zod\b/,
   /^cli\/(up|mock|status|workers)\.ts$/,
   /^node:(net|path|crypto)$/,
 ];

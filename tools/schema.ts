@@ -7,7 +7,7 @@
  * @module
  */
 
-import * as z from "zod";
+import type { Check } from "../lib/check.ts";
 import { CONFIG_FILE } from "../config/schema.ts";
 import {
   CONFIG_DESCRIPTION,
@@ -19,10 +19,12 @@ import {
 } from "../config/settings.ts";
 import { TOPOLOGY_FILE } from "../app/topology.ts";
 
-function generate(schema: z.ZodType, title: string): Record<string, unknown> {
-  const generated = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" });
-  const { $schema, ...rest } = generated as Record<string, unknown>;
-  return { $schema, title, ...rest };
+function generate(schema: Check<unknown>, title: string): Record<string, unknown> {
+  return {
+    $schema: "https://json-schema.org/draft/2020-12/schema",
+    title,
+    ...schema.toJsonSchema(),
+  };
 }
 
 /** The generated schema files, by path from the repository root. */
