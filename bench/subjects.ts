@@ -84,6 +84,13 @@ export const BALANCER_VARIANTS: ReadonlyArray<{
   { name: "roundabout-peak-ewma", args: ["--transport", "http1", "--policy", "peak-ewma"] },
   // A smaller young generation (1 MiB semi-spaces): less memory, more scavenges (see "Memory").
   { name: "roundabout-http1-semi1", args: ["--transport", "http1"], v8: SEMI1 },
+  // Optimising compilation back on V8's helper threads (the shipped flags turn it off, to save
+  // memory): what that costs in latency and CPU.
+  {
+    name: "roundabout-http1-concjit",
+    args: ["--transport", "http1"],
+    v8: ["--concurrent-recompilation"],
+  },
 ];
 
 /** The balancer's entry point. */
@@ -298,6 +305,28 @@ const floors: Subject[] = [
     ),
 }));
 
+/**
+ * Our transport with nothing of the balancer around it (bench/floors/transport_floor.ts): what
+ * the HTTP/1.1 client costs against the floors, and the balancer's features against it.
+ */
+const transportFloor: Subject = {
+  name: "floor-transport",
+  description: "Deno.serve + Roundabout's http1 transport, fields forwarded, no balancer " +
+    "(bench/floors/transport_floor.ts)",
+  deno: true,
+  unavailable: () => Promise.resolve(undefined),
+  handles: plainOnly,
+  start: (ctx) =>
+    startDeno(
+      ctx,
+      "floor-transport",
+      denoRun(`${BENCH_DIR}/floors/transport_floor.ts`, [String(ctx.port), ...ctx.backends], {
+        flags: ctx.denoFlags,
+        allow: ["net"],
+      }),
+    ),
+};
+
 /** The memory floor: Deno.serve answering on its own, for the idle scenarios (no proxying). */
 const staticFloor: Subject = {
   name: "floor-static",
@@ -368,6 +397,7 @@ export const SUBJECTS: readonly Subject[] = [
   haproxy,
   naive,
   ...floors,
+  transportFloor,
   staticFloor,
   ...balancers,
   ...candidates,
