@@ -8,7 +8,7 @@
  * @module
  */
 
-import { denoRun, REPO_DIR, v8FlagsArgs } from "../harness/deno_run.ts";
+import { denoRun, REPO_DIR } from "../harness/deno_run.ts";
 import type { BenchCert } from "../harness/certs.ts";
 import { type Proc, startReady } from "../harness/processes.ts";
 import { installed } from "../harness/programs.ts";
@@ -98,18 +98,13 @@ export const BALANCER_MAIN = `${REPO_DIR}/main.ts`;
 
 /**
  * The balancer's full command line – the one place that knows its CLI. The timeout and
- * retry downtime match nginx.conf's and haproxy.cfg's. It runs with the V8 flags the product
- * ships with (deno.json's tasks), plus a variant's own `v8` flags.
+ * retry downtime match nginx.conf's and haproxy.cfg's.
  */
-export function balancerCommand(
-  ctx: StartContext,
-  variantArgs: readonly string[],
-  v8: readonly string[] = [],
-): string[] {
+export function balancerCommand(ctx: StartContext, variantArgs: readonly string[]): string[] {
   return denoRun(
     BALANCER_MAIN,
     ["balance", ...sharedSettings(ctx), "--access-log", "off", ...tlsArgs(ctx), ...variantArgs],
-    { flags: [...ctx.denoFlags ?? [], ...v8FlagsArgs(v8)] },
+    { flags: ctx.denoFlags },
   );
 }
 
@@ -374,11 +369,14 @@ function balancerUnavailable(): Promise<string | undefined> {
 const balancers: Subject[] = BALANCER_VARIANTS.map(({ name, args, v8 }) => ({
   name,
   description: `Roundabout ${args.join(" ")} (main.ts balance)` +
-    (v8 ? ` with ${v8.join(",")} added to the shipped V8 flags` : ""),
+    (v8 ? ` with --v8-flags=${v8.join(",")}` : ""),
   deno: true,
   unavailable: balancerUnavailable,
   handles: always,
-  start: (ctx) => startDeno(ctx, name, balancerCommand(ctx, args, v8)),
+  start: (ctx) => {
+    const flags = [...ctx.denoFlags ?? [], ...v8 ? [`--v8-flags=${v8.join(",")}`] : []];
+    return startDeno(ctx, name, balancerCommand({ ...ctx, denoFlags: flags }, args));
+  },
 }));
 
 const candidates: Subject[] = CANDIDATE_VARIANTS.map(({ name, transport }) => ({

@@ -18,7 +18,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { denoRun, v8FlagsArgs } from "../harness/deno_run.ts";
+import { denoRun } from "../harness/deno_run.ts";
 import { installed } from "../harness/programs.ts";
 import { portOpen, Proc, stopAll, stopAllOnSignals } from "../harness/processes.ts";
 import { runWrk, wrkScript } from "../harness/wrk.ts";
@@ -110,7 +110,7 @@ async function measureVariant(
       "json",
       "--timeline",
       ...variant.args,
-    ], { flags: v8FlagsArgs() }),
+    ]),
   });
   try {
     for (let i = 0; i < 300 && !(await portOpen(port)); i++) {

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { denoRun, REPO_DIR, v8FlagsArgs } from "../harness/deno_run.ts";
+import { denoRun, REPO_DIR } from "../harness/deno_run.ts";
 import { Proc } from "../harness/processes.ts";
 
 /**
@@ -44,7 +44,7 @@ export function freePorts(count: number): number[] {
 export function roundabout(name: string, args: readonly string[], logPath: string): Proc {
   return new Proc({
     name,
-    cmd: denoRun(`${REPO_DIR}/main.ts`, args, { flags: v8FlagsArgs() }),
+    cmd: denoRun(`${REPO_DIR}/main.ts`, args),
     cwd: REPO_DIR,
     logPath,
   });
