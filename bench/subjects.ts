@@ -281,11 +281,26 @@ const naive: Subject = {
  * Deno proxy can cost, beside how far it is from nginx.
  */
 const floors: Subject[] = [
-  { name: "floor-connect", file: "connect_floor.ts", upstream: "pooled Deno.connect" },
-  { name: "floor-net", file: "net_floor.ts", upstream: "pooled node:net sockets" },
-].map(({ name, file, upstream }) => ({
+  {
+    name: "floor-connect",
+    file: "connect_floor.ts",
+    what: "the floor: Deno.serve + pooled Deno.connect, no hygiene",
+  },
+  {
+    name: "floor-net",
+    file: "net_floor.ts",
+    what: "the floor: Deno.serve + pooled node:net sockets, no hygiene",
+  },
+  // Ours: what the HTTP/1.1 client costs against the floors, and the balancer's features
+  // against it.
+  {
+    name: "floor-transport",
+    file: "transport_floor.ts",
+    what: "Deno.serve + Roundabout's http1 transport, fields forwarded, no balancer",
+  },
+].map(({ name, file, what }) => ({
   name,
-  description: `the floor: Deno.serve + ${upstream}, no hygiene (bench/floors/${file})`,
+  description: `${what} (bench/floors/${file})`,
   deno: true,
   unavailable: () => Promise.resolve(undefined),
   handles: plainOnly,
@@ -299,28 +314,6 @@ const floors: Subject[] = [
       }),
     ),
 }));
-
-/**
- * Our transport with nothing of the balancer around it (bench/floors/transport_floor.ts): what
- * the HTTP/1.1 client costs against the floors, and the balancer's features against it.
- */
-const transportFloor: Subject = {
-  name: "floor-transport",
-  description: "Deno.serve + Roundabout's http1 transport, fields forwarded, no balancer " +
-    "(bench/floors/transport_floor.ts)",
-  deno: true,
-  unavailable: () => Promise.resolve(undefined),
-  handles: plainOnly,
-  start: (ctx) =>
-    startDeno(
-      ctx,
-      "floor-transport",
-      denoRun(`${BENCH_DIR}/floors/transport_floor.ts`, [String(ctx.port), ...ctx.backends], {
-        flags: ctx.denoFlags,
-        allow: ["net"],
-      }),
-    ),
-};
 
 /** The memory floor: Deno.serve answering on its own, for the idle scenarios (no proxying). */
 const staticFloor: Subject = {
@@ -395,7 +388,6 @@ export const SUBJECTS: readonly Subject[] = [
   haproxy,
   naive,
   ...floors,
-  transportFloor,
   staticFloor,
   ...balancers,
   ...candidates,
