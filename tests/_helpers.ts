@@ -6,7 +6,10 @@
  */
 
 import assert from "node:assert/strict";
-import { healthSettings } from "../balancer/options.ts";
+import type { RequestRecord } from "../balancer/balancer.ts";
+import { type BalancerOptions, healthSettings } from "../balancer/options.ts";
+import { type RunningBalancer, startBalancer } from "../balancer/server.ts";
+import { TRANSPORTS } from "../transports/mod.ts";
 import { Backend, type BackendConfig } from "../backends/backend.ts";
 
 /** A server on a free loopback port; close it with `shutdown()` in `finally`. */
@@ -140,4 +143,29 @@ export async function waitForLine(
     if (buffer) seen.push(buffer);
   })();
   return { line: found, rest };
+}
+
+/**
+ * A balancer on port 0 in front of `backends` over the named transport, keeping every
+ * request's record; shut down when `test` ends, whichever way.
+ */
+export async function withRecordingBalancer(
+  transport: string,
+  options: Partial<BalancerOptions>,
+  backends: string[],
+  test: (balancer: RunningBalancer, records: RequestRecord[]) => Promise<void>,
+): Promise<void> {
+  const records: RequestRecord[] = [];
+  const balancer = startBalancer({
+    port: 0,
+    backends: backends.map((url) => ({ url, weight: 1 })),
+    options,
+    transport: TRANSPORTS[transport](),
+    onRequest: (record) => records.push(record),
+  });
+  try {
+    await test(balancer, records);
+  } finally {
+    await balancer.shutdown();
+  }
 }

@@ -8,11 +8,7 @@
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { RequestRecord } from "../balancer/balancer.ts";
-import type { BalancerOptions } from "../balancer/options.ts";
-import { startBalancer } from "../balancer/server.ts";
-import { TRANSPORTS } from "../transports/mod.ts";
-import { deadPort } from "./_helpers.ts";
+import { deadPort, withRecordingBalancer } from "./_helpers.ts";
 
 /** A node:http backend; its answers carry fields of the balancer's names, in odd case. */
 async function nodeApp(): Promise<{ url: string; close(): Promise<void> }> {
@@ -48,27 +44,6 @@ async function nodeApp(): Promise<{ url: string; close(): Promise<void> }> {
 
 const VARIANTS = [{ name: "http1", transport: "http1" }, { name: "fetch", transport: "fetch" }];
 
-async function withBalancer(
-  variant: (typeof VARIANTS)[number],
-  backends: string[],
-  options: Partial<BalancerOptions>,
-  test: (url: string, records: RequestRecord[]) => Promise<void>,
-): Promise<void> {
-  const records: RequestRecord[] = [];
-  const balancer = startBalancer({
-    port: 0,
-    backends: backends.map((url) => ({ url, weight: 1 })),
-    options,
-    transport: TRANSPORTS[variant.transport](),
-    onRequest: (record) => records.push(record),
-  });
-  try {
-    await test(balancer.url, records);
-  } finally {
-    await balancer.shutdown();
-  }
-}
-
 /** The raw head the client receives, to count fields of one name (fetch would join them). */
 async function rawHead(url: string, path: string, extra = ""): Promise<string> {
   const { hostname, port } = new URL(url);
@@ -101,7 +76,7 @@ for (const variant of VARIANTS) {
   Deno.test(`[${variant.name}] a backend's own x-request-id and x-app-url are replaced: one field each`, async () => {
     const app = await nodeApp();
     try {
-      await withBalancer(variant, [app.url], {}, async (url, records) => {
+      await withRecordingBalancer(variant.transport, {}, [app.url], async ({ url }, records) => {
         const head = await rawHead(url, "/own-fields", "x-request-id: client-id-7\r\n");
         assert.match(head, /^HTTP\/1\.1 200/);
         assert.deepEqual(fieldsOf(head, "x-request-id"), ["client-id-7"]);
@@ -122,7 +97,7 @@ for (const variant of VARIANTS) {
   Deno.test(`[${variant.name}] Location and Content-Location pointing at the backend are rewritten`, async () => {
     const app = await nodeApp();
     try {
-      await withBalancer(variant, [app.url], {}, async (url) => {
+      await withRecordingBalancer(variant.transport, {}, [app.url], async ({ url }) => {
         const head = await rawHead(url, "/redirect");
         assert.match(head, /^HTTP\/1\.1 302/);
         assert.deepEqual(fieldsOf(head, "location"), ["http://shop.example/next?a=1"]);
@@ -130,11 +105,16 @@ for (const variant of VARIANTS) {
         assert.equal(fieldsOf(head, "x-request-id").length, 1);
       });
       // Off: the backend's own values pass untouched.
-      await withBalancer(variant, [app.url], { rewriteLocation: false }, async (url) => {
-        const head = await rawHead(url, "/redirect");
-        assert.deepEqual(fieldsOf(head, "location"), [`${app.url}/next?a=1`]);
-        assert.deepEqual(fieldsOf(head, "content-location"), [`${app.url}/doc#top`]);
-      });
+      await withRecordingBalancer(
+        variant.transport,
+        { rewriteLocation: false },
+        [app.url],
+        async ({ url }) => {
+          const head = await rawHead(url, "/redirect");
+          assert.deepEqual(fieldsOf(head, "location"), [`${app.url}/next?a=1`]);
+          assert.deepEqual(fieldsOf(head, "content-location"), [`${app.url}/doc#top`]);
+        },
+      );
     } finally {
       await app.close();
     }
@@ -146,17 +126,22 @@ for (const variant of VARIANTS) {
     try {
       // Round robin starts at the first backend: the 503, then the refused connection.
       const options = { sticky: { cookie: "rb" } };
-      await withBalancer(variant, [app.url, dead], options, async (url, records) => {
-        const head = await rawHead(url, "/busy", "x-request-id: kept-1\r\n");
-        assert.match(head, /^HTTP\/1\.1 503/);
-        assert.deepEqual(records[0].tries.map((t) => t.outcome), ["status", "connect"]);
-        assert.deepEqual(fieldsOf(head, "x-request-id"), ["kept-1"]);
-        assert.deepEqual(fieldsOf(head, "x-app-url"), [app.url]);
-        assert.deepEqual(fieldsOf(head, "location"), ["http://shop.example/later"]);
-        const cookies = fieldsOf(head, "set-cookie");
-        assert.equal(cookies.length, 1);
-        assert.match(cookies[0], /^rb=/);
-      });
+      await withRecordingBalancer(
+        variant.transport,
+        options,
+        [app.url, dead],
+        async ({ url }, records) => {
+          const head = await rawHead(url, "/busy", "x-request-id: kept-1\r\n");
+          assert.match(head, /^HTTP\/1\.1 503/);
+          assert.deepEqual(records[0].tries.map((t) => t.outcome), ["status", "connect"]);
+          assert.deepEqual(fieldsOf(head, "x-request-id"), ["kept-1"]);
+          assert.deepEqual(fieldsOf(head, "x-app-url"), [app.url]);
+          assert.deepEqual(fieldsOf(head, "location"), ["http://shop.example/later"]);
+          const cookies = fieldsOf(head, "set-cookie");
+          assert.equal(cookies.length, 1);
+          assert.match(cookies[0], /^rb=/);
+        },
+      );
     } finally {
       await app.close();
     }
@@ -165,14 +150,19 @@ for (const variant of VARIANTS) {
   Deno.test(`[${variant.name}] exposeBackend false: no x-app-url of ours, a backend's own passes`, async () => {
     const app = await nodeApp();
     try {
-      await withBalancer(variant, [app.url], { exposeBackend: false }, async (url) => {
-        const head = await rawHead(url, "/redirect");
-        assert.deepEqual(fieldsOf(head, "x-app-url"), []);
-        assert.equal(fieldsOf(head, "x-request-id").length, 1);
-        // The switch only stops ours; it filters nothing.
-        const own = await rawHead(url, "/own-fields");
-        assert.deepEqual(fieldsOf(own, "x-app-url"), ["http://elsewhere.example"]);
-      });
+      await withRecordingBalancer(
+        variant.transport,
+        { exposeBackend: false },
+        [app.url],
+        async ({ url }) => {
+          const head = await rawHead(url, "/redirect");
+          assert.deepEqual(fieldsOf(head, "x-app-url"), []);
+          assert.equal(fieldsOf(head, "x-request-id").length, 1);
+          // The switch only stops ours; it filters nothing.
+          const own = await rawHead(url, "/own-fields");
+          assert.deepEqual(fieldsOf(own, "x-app-url"), ["http://elsewhere.example"]);
+        },
+      );
     } finally {
       await app.close();
     }
@@ -181,7 +171,7 @@ for (const variant of VARIANTS) {
 
 Deno.test("a made-up 502 still gets its x-request-id, and no x-app-url", async () => {
   const dead = `http://127.0.0.1:${deadPort()}`;
-  await withBalancer(VARIANTS[0], [dead], {}, async (url) => {
+  await withRecordingBalancer(VARIANTS[0].transport, {}, [dead], async ({ url }) => {
     const head = await rawHead(url, "/", "x-request-id: made-up-1\r\n");
     assert.match(head, /^HTTP\/1\.1 502/);
     assert.deepEqual(fieldsOf(head, "x-request-id"), ["made-up-1"]);

@@ -6,15 +6,12 @@
  * flags and variables.
  */
 import assert from "node:assert/strict";
-import { TRANSPORTS } from "../transports/mod.ts";
 import { envLayer, flagLayer, resolve } from "../config/sources.ts";
 import { ConfigError } from "../config/problems.ts";
-import type { RequestRecord } from "../balancer/balancer.ts";
-import type { BalancerOptions } from "../balancer/options.ts";
-import { type RunningBalancer, startBalancer } from "../balancer/server.ts";
+import type { RunningBalancer } from "../balancer/server.ts";
 import { BALANCE_FLAGS } from "../cli/balance.ts";
 import { parseFlags } from "../cli/usage.ts";
-import { deadPort, serve, type TestServer } from "./_helpers.ts";
+import { deadPort, serve, type TestServer, withRecordingBalancer } from "./_helpers.ts";
 
 /** The Host a client of the balancer uses: not the balancer's address, to tell them apart. */
 const PUBLIC_HOST = "shop.example:8443";
@@ -56,27 +53,6 @@ function hostEchoApp(): TestServer {
   return app;
 }
 
-async function withBalancer(
-  transport: string,
-  options: Partial<BalancerOptions>,
-  backends: string[],
-  test: (balancer: RunningBalancer, records: RequestRecord[]) => Promise<void>,
-): Promise<void> {
-  const records: RequestRecord[] = [];
-  const balancer = startBalancer({
-    port: 0,
-    backends: backends.map((url) => ({ url, weight: 1 })),
-    options,
-    transport: TRANSPORTS[transport](),
-    onRequest: (record) => records.push(record),
-  });
-  try {
-    await test(balancer, records);
-  } finally {
-    await balancer.shutdown();
-  }
-}
-
 /** GET through the balancer with the Host a public client would send; no redirect followed. */
 async function get(
   client: Deno.HttpClient,
@@ -96,7 +72,7 @@ for (const transport of ["http1", "fetch"]) {
       const app = hostEchoApp();
       const client = Deno.createHttpClient({ allowHost: true });
       try {
-        await withBalancer(transport, { upstreamHost }, [app.url], async (balancer) => {
+        await withRecordingBalancer(transport, { upstreamHost }, [app.url], async (balancer) => {
           const seen = await (await get(client, balancer, "/host")).json();
           const expected = upstreamHost === "client" ? PUBLIC_HOST : new URL(app.url).host;
           assert.equal(seen.host, expected);
@@ -135,11 +111,16 @@ for (const transport of ["http1", "fetch"]) {
     const app = hostEchoApp();
     const client = Deno.createHttpClient({ allowHost: true });
     try {
-      await withBalancer(transport, { rewriteLocation: false }, [app.url], async (balancer) => {
-        const redirect = await get(client, balancer, "/redirect");
-        await redirect.body?.cancel();
-        assert.equal(redirect.headers.get("location"), `${app.url}/get?x=1`);
-      });
+      await withRecordingBalancer(
+        transport,
+        { rewriteLocation: false },
+        [app.url],
+        async (balancer) => {
+          const redirect = await get(client, balancer, "/redirect");
+          await redirect.body?.cancel();
+          assert.equal(redirect.headers.get("location"), `${app.url}/get?x=1`);
+        },
+      );
     } finally {
       client.close();
       await app.shutdown();
@@ -150,7 +131,7 @@ for (const transport of ["http1", "fetch"]) {
 Deno.test("the address the client used is the balancer's own when the client sends its plain Host", async () => {
   const app = hostEchoApp();
   try {
-    await withBalancer("http1", {}, [app.url], async (balancer) => {
+    await withRecordingBalancer("http1", {}, [app.url], async (balancer) => {
       const redirect = await fetch(`${balancer.url}/redirect`, { redirect: "manual" });
       await redirect.body?.cancel();
       assert.equal(redirect.headers.get("location"), `${balancer.url}/get?x=1`);
@@ -163,17 +144,22 @@ Deno.test("the address the client used is the balancer's own when the client sen
 Deno.test("exposeBackend: x-app-url names the backend by default; off, no header, and the access record still does", async () => {
   const app = serve(() => new Response("hi"));
   try {
-    await withBalancer("http1", {}, [app.url], async (balancer) => {
+    await withRecordingBalancer("http1", {}, [app.url], async (balancer) => {
       const response = await fetch(balancer.url);
       await response.body?.cancel();
       assert.equal(response.headers.get("x-app-url"), app.url);
     });
-    await withBalancer("http1", { exposeBackend: false }, [app.url], async (balancer, records) => {
-      const response = await fetch(balancer.url);
-      assert.equal(await response.text(), "hi");
-      assert.equal(response.headers.get("x-app-url"), null);
-      assert.equal(records.at(-1)?.backend, app.url, "the log still knows who answered");
-    });
+    await withRecordingBalancer(
+      "http1",
+      { exposeBackend: false },
+      [app.url],
+      async (balancer, records) => {
+        const response = await fetch(balancer.url);
+        assert.equal(await response.text(), "hi");
+        assert.equal(response.headers.get("x-app-url"), null);
+        assert.equal(records.at(-1)?.backend, app.url, "the log still knows who answered");
+      },
+    );
   } finally {
     await app.shutdown();
   }
@@ -183,7 +169,7 @@ Deno.test("exposeBackend off also covers a kept 5xx answer", async () => {
   const failing = serve(() => new Response("down", { status: 503 }));
   const dead = `http://127.0.0.1:${deadPort()}`;
   try {
-    await withBalancer(
+    await withRecordingBalancer(
       "http1",
       { exposeBackend: false },
       [failing.url, dead],
@@ -202,7 +188,7 @@ Deno.test("exposeBackend off also covers a kept 5xx answer", async () => {
 
 Deno.test("errorDetails: a 502 lists the tries by default; off, it says what happened without addresses", async () => {
   const dead = [deadPort(), deadPort()].map((port) => `http://127.0.0.1:${port}`);
-  await withBalancer("http1", {}, dead, async (balancer) => {
+  await withRecordingBalancer("http1", {}, dead, async (balancer) => {
     const response = await fetch(balancer.url);
     assert.equal(response.status, 502);
     const body = await response.json();
@@ -212,7 +198,7 @@ Deno.test("errorDetails: a 502 lists the tries by default; off, it says what hap
       [...dead].sort(),
     );
   });
-  await withBalancer("http1", { errorDetails: false }, dead, async (balancer, records) => {
+  await withRecordingBalancer("http1", { errorDetails: false }, dead, async (balancer, records) => {
     const response = await fetch(balancer.url);
     assert.equal(response.status, 502);
     const text = await response.text();
@@ -230,7 +216,7 @@ Deno.test("errorDetails off: a 504 says the upstream timed out, without addresse
     )
   );
   try {
-    await withBalancer(
+    await withRecordingBalancer(
       "fetch",
       { errorDetails: false, timeoutMs: 100 },
       [slow.url],
