@@ -18,6 +18,8 @@ rounds=$1; shift
 here=$(cd "$(dirname "$0")/.." && pwd)
 deno_bin=$(npx --prefer-offline -y deno@2.9.6 eval 'console.log(Deno.execPath())')
 port=19099
+# /proc reports CPU time in clock ticks: microseconds per tick.
+us_per_tick=$((1000000 / $(getconf CLK_TCK)))
 backends="--backend http://127.0.0.1:19001 --backend http://127.0.0.1:19002 --backend http://127.0.0.1:19003"
 dir=$(mktemp -d)
 mkdir -p "$dir/www"
@@ -43,9 +45,10 @@ for _ in $(seq "$rounds"); do
     out=$(load "${DUR:-5}")
     cpu_by_thread "$pid" > "$dir/after"
     requests=$(echo "$out" | grep -o '"requests":[0-9]*' | cut -d: -f2)
-    join "$dir/before" "$dir/after" | awk -v n="$requests" -v pid="$pid" -v d="${DUR:-5}" -v name="$name" '
+    join "$dir/before" "$dir/after" | awk -v n="$requests" -v pid="$pid" -v d="${DUR:-5}" \
+      -v name="$name" -v tick="$us_per_tick" '
       { dt = $3 - $2; total += dt; if ($1 == pid) main = dt }
-      END { printf "%-24s req/s %7d  process %6.1f us/req  main thread %6.1f us/req\n", name, n / d, total * 10000 / n, main * 10000 / n }'
+      END { printf "%-24s req/s %7d  process %6.1f us/req  main thread %6.1f us/req\n", name, n / d, total * tick / n, main * tick / n }'
     kill "$pid"; wait "$pid" 2>/dev/null; sleep 0.3
   done
 done
