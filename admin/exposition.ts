@@ -8,6 +8,7 @@
 
 import type { Backend } from "../backends/backend.ts";
 import type { LagMonitor } from "../balancer/overload.ts";
+import type { MemoryTrimmer } from "../balancer/memory_trim.ts";
 import process from "node:process";
 import { VERSION } from "../lib/version.ts";
 
@@ -148,6 +149,24 @@ export function lagFamilies(out: string[], lag: LagFigures): void {
     "Times the balancer became overloaded.",
   );
   out.push(`roundabout_overload_episodes_total ${lag.episodes}`);
+}
+
+/** What the scrape reads of the memory trimmer (`balancer/memory_trim.ts`). */
+export type TrimFigures = Pick<MemoryTrimmer, "trims" | "released" | "on">;
+
+/** Memory handed back to the system: how often it was tried, and whether it still is. */
+export function trimFamilies(out: string[], trims: TrimFigures): void {
+  family(
+    out,
+    "roundabout_memory_trims_total",
+    "counter",
+    "Times freed C-heap memory was handed back to the system (malloc_trim), by whether " +
+      "any was.",
+  );
+  out.push(`roundabout_memory_trims_total{released="true"} ${trims.released}`);
+  out.push(`roundabout_memory_trims_total{released="false"} ${trims.trims - trims.released}`);
+  family(out, "roundabout_memory_trim_on", "gauge", "1 while freed memory is handed back.");
+  out.push(`roundabout_memory_trim_on ${trims.on ? 1 : 0}`);
 }
 
 /** `roundabout_backend_in_flight`, per backend. */

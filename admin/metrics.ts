@@ -33,6 +33,9 @@
  * - `roundabout_overload_episodes_total`: times overload started.
  * - `roundabout_dns_failures_total`: backend name resolutions that failed (each kept its
  *   last good set); only when some backend is a DNS name.
+ * - `roundabout_memory_trims_total{released}` and `roundabout_memory_trim_on`: freed memory
+ *   handed back to the system (`balancer/memory_trim.ts`); only when `memoryTrim` is on and
+ *   the process may call malloc_trim.
  * - `roundabout_build_info{version}`, `roundabout_config_reloads_total{result}`,
  *   `roundabout_config_last_reload_success_timestamp_seconds` and the `process_*` metrics:
  *   see `exposition.ts`.
@@ -54,6 +57,8 @@ import {
   type ReloadFigures,
   type SeriesLabels,
   seriesLabels,
+  trimFamilies,
+  type TrimFigures,
   websocketsFamily,
 } from "./exposition.ts";
 import {
@@ -147,6 +152,7 @@ export class Metrics {
     lag?: LagFigures,
     dnsFailures?: number,
     reloads?: ReloadFigures,
+    trims?: TrimFigures,
   ): string {
     const labels = seriesLabels(backends);
     const series = this.#seriesFor(backends, labels);
@@ -190,6 +196,7 @@ export class Metrics {
     }
     buildInfoFamily(out);
     if (reloads !== undefined) reloadFamilies(out, reloads);
+    if (trims !== undefined) trimFamilies(out, trims);
     processFamilies(out);
     return out.join("\n") + "\n";
   }

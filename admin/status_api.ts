@@ -29,6 +29,7 @@ export function metricsApi(parts: AdminParts): Hono {
           running.lag,
           running.dns?.discovery.failures,
           parts.live.reloads,
+          running.memoryTrim,
         ),
         200,
         { "content-type": METRICS_CONTENT_TYPE },

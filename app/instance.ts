@@ -12,6 +12,7 @@ import type { RunningAdmin } from "../admin/server.ts";
 import { accessLogger } from "../balancer/access_log.ts";
 import type { RequestRecord } from "../balancer/balancer.ts";
 import { type Clock, systemClock } from "../lib/time.ts";
+import { mallocTrim, type TrimMemory } from "../lib/malloc_trim.ts";
 import { LiveConfig } from "../config/live.ts";
 import type { Settings } from "../config/model.ts";
 import type { Layer, Resolved } from "../config/sources.ts";
@@ -180,6 +181,7 @@ function listen(
       // Only the admin API's recent requests read the explanations.
       explainPicks: metrics !== undefined,
       stickySecret: options.stickySecret,
+      trimMemory: settings.memoryTrim ? trimMemoryOrSay(options.log) : undefined,
       log: options.log,
       ...(options.worker ? { reusePort: true, firstPick: options.worker.index } : {}),
     });
@@ -187,6 +189,15 @@ function listen(
     const { hostname, port } = settings.listen;
     throw new ListenError(`--hostname ${hostname} --port ${port}`, error);
   }
+}
+
+/** glibc's malloc_trim when this process may call it; else says why not, once at start. */
+function trimMemoryOrSay(log: (line: string) => void): TrimMemory | undefined {
+  const { trim, unavailable } = mallocTrim();
+  if (unavailable !== undefined) {
+    log(`memory trim off: ${unavailable} (--no-memory-trim silences this)`);
+  }
+  return trim;
 }
 
 /** What the admin API reads and controls. */

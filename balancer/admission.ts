@@ -52,6 +52,8 @@ export interface GateOptions {
   readonly timers: Timers;
   /** How long an admitted request holds its slot at most, in ms. */
   readonly stuckMs: number;
+  /** Called when the last request in flight leaves and none waits (`memory_trim.ts`). */
+  readonly onEmpty?: () => void;
 }
 
 interface Waiter {
@@ -120,7 +122,7 @@ export class AdmissionGate {
   leave(slot: Slot): void {
     if (slot.holdsSlot) {
       slot.holdsSlot = false;
-      this.#inFlight--;
+      if (--this.#inFlight === 0 && this.waiting === 0) this.#options.onEmpty?.();
     }
     // Forget the slots given back at the front now: holding on to finished requests would
     // keep them alive past the young generation, and the garbage collector would pay for it.
@@ -222,12 +224,14 @@ export function admissionGateFor(
   options: { readonly maxInFlight: number; readonly timeoutMs: number },
   clock: Clock,
   timers: Timers = backgroundTimers,
+  onEmpty?: () => void,
 ): AdmissionGate {
   return new AdmissionGate(options.maxInFlight, {
     maxWaitMs: options.timeoutMs,
     clock,
     timers,
     stuckMs: stuckMsOf(options.timeoutMs),
+    onEmpty,
   });
 }
 

@@ -30,7 +30,8 @@ import {
 import { openListeners } from "./listeners.ts";
 import { DEFAULT_POOL, Pools } from "./pools.ts";
 import type { Route } from "./routes.ts";
-import { type Clock, monotonicClock, systemClock } from "../lib/time.ts";
+import { backgroundTimers, type Clock, monotonicClock, systemClock } from "../lib/time.ts";
+import { MemoryTrimmer } from "./memory_trim.ts";
 import { LagMonitor } from "./overload.ts";
 import { createPolicy } from "../policies/mod.ts";
 import type { Prober } from "../backends/probes.ts";
@@ -65,6 +66,8 @@ export class RunningBalancer {
   readonly lag: LagMonitor;
   /** Open WebSocket bridges, whatever configuration opened them. */
   readonly websockets: WebSocketBridges;
+  /** Hands freed memory back when traffic pauses; absent when `trimMemory` was not given. */
+  readonly memoryTrim: MemoryTrimmer | undefined;
   readonly #config: BalancerConfig;
   readonly #transport: Transport;
   readonly #clock: Clock;
@@ -94,6 +97,13 @@ export class RunningBalancer {
     // clock even when the balancer's model of time is a test's fake clock.
     this.lag = config.lag ?? new LagMonitor(monotonicClock, {
       onChange: log && ((overloaded, lagMs) => log(overloadLine(overloaded, lagMs))),
+    });
+    this.memoryTrim = config.trimMemory && new MemoryTrimmer({
+      trim: config.trimMemory,
+      clock: monotonicClock,
+      timers: backgroundTimers,
+      onError: (error) =>
+        log?.(`memory trim off: ${error instanceof Error ? error.message : error}`),
     });
     this.#configured = new ConfiguredPools(config.backends, topOptions(config), config.pools, {
       resolver: config.resolver,
@@ -129,6 +139,7 @@ export class RunningBalancer {
     this.hostname = this.#server.addr.hostname;
     this.port = this.#server.addr.port;
     if (config.lag === undefined) this.lag.start();
+    this.memoryTrim?.start();
     this.#probers = this.#startProbers();
     this.#probers.start(this.#current.pools);
     if (log) this.#announce(log);
@@ -236,6 +247,7 @@ export class RunningBalancer {
     await this.#configured.stop();
     await this.#probers.stop();
     if (this.#config.lag === undefined) this.lag.stop();
+    this.memoryTrim?.close();
     this.#transport.close();
     this.websockets.close();
     return drained;
@@ -256,7 +268,9 @@ export class RunningBalancer {
       : undefined;
     const top = this.#configured.topOptions;
     // One gate for the listener: maxInFlight counts requests, whatever pool serves them.
-    const admission = top.maxInFlight > 0 ? admissionGateFor(top, this.#clock) : null;
+    const admission = top.maxInFlight > 0
+      ? admissionGateFor(top, this.#clock, undefined, this.memoryTrim?.quiet)
+      : null;
     const pools = new Map<string, Balancer>();
     for (const pool of this.#configured.all) {
       pools.set(

@@ -10,6 +10,7 @@ import type { Backend, BackendConfig } from "../backends/backend.ts";
 import type { PoolChange } from "../backends/pool.ts";
 import type { ProbeFn } from "../backends/probes.ts";
 import type { Clock, Timers } from "../lib/time.ts";
+import type { TrimMemory } from "../lib/malloc_trim.ts";
 import type { Random } from "../policies/policy.ts";
 import type { Transport } from "../transports/transport.ts";
 import type { Resolver } from "../backends/discovery.ts";
@@ -66,6 +67,11 @@ export interface BalancerConfig extends ListenerConfig {
    * every worker. Default a random one made by the server, kept across reconfigurations.
    */
   readonly stickySecret?: string;
+  /**
+   * Hands memory the C heap holds free back to the system when traffic pauses
+   * (`memory_trim.ts`). Default none: the process keeps what its allocator holds.
+   */
+  readonly trimMemory?: TrimMemory;
 }
 
 /** A new configuration for a running balancer. */

@@ -62,6 +62,8 @@ export interface Settings {
   readonly accessLog: AccessLogFormat;
   readonly shutdownGraceMs: number;
   readonly workers: number;
+  /** Hand freed C-heap memory back to the system. See `memoryTrim`. */
+  readonly memoryTrim: boolean;
   /** `pools`: each with the top-level options overlaid with its own settings. */
   readonly pools: readonly PoolSettings[];
   /** `routes`, in order. */

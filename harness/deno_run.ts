@@ -13,7 +13,7 @@ export const REPO_DIR: string = new URL("..", import.meta.url).pathname.replace(
 export interface DenoRunOptions {
   /** Flags before the permissions, e.g. `--cpu-prof` (default none). */
   readonly flags?: readonly string[];
-  /** Permissions, each given as `--allow-NAME` (default `net`, `read`, `env`: the balancer's). */
+  /** Permissions, each given as `--allow-NAME` (default `net`, `read`, `env`, `ffi`: the balancer's). */
   readonly allow?: readonly string[];
 }
 
@@ -23,7 +23,7 @@ export function denoRun(
   args: readonly string[],
   options: DenoRunOptions = {},
 ): string[] {
-  const allow = options.allow ?? ["net", "read", "env"];
+  const allow = options.allow ?? ["net", "read", "env", "ffi"];
   return [
     Deno.execPath(),
     "run",

@@ -186,6 +186,7 @@ const SPECS: readonly FieldSpec[] = [
   { path: "stickySecret", kind: "token" },
   { path: "accessLog", kind: "enum", values: ["json", "text", "off", "auto"] },
   { path: "shutdownGrace", kind: "duration" },
+  { path: "memoryTrim", kind: "boolean" },
   { path: "workers", kind: "integer", min: 1, max: 256 },
   { path: "dns.refresh", kind: "duration" },
   { path: "dns.resolver", kind: "nameserver" },

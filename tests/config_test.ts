@@ -168,6 +168,7 @@ Deno.test("DEFAULT_OPTIONS, which code below config/ uses, are the defaults decl
     "backendCa",
     "backends",
     "listen",
+    "memoryTrim",
     "options",
     "pools",
     "routes",

@@ -1,0 +1,286 @@
+/**
+ * Handing freed memory back (`balancer/memory_trim.ts`, `lib/malloc_trim.ts`): when the
+ * trimmer trims on a fake clock, that the admission gate tells it when traffic pauses, and
+ * end to end that `balance` trims with `--allow-ffi` and says why not without it.
+ */
+import assert from "node:assert/strict";
+import { AdmissionGate, type Slot } from "../balancer/admission.ts";
+import { MemoryTrimmer, TRIM_DEFAULTS } from "../balancer/memory_trim.ts";
+import { mallocTrim } from "../lib/malloc_trim.ts";
+import { FakeClock } from "./_fake_clock.ts";
+import { serve, waitForLine } from "./_helpers.ts";
+
+/** A trimmer on `clock` whose trims are recorded (at their fake time) and resolve at once. */
+function trimmerOn(clock: FakeClock, answer: () => Promise<boolean> = () => Promise.resolve(true)) {
+  const at: number[] = [];
+  const errors: unknown[] = [];
+  const trimmer = new MemoryTrimmer({
+    trim: () => {
+      at.push(clock.nowMs - START);
+      return answer();
+    },
+    clock: clock.now,
+    timers: clock,
+    onError: (error) => errors.push(error),
+  });
+  return { trimmer, at, errors };
+}
+
+const START = 1_000_000;
+
+/** Lets the trim's promise reactions run. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+}
+
+Deno.test("trimmer: the first pause trims at once, the next within a second waits for it", async () => {
+  const clock = new FakeClock(START);
+  const { trimmer, at } = trimmerOn(clock);
+  trimmer.quiet();
+  assert.deepEqual(at, [0]);
+  await settle();
+  clock.advance(300);
+  trimmer.quiet();
+  clock.advance(100);
+  trimmer.quiet(); // a third pause in the same second: still one trim, when the second is up
+  assert.deepEqual(at, [0]);
+  clock.advance(599);
+  assert.deepEqual(at, [0]);
+  clock.advance(1);
+  assert.deepEqual(at, [0, TRIM_DEFAULTS.minGapMs]);
+  assert.equal(clock.pending, 1, "only the every-10s timer is left");
+  trimmer.close();
+  assert.equal(clock.pending, 0);
+});
+
+Deno.test("trimmer: without pauses it trims every 10 s once started, and close stops it", async () => {
+  const clock = new FakeClock(START);
+  const { trimmer, at } = trimmerOn(clock);
+  trimmer.start();
+  clock.advance(9_999);
+  assert.deepEqual(at, []);
+  clock.advance(1);
+  await settle();
+  clock.advance(10_000);
+  assert.deepEqual(at, [10_000, 20_000]);
+  assert.equal(trimmer.trims, 2);
+  trimmer.close();
+  clock.advance(60_000);
+  trimmer.quiet();
+  assert.deepEqual(at, [10_000, 20_000], "a closed trimmer never trims");
+  assert.equal(trimmer.on, false);
+});
+
+Deno.test("trimmer: a pause moves the next every-10s trim to 10 s after it", async () => {
+  const clock = new FakeClock(START);
+  const { trimmer, at } = trimmerOn(clock);
+  trimmer.start();
+  clock.advance(4_000);
+  trimmer.quiet();
+  await settle();
+  clock.advance(9_999);
+  assert.deepEqual(at, [4_000]);
+  clock.advance(1);
+  assert.deepEqual(at, [4_000, 14_000]);
+  trimmer.close();
+});
+
+Deno.test("trimmer: counts the trims that gave memory back", async () => {
+  const clock = new FakeClock(START);
+  let gives = true;
+  const { trimmer } = trimmerOn(clock, () => Promise.resolve(gives));
+  trimmer.quiet();
+  await settle();
+  gives = false;
+  clock.advance(1_000);
+  trimmer.quiet();
+  await settle();
+  assert.equal(trimmer.trims, 2);
+  assert.equal(trimmer.released, 1);
+  trimmer.close();
+});
+
+Deno.test("trimmer: no second trim while one runs; it comes once the first is done", async () => {
+  const clock = new FakeClock(START);
+  let finish: (released: boolean) => void = () => {};
+  const { trimmer, at } = trimmerOn(clock, () => new Promise((resolve) => finish = resolve));
+  trimmer.quiet();
+  clock.advance(1_000);
+  trimmer.quiet(); // due, but the first trim has not finished
+  clock.advance(0);
+  assert.deepEqual(at, [0]);
+  finish(true);
+  await settle();
+  clock.advance(1_000);
+  assert.deepEqual(at, [0, 2_000]);
+  trimmer.close();
+});
+
+Deno.test("trimmer: a failed trim turns trimming off and is reported once", async () => {
+  const clock = new FakeClock(START);
+  const { trimmer, at, errors } = trimmerOn(
+    clock,
+    () => Promise.reject(new Error("libc.so.6: cannot open shared object file")),
+  );
+  trimmer.start();
+  trimmer.quiet();
+  await settle();
+  assert.equal(errors.length, 1);
+  assert.match(String(errors[0]), /libc\.so\.6/);
+  assert.equal(trimmer.on, false);
+  assert.equal(clock.pending, 0, "no timer left behind");
+  clock.advance(60_000);
+  trimmer.quiet();
+  assert.deepEqual(at, [0]);
+});
+
+Deno.test("admission gate: says when the last request leaves and nobody waits", async () => {
+  const clock = new FakeClock(START);
+  let empties = 0;
+  const gate = new AdmissionGate(1, {
+    maxWaitMs: 2_000,
+    clock: clock.now,
+    timers: clock,
+    stuckMs: 250,
+    onEmpty: () => empties++,
+  });
+  const slot = (): Slot => ({ admittedMs: 0, holdsSlot: false });
+  const first = slot();
+  const second = slot();
+  assert.equal(gate.enter(first, clock.nowMs), undefined);
+  const waiting = gate.enter(second, clock.nowMs);
+  gate.leave(first); // the waiter takes the slot: not empty
+  await waiting;
+  assert.equal(empties, 0);
+  gate.leave(second);
+  assert.equal(empties, 1);
+  gate.leave(second); // a second leave of the same slot changes nothing
+  assert.equal(empties, 1);
+  gate.close();
+});
+
+Deno.test("malloc_trim: unavailable without --allow-ffi, and says so", () => {
+  // The suite runs without --allow-ffi (deno.json's test task): querying never prompts.
+  const availability = mallocTrim();
+  assert.equal(availability.trim, undefined);
+  assert.match(availability.unavailable!, /--allow-ffi|not Linux/);
+});
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+/** `balance` as a child with the task's permissions plus `extra`, its log lines in `seen`. */
+async function balance(extra: string[], args: string[], seen: string[]) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-read", "--allow-env", ...extra, MAIN, "balance", ...args],
+    stdout: "null",
+    stderr: "piped",
+    stdin: "null",
+    env: { NO_COLOR: "1" },
+    clearEnv: true,
+  }).spawn();
+  try {
+    const { rest } = await waitForLine(child.stderr, /admin API on /, seen);
+    const url = (pattern: RegExp) => seen.map((l) => pattern.exec(l)?.[1]).find((u) => u)!;
+    return {
+      child,
+      rest,
+      balancer: url(/listening on (http:\/\/\S+?),/),
+      admin: url(/admin API on (http:\/\/\S+)/),
+    };
+  } catch (error) {
+    child.kill("SIGKILL");
+    await child.status;
+    throw error;
+  }
+}
+
+/** The sum of every series of `name` in the admin API's metrics, or undefined if absent. */
+async function metric(admin: string, name: string): Promise<number | undefined> {
+  const text = await (await fetch(`${admin}/metrics`)).text();
+  const values = text.split("\n").filter((line) =>
+    line.startsWith(`${name} `) ||
+    line.startsWith(`${name}{`)
+  ).map((line) => Number(line.split(" ").at(-1)));
+  return values.length === 0 ? undefined : values.reduce((a, b) => a + b, 0);
+}
+
+Deno.test("balance with --allow-ffi hands memory back once traffic pauses, and counts it", async () => {
+  const app = serve(() => Response.json({ ok: true }));
+  const seen: string[] = [];
+  const run = await balance(["--allow-ffi"], [
+    "--port",
+    "0",
+    "--admin-port",
+    "0",
+    "--backend",
+    app.url,
+  ], seen);
+  try {
+    assert.ok(!seen.some((l) => l.includes("memory trim off")), seen.join("\n"));
+    assert.equal(await metric(run.admin, "roundabout_memory_trim_on"), 1);
+    for (let i = 0; i < 3; i++) {
+      const response = await fetch(run.balancer, { method: "POST", body: "{}" });
+      assert.equal(response.status, 200);
+      await response.body?.cancel();
+    }
+    // The first pause trims at once; the count is read over HTTP until it shows.
+    let trims = 0;
+    await eventuallyAsync(async () =>
+      (trims = (await metric(run.admin, "roundabout_memory_trims_total"))!) >= 1
+    );
+    assert.ok(trims >= 1 && trims <= 4, `trims ${trims}`);
+    // A trim that failed (no glibc's malloc_trim after all) would have turned trimming off.
+    assert.equal(await metric(run.admin, "roundabout_memory_trim_on"), 1);
+    assert.ok(!seen.some((l) => l.includes("memory trim off")), seen.join("\n"));
+  } finally {
+    run.child.kill("SIGTERM");
+    assert.equal((await run.child.status).code, 0);
+    await run.rest;
+    await app.shutdown();
+  }
+});
+
+Deno.test("balance without --allow-ffi says memory trim is off and why; --no-memory-trim is silent", async () => {
+  const app = serve(() => new Response("ok"));
+  try {
+    for (const [args, says] of [[[], true], [["--no-memory-trim"], false]] as const) {
+      const seen: string[] = [];
+      const run = await balance([], [
+        "--port",
+        "0",
+        "--admin-port",
+        "0",
+        "--backend",
+        app.url,
+        ...args,
+      ], seen);
+      try {
+        const line = seen.find((l) => l.includes("memory trim off"));
+        if (says) {
+          assert.equal(
+            line,
+            "[balancer] memory trim off: needs --allow-ffi (--no-memory-trim silences this)",
+          );
+        } else {
+          assert.equal(line, undefined);
+        }
+        assert.equal(await metric(run.admin, "roundabout_memory_trim_on"), undefined);
+      } finally {
+        run.child.kill("SIGTERM");
+        assert.equal((await run.child.status).code, 0);
+        await run.rest;
+      }
+    }
+  } finally {
+    await app.shutdown();
+  }
+});
+
+/** Polls `condition` every 20 ms for up to 3 s. */
+async function eventuallyAsync(condition: () => Promise<boolean>): Promise<void> {
+  const deadline = performance.now() + 3_000;
+  while (!(await condition())) {
+    if (performance.now() > deadline) assert.fail("timed out");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
