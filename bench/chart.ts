@@ -36,7 +36,8 @@ function esc(text: string): string {
 
 /**
  * An idle scenario's panel: peak RSS while the connections were open and idle, one bar per
- * subject, with the RSS before them in grey. Returns the next free y.
+ * subject, with the RSS before them and at the end of the hold in grey. Returns the next
+ * free y.
  */
 function idlePanel(
   rows: readonly Summary[],
@@ -72,12 +73,15 @@ function idlePanel(
       const before = row.rssBeforeMiB !== undefined
         ? `<tspan fill="#888" dx="8">${row.rssBeforeMiB.toFixed(1)} MiB before</tspan>`
         : "";
+      const end = row.endRssMiB !== undefined
+        ? `<tspan fill="#888" dx="8">${row.endRssMiB.toFixed(1)} MiB at the end</tspan>`
+        : "";
       const errors = row.errors
         ? `<tspan fill="#b00020" dx="8">${row.errors.toLocaleString("en-US")} errors</tspan>`
         : "";
       out.push(
         `<text x="${(x + w + 5).toFixed(1)}" y="${y + barH - 3}" font-size="12">` +
-          `<tspan>${row.peakRssMiB.toFixed(1)} MiB</tspan>${before}${errors}</text>`,
+          `<tspan>${row.peakRssMiB.toFixed(1)} MiB</tspan>${before}${end}${errors}</text>`,
       );
     }
     y += rowH;

@@ -148,6 +148,7 @@ async function measureIdle(
     socketErrors: result.failed,
     peakRssMiB: peakKiB !== undefined ? peakKiB / 1024 : undefined,
     rssBeforeMiB: rssBeforeKiB !== undefined ? rssBeforeKiB / 1024 : undefined,
+    endRssMiB: sampler !== undefined ? sampler.lastKiB / 1024 : undefined,
     wrk: `(no wrk) ${scenario.connections} idle keep-alive connections, one GET ` +
       `${scenario.path} each, held ${IDLE_HOLD_S} s` +
       (result.firstError ? `; first failure: ${result.firstError}` : ""),
@@ -162,7 +163,8 @@ export function progressLine(m: Measurement): string {
   }
   if (m.rps === undefined && m.rssBeforeMiB !== undefined) {
     return `rss before ${m.rssBeforeMiB.toFixed(1)} MiB, peak while idle ` +
-      `${m.peakRssMiB?.toFixed(1)} MiB, errors ${m.socketErrors ?? 0}`;
+      `${m.peakRssMiB?.toFixed(1)} MiB, at the end ${m.endRssMiB?.toFixed(1)} MiB, ` +
+      `errors ${m.socketErrors ?? 0}`;
   }
   const errors = (m.statusErrors ?? 0) + (m.socketErrors ?? 0);
   return [

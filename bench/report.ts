@@ -33,6 +33,11 @@ export interface Measurement {
   readonly peakRssMiB?: number;
   /** Resident memory before the run (idle scenarios: before any connection), MiB. */
   readonly rssBeforeMiB?: number;
+  /**
+   * Idle scenarios: resident memory at the end of the hold, the connections still open and
+   * idle, MiB. Below the peak when the subject gives back memory once traffic stops.
+   */
+  readonly endRssMiB?: number;
   /** The wrk command line, for reproducing by hand. */
   readonly wrk?: string;
   /** The subject's command line (absent for `direct`). */
@@ -56,6 +61,7 @@ export interface Summary {
   readonly cpuSPer1k?: number;
   readonly peakRssMiB?: number;
   readonly rssBeforeMiB?: number;
+  readonly endRssMiB?: number;
   /** Median over rounds of rps ÷ nginx's rps in the same round and scenario. */
   readonly vsNginx?: number;
   /** Median over rounds of rps ÷ direct's rps in the same round and scenario. */
@@ -127,6 +133,7 @@ export function summarise(
         cpuSPer1k: median(defined(runs.map((m) => m.cpuSPer1k))),
         peakRssMiB: median(defined(runs.map((m) => m.peakRssMiB))),
         rssBeforeMiB: median(defined(runs.map((m) => m.rssBeforeMiB))),
+        endRssMiB: median(defined(runs.map((m) => m.endRssMiB))),
         vsNginx: subject === "nginx"
           ? undefined
           : ratios(runs, (m) => find(m.round, m.scenario, "nginx"), rps),
@@ -219,8 +226,8 @@ export function mainTable(summaries: readonly Summary[]): string {
 }
 
 /**
- * The idle-connections table: memory before the connections and at its peak while they
- * were open and idle, and the difference per connection.
+ * The idle-connections table: memory before the connections, at its peak while they were
+ * open and idle and at the end of the hold, and the peak's difference per connection.
  */
 export function idleTable(
   summaries: readonly Summary[],
@@ -239,13 +246,23 @@ export function idleTable(
       s.rounds ? String(scenario.connections) : "FAILED",
       fmtFixed(s.rssBeforeMiB, 1),
       fmtFixed(s.peakRssMiB, 1),
+      fmtFixed(s.endRssMiB, 1),
       fmtFixed(perConn, 1),
       s.errors === undefined ? "–" : s.errors.toLocaleString("en-US"),
     ]);
   }
   if (rows.length === 0) return undefined;
   return table(
-    ["scenario", "subject", "conns", "rss before MiB", "peak rss MiB", "KiB/conn", "errors"],
+    [
+      "scenario",
+      "subject",
+      "conns",
+      "rss before MiB",
+      "peak rss MiB",
+      "rss at end MiB",
+      "KiB/conn",
+      "errors",
+    ],
     rows,
   );
 }

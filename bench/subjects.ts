@@ -84,6 +84,8 @@ export const BALANCER_VARIANTS: ReadonlyArray<{
   { name: "roundabout-peak-ewma", args: ["--transport", "http1", "--policy", "peak-ewma"] },
   // A smaller young generation (1 MiB semi-spaces): less memory, more scavenges (see "Memory").
   { name: "roundabout-http1-semi1", args: ["--transport", "http1"], v8: SEMI1 },
+  // Freed C-heap memory kept rather than handed back (memoryTrim off): what the trim saves.
+  { name: "roundabout-http1-notrim", args: ["--transport", "http1", "--no-memory-trim"] },
   // V8's optimising compiler on the main thread instead of helper threads: 10 MiB less with
   // 1,000 idle connections, a worse p99 for the first seconds under load (bench/README.md).
   {

@@ -86,6 +86,7 @@ export function rssKiB(pid: number): number {
 /** Samples {@linkcode rssKiB} of a process tree every `intervalMs` and keeps the peak. */
 export class RssSampler {
   #peakKiB = 0;
+  #lastKiB = 0;
   #timer: ReturnType<typeof setInterval>;
 
   constructor(readonly pid: number, intervalMs = 100) {
@@ -95,7 +96,13 @@ export class RssSampler {
 
   /** Takes one sample now. */
   sample(): void {
-    this.#peakKiB = Math.max(this.#peakKiB, rssKiB(this.pid));
+    this.#lastKiB = rssKiB(this.pid);
+    this.#peakKiB = Math.max(this.#peakKiB, this.#lastKiB);
+  }
+
+  /** The latest sample in KiB (after {@linkcode stop}: the one it took). */
+  get lastKiB(): number {
+    return this.#lastKiB;
   }
 
   /** Stops sampling and returns the peak in KiB. */

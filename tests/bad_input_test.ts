@@ -9,10 +9,10 @@ import assert from "node:assert/strict";
 import { SETTINGS } from "../config/settings.ts";
 import { ConfigError, formatPath } from "../config/problems.ts";
 import { fileLayer, objectLayer, resolve } from "../config/sources.ts";
+import { roundaboutCommand } from "./_cli.ts";
 
 const GOOD_BACKEND = "http://127.0.0.1:8001";
 const FILE = "bad.json";
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 /** A readable file that holds no PEM at all. */
 const NOT_PEM = new URL("../deno.json", import.meta.url).pathname;
 
@@ -772,11 +772,8 @@ async function runCli(
   args: readonly string[],
   env: Record<string, string>,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const command = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-read", "--allow-env", MAIN, ...args],
+  const command = roundaboutCommand(args, {
     env: { ...baseEnv(), ...env },
-    clearEnv: true,
-    stdin: "null",
     stdout: "piped",
     stderr: "piped",
     // Should a bad value be accepted, the balancer would run: stop it, and fail below.

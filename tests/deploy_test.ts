@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { parse, parseAllDocuments } from "yaml";
 import { parseJsonc } from "../config/jsonc.ts";
 import { parseDuration } from "../lib/duration.ts";
+import { roundaboutCommand } from "./_cli.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const DEPLOY = `${ROOT}deploy/`;
@@ -21,9 +22,9 @@ async function roundabout(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<{ code: number; out: string }> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-read", "--allow-env", `${ROOT}main.ts`, ...args],
-    env: { NO_COLOR: "1", ...env },
+  const { code, stdout, stderr } = await roundaboutCommand(args, {
+    env,
+    clearEnv: false,
     stdout: "piped",
     stderr: "piped",
   }).output();

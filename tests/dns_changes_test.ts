@@ -12,8 +12,7 @@ import { FakeClock } from "./_fake_clock.ts";
 import { eventually, waitForLine } from "./_helpers.ts";
 import { startDns } from "./_dns_server.ts";
 import { withInstance } from "./_instance.ts";
-
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
+import { roundaboutCommand } from "./_cli.ts";
 
 /** Servers answering 200 on each of `hosts` at one shared port. */
 function appsOnOnePort(hosts: string[]) {
@@ -236,27 +235,15 @@ Deno.test("balance --backend http://NAME:PORT --resolver IP:PORT, run as a proce
   const dns = await startDns();
   const apps = appsOnOnePort(["127.0.0.2"]);
   dns.table.set("api.test", { a: ["127.0.0.2"] });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-env",
-      MAIN,
-      "balance",
-      "--backend",
-      `http://api.test:${apps.port}`,
-      "--resolver",
-      dns.address,
-      "--port",
-      "0",
-    ],
-    stdout: "null",
-    stderr: "piped",
-    stdin: "null",
-    env: { NO_COLOR: "1" },
-    clearEnv: true,
-  }).spawn();
+  const child = roundaboutCommand([
+    "balance",
+    "--backend",
+    `http://api.test:${apps.port}`,
+    "--resolver",
+    dns.address,
+    "--port",
+    "0",
+  ], { stdout: "null", stderr: "piped" }).spawn();
   const lines: string[] = [];
   try {
     const { line, rest } = await waitForLine(child.stderr, /listening on http/, lines);

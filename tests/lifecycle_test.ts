@@ -6,19 +6,12 @@
 import assert from "node:assert/strict";
 import { startMock } from "../mocks/mod.ts";
 import { eventually, waitForLine } from "./_helpers.ts";
+import { roundaboutCommand } from "./_cli.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const decoder = new TextDecoder();
 
 function command(args: string[], env: Record<string, string> = {}) {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-read", "--allow-env", MAIN, ...args],
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-    env: { NO_COLOR: "1", ...env },
-    clearEnv: true,
-  });
+  return roundaboutCommand(args, { stdout: "piped", stderr: "piped", env });
 }
 
 async function run(args: string[], env: Record<string, string> = {}) {

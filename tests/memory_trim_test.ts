@@ -9,6 +9,9 @@ import { MemoryTrimmer, TRIM_DEFAULTS } from "../balancer/memory_trim.ts";
 import { mallocTrim } from "../lib/malloc_trim.ts";
 import { FakeClock } from "./_fake_clock.ts";
 import { serve, waitForLine } from "./_helpers.ts";
+import { roundaboutCommand, TASK_PERMISSIONS } from "./_cli.ts";
+
+const WITHOUT_FFI = TASK_PERMISSIONS.filter((flag) => flag !== "--allow-ffi");
 
 /** A trimmer on `clock` whose trims are recorded (at their fake time) and resolve at once. */
 function trimmerOn(clock: FakeClock, answer: () => Promise<boolean> = () => Promise.resolve(true)) {
@@ -166,17 +169,21 @@ Deno.test("malloc_trim: unavailable without --allow-ffi, and says so", () => {
   assert.match(availability.unavailable!, /--allow-ffi|not Linux/);
 });
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-
-/** `balance` as a child with the task's permissions plus `extra`, its log lines in `seen`. */
-async function balance(extra: string[], args: string[], seen: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-read", "--allow-env", ...extra, MAIN, "balance", ...args],
+/**
+ * `balance` in front of `backend` on free ports with its admin API, as a child with
+ * `permissions` and `args` on top; its log lines go to `seen`.
+ */
+async function balance(
+  permissions: readonly string[],
+  backend: string,
+  args: readonly string[],
+  seen: string[],
+) {
+  const common = ["--port", "0", "--admin-port", "0", "--backend", backend];
+  const child = roundaboutCommand(["balance", ...common, ...args], {
+    permissions,
     stdout: "null",
     stderr: "piped",
-    stdin: "null",
-    env: { NO_COLOR: "1" },
-    clearEnv: true,
   }).spawn();
   try {
     const { rest } = await waitForLine(child.stderr, /admin API on /, seen);
@@ -207,14 +214,7 @@ async function metric(admin: string, name: string): Promise<number | undefined> 
 Deno.test("balance with --allow-ffi hands memory back once traffic pauses, and counts it", async () => {
   const app = serve(() => Response.json({ ok: true }));
   const seen: string[] = [];
-  const run = await balance(["--allow-ffi"], [
-    "--port",
-    "0",
-    "--admin-port",
-    "0",
-    "--backend",
-    app.url,
-  ], seen);
+  const run = await balance(TASK_PERMISSIONS, app.url, [], seen);
   try {
     assert.ok(!seen.some((l) => l.includes("memory trim off")), seen.join("\n"));
     assert.equal(await metric(run.admin, "roundabout_memory_trim_on"), 1);
@@ -245,15 +245,7 @@ Deno.test("balance without --allow-ffi says memory trim is off and why; --no-mem
   try {
     for (const [args, says] of [[[], true], [["--no-memory-trim"], false]] as const) {
       const seen: string[] = [];
-      const run = await balance([], [
-        "--port",
-        "0",
-        "--admin-port",
-        "0",
-        "--backend",
-        app.url,
-        ...args,
-      ], seen);
+      const run = await balance(WITHOUT_FFI, app.url, args, seen);
       try {
         const line = seen.find((l) => l.includes("memory trim off"));
         if (says) {

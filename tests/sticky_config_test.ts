@@ -13,8 +13,8 @@ import { ConfigError } from "../config/problems.ts";
 import { envLayer, flagLayer, objectLayer, resolve } from "../config/sources.ts";
 import { withInstance } from "./_instance.ts";
 import { serve, waitForLine } from "./_helpers.ts";
+import { roundaboutCommand } from "./_cli.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const SECRET = "s3cr3t-sticky-key-for-tests-0123456789";
 const BACKEND = "http://127.0.0.1:8001";
 
@@ -141,40 +141,23 @@ Deno.test("the secret is not in GET /config, /status, reload logs or check-confi
 });
 
 function run(args: string[], env: Record<string, string> = {}) {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-read", "--allow-env", MAIN, ...args],
-    env: { NO_COLOR: "1", ...env },
-    clearEnv: true,
-    stdin: "null",
-  }).output();
+  return roundaboutCommand(args, { env }).output();
 }
 
 Deno.test("with --workers 2 and no secret, every worker accepts the cookies the others set", async () => {
   const apps = [0, 1, 2].map(() => serve(() => new Response("ok")));
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-env",
-      MAIN,
-      "balance",
-      "--workers",
-      "2",
-      "--port",
-      "0",
-      "--access-log",
-      "off",
-      "--sticky",
-      "cookie=rb",
-      ...apps.flatMap((app) => ["--backend", app.url]),
-    ],
-    env: { NO_COLOR: "1" },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  const child = roundaboutCommand([
+    "balance",
+    "--workers",
+    "2",
+    "--port",
+    "0",
+    "--access-log",
+    "off",
+    "--sticky",
+    "cookie=rb",
+    ...apps.flatMap((app) => ["--backend", app.url]),
+  ], { stdout: "null", stderr: "piped" }).spawn();
   let rest: Promise<void> | undefined;
   try {
     const ready = await waitForLine(child.stderr, /listening on http:\/\/\S+ with 2 workers/, []);

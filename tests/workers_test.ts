@@ -6,18 +6,10 @@
 import assert from "node:assert/strict";
 import { startMock } from "../mocks/mod.ts";
 import { eventually, serve, waitForLine } from "./_helpers.ts";
-
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
+import { roundaboutCommand } from "./_cli.ts";
 
 function balance(args: string[]): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-read", "--allow-env", MAIN, "balance", ...args],
-    stdout: "null",
-    stderr: "piped",
-    stdin: "null",
-    env: { NO_COLOR: "1" },
-    clearEnv: true,
-  }).spawn();
+  return roundaboutCommand(["balance", ...args], { stdout: "null", stderr: "piped" }).spawn();
 }
 
 /** A port P such that P and P + 1 are both free now (the admin ports of two workers). */
@@ -198,14 +190,10 @@ Deno.test("with workers, a port in use ends with one line and status 2, not a wo
   const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
     const port = String((taken.addr as Deno.NetAddr).port);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-net", "--allow-read", "--allow-env", MAIN, "balance"].concat(
-        ["--workers", "2", "--port", port, "--backend", "http://127.0.0.1:1"],
-      ),
-      stdout: "null",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    });
+    const child = roundaboutCommand(
+      ["balance", "--workers", "2", "--port", port, "--backend", "http://127.0.0.1:1"],
+      { stdout: "null", stderr: "piped" },
+    );
     const { code, stderr } = await child.output();
     const text = new TextDecoder().decode(stderr);
     assert.equal(code, 2);
