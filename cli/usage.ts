@@ -51,7 +51,12 @@ export function parseFlags(
 
 function describeParseError(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  const flag = /'(-[^' ]+)/.exec(message)?.[1];
+  // parseArgs quotes the flag ('--port', '--port <value>'), or both names of one with a
+  // short form ('-h, --help'): the long name alone is the one to show.
+  const quoted = /^(?:Unknown option|Option) '(-.*?)'(?:\. To specify| does| argument)/.exec(
+    message,
+  );
+  const flag = quoted?.[1].split(", ").at(-1)?.split(" ")[0];
   const code = (error as { code?: string }).code;
   if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
     return `unknown flag ${flag ?? message} (see --help)`;

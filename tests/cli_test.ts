@@ -33,6 +33,8 @@ const BAD_INPUT: [string[], RegExp][] = [
   [["balance", "--backend", "http://a:1", "--retry-downtime", "5x"], /--retry-downtime "5x"/],
   [["balance", "--backend", "http://a:1", "--port", "70000"], /--port "70000": expected a port/],
   [["balance", "--backend", "http://a:1", "--port"], /flag --port needs a value/],
+  [["balance", "--help=1"], /: flag --help takes no value\n/],
+  [["balance", "--unk'nown"], /: unknown flag --unk'nown \(see --help\)\n/],
   [
     ["balance", "--backend", "http://a:1", "--policy", "random"],
     /--policy "random": expected one of/,
