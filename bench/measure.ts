@@ -143,12 +143,18 @@ async function measureIdle(
     await new Promise((resolve) => setTimeout(resolve, IDLE_HOLD_S * 1000));
   });
   const peakKiB = sampler?.stop();
+  let afterCloseKiB: number | undefined;
+  if (pid && scenario.afterCloseS !== undefined) {
+    await new Promise((resolve) => setTimeout(resolve, scenario.afterCloseS! * 1000));
+    afterCloseKiB = rssKiB(pid);
+  }
   return {
     requests: result.served + result.failed,
     socketErrors: result.failed,
     peakRssMiB: peakKiB !== undefined ? peakKiB / 1024 : undefined,
     rssBeforeMiB: rssBeforeKiB !== undefined ? rssBeforeKiB / 1024 : undefined,
     endRssMiB: sampler !== undefined ? sampler.lastKiB / 1024 : undefined,
+    afterCloseRssMiB: afterCloseKiB !== undefined ? afterCloseKiB / 1024 : undefined,
     wrk: `(no wrk) ${scenario.connections} idle keep-alive connections, one GET ` +
       `${scenario.path} each, held ${IDLE_HOLD_S} s` +
       (result.firstError ? `; first failure: ${result.firstError}` : ""),
@@ -164,6 +170,9 @@ export function progressLine(m: Measurement): string {
   if (m.rps === undefined && m.rssBeforeMiB !== undefined) {
     return `rss before ${m.rssBeforeMiB.toFixed(1)} MiB, peak while idle ` +
       `${m.peakRssMiB?.toFixed(1)} MiB, at the end ${m.endRssMiB?.toFixed(1)} MiB, ` +
+      (m.afterCloseRssMiB !== undefined
+        ? `after closing ${m.afterCloseRssMiB.toFixed(1)} MiB, `
+        : "") +
       `errors ${m.socketErrors ?? 0}`;
   }
   const errors = (m.statusErrors ?? 0) + (m.socketErrors ?? 0);

@@ -38,6 +38,8 @@ export interface Measurement {
    * idle, MiB. Below the peak when the subject gives back memory once traffic stops.
    */
   readonly endRssMiB?: number;
+  /** Idle scenarios with `afterCloseS`: RSS that long after the connections closed, MiB. */
+  readonly afterCloseRssMiB?: number;
   /** The wrk command line, for reproducing by hand. */
   readonly wrk?: string;
   /** The subject's command line (absent for `direct`). */
@@ -62,6 +64,7 @@ export interface Summary {
   readonly peakRssMiB?: number;
   readonly rssBeforeMiB?: number;
   readonly endRssMiB?: number;
+  readonly afterCloseRssMiB?: number;
   /** Median over rounds of rps ÷ nginx's rps in the same round and scenario. */
   readonly vsNginx?: number;
   /** Median over rounds of rps ÷ direct's rps in the same round and scenario. */
@@ -134,6 +137,7 @@ export function summarise(
         peakRssMiB: median(defined(runs.map((m) => m.peakRssMiB))),
         rssBeforeMiB: median(defined(runs.map((m) => m.rssBeforeMiB))),
         endRssMiB: median(defined(runs.map((m) => m.endRssMiB))),
+        afterCloseRssMiB: median(defined(runs.map((m) => m.afterCloseRssMiB))),
         vsNginx: subject === "nginx"
           ? undefined
           : ratios(runs, (m) => find(m.round, m.scenario, "nginx"), rps),
@@ -227,7 +231,8 @@ export function mainTable(summaries: readonly Summary[]): string {
 
 /**
  * The idle-connections table: memory before the connections, at its peak while they were
- * open and idle and at the end of the hold, and the peak's difference per connection.
+ * open and idle, at the end of the hold and (when the scenario says) a while after they
+ * closed, and the peak's difference per connection.
  */
 export function idleTable(
   summaries: readonly Summary[],
@@ -247,6 +252,7 @@ export function idleTable(
       fmtFixed(s.rssBeforeMiB, 1),
       fmtFixed(s.peakRssMiB, 1),
       fmtFixed(s.endRssMiB, 1),
+      fmtFixed(s.afterCloseRssMiB, 1),
       fmtFixed(perConn, 1),
       s.errors === undefined ? "–" : s.errors.toLocaleString("en-US"),
     ]);
@@ -260,6 +266,7 @@ export function idleTable(
       "rss before MiB",
       "peak rss MiB",
       "rss at end MiB",
+      "after close MiB",
       "KiB/conn",
       "errors",
     ],

@@ -44,6 +44,11 @@ export interface Scenario {
    * TLS take part.
    */
   readonly tls?: boolean;
+  /**
+   * `idle` scenarios: after closing the connections, wait this many seconds and read the
+   * subject's RSS once more (does it give back what they cost?). Default: not read.
+   */
+  readonly afterCloseS?: number;
 }
 
 /** Seconds an `idle` scenario keeps its connections open and idle. */
@@ -109,6 +114,18 @@ export const SCENARIOS: readonly Scenario[] = [
     backends: "healthy",
     warmup: false,
     kind: "idle",
+  },
+  {
+    name: "idle-1000-close",
+    description: "idle-1000, then the connections closed and RSS read 12 s later " +
+      "(is their memory given back?)",
+    script: "get.lua",
+    path: "/small",
+    connections: 1000,
+    backends: "healthy",
+    warmup: false,
+    kind: "idle",
+    afterCloseS: 12,
   },
   {
     name: "healthy",
