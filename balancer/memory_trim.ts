@@ -86,7 +86,9 @@ export class MemoryTrimmer {
     this.#lastMs = nowMs;
     this.#busy = true;
     this.trims++;
-    this.#options.trim().then(
+    // Promise.try: a trim that throws at once is a failed trim too, never the caller's
+    // (the caller is a request leaving the admission gate).
+    Promise.try(this.#options.trim).then(
       (released) => {
         if (released) this.released++;
       },

@@ -54,6 +54,18 @@ export interface Scenario {
 /** Seconds an `idle` scenario keeps its connections open and idle. */
 export const IDLE_HOLD_S = 5;
 
+/** 1,000 idle keep-alive connections: what they cost in memory. */
+const IDLE_1000: Scenario = {
+  name: "idle-1000",
+  description: "1,000 keep-alive connections, one GET each, then idle 5 s (watch RSS)",
+  script: "get.lua",
+  path: "/small",
+  connections: 1000,
+  backends: "healthy",
+  warmup: false,
+  kind: "idle",
+};
+
 /** Every scenario, in the order they run and are reported. */
 export const SCENARIOS: readonly Scenario[] = [
   {
@@ -105,26 +117,12 @@ export const SCENARIOS: readonly Scenario[] = [
     connections: 1000,
     backends: "healthy",
   },
+  IDLE_1000,
   {
-    name: "idle-1000",
-    description: "1,000 keep-alive connections, one GET each, then idle 5 s (watch RSS)",
-    script: "get.lua",
-    path: "/small",
-    connections: 1000,
-    backends: "healthy",
-    warmup: false,
-    kind: "idle",
-  },
-  {
+    ...IDLE_1000,
     name: "idle-1000-close",
     description: "idle-1000, then the connections closed and RSS read 12 s later " +
       "(is their memory given back?)",
-    script: "get.lua",
-    path: "/small",
-    connections: 1000,
-    backends: "healthy",
-    warmup: false,
-    kind: "idle",
     afterCloseS: 12,
   },
   {
