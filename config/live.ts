@@ -55,6 +55,7 @@ const FIXED: readonly { path: string; why: string }[] = [
   { path: "transport", why: "the upstream client stays" },
   { path: "backendCa", why: "the upstream client keeps the CA it started with" },
   { path: "workers", why: "the worker threads stay" },
+  { path: "memoryTrim", why: "memory trimming is set up at start" },
 ];
 
 /** The live configuration. */
@@ -171,7 +172,14 @@ export class LiveConfig {
     let settings = next.settings;
     const origins = new Map(next.origins);
     for (const { path, why } of FIXED) {
-      const key = path as "listen" | "tls" | "admin" | "transport" | "backendCa" | "workers";
+      const key = path as
+        | "listen"
+        | "tls"
+        | "admin"
+        | "transport"
+        | "backendCa"
+        | "workers"
+        | "memoryTrim";
       if (JSON.stringify(before[key]) === JSON.stringify(settings[key])) continue;
       kept.push(path);
       this.#parts.log(

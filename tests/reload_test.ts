@@ -233,3 +233,25 @@ Deno.test("a listen address change is not applied live, and says so", async () =
     });
   });
 });
+
+Deno.test("turning memoryTrim off is not applied live, and says so", async () => {
+  await withMocks(1, async ([app]) => {
+    await withInstance({ backends: [app.url], accessLog: "off" }, async ({ instance, logs }) => {
+      const outcome = await instance.live.applyDocument(
+        { backends: [app.url], listen: { port: 0 }, memoryTrim: false, retryDowntime: "3s" },
+        "a test",
+      );
+      assert.ok(outcome.ok);
+      assert.deepEqual(outcome.kept, ["memoryTrim"]);
+      assert.ok(
+        logs.some((line) =>
+          line === "memoryTrim cannot change while running (memory trimming is set up at start); " +
+              "keeping true until a restart"
+        ),
+        logs.join("\n"),
+      );
+      assert.equal(instance.live.settings.memoryTrim, true);
+      assert.equal(instance.running.balancer.options.retryDowntimeMs, 3_000);
+    });
+  });
+});
