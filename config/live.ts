@@ -47,7 +47,7 @@ export interface LiveConfigParts {
 }
 
 /** Settings a running process cannot change; a change is logged and ignored. */
-const FIXED: readonly { path: string; why: string }[] = [
+const FIXED: readonly { path: keyof Settings; why: string }[] = [
   { path: "listen", why: "the listening socket stays open" },
   // Deno.serve takes its certificate once, when it starts listening: no swap without a restart.
   { path: "tls", why: "the listener keeps the certificate it started with" },
@@ -172,24 +172,16 @@ export class LiveConfig {
     let settings = next.settings;
     const origins = new Map(next.origins);
     for (const { path, why } of FIXED) {
-      const key = path as
-        | "listen"
-        | "tls"
-        | "admin"
-        | "transport"
-        | "backendCa"
-        | "workers"
-        | "memoryTrim";
-      if (JSON.stringify(before[key]) === JSON.stringify(settings[key])) continue;
+      if (JSON.stringify(before[path]) === JSON.stringify(settings[path])) continue;
       kept.push(path);
       this.#parts.log(
         `${path} cannot change while running (${why}); keeping ${
           path === "admin"
             ? "the current admin settings"
-            : JSON.stringify(toFile(before)[key]) ?? "none"
+            : JSON.stringify(toFile(before)[path]) ?? "none"
         } until a restart`,
       );
-      settings = { ...settings, [key]: before[key] };
+      settings = { ...settings, [path]: before[path] };
       for (const [field, origin] of this.origins) {
         if (field === path || field.startsWith(`${path}.`)) origins.set(field, origin);
       }
