@@ -114,8 +114,10 @@ Deno.test({
           await (await fetch(`${instance.running.url}/api/x`)).body?.cancel();
         }
         let tries = new Map<string, number>();
+        // One sample a second; the bound is generous because a loaded CI machine (the browser
+        // shares it) has delayed the sampler past 3 s once.
         for (let waited = 0; (tries.get(`api ${shared}`) ?? 0) === 0; waited += 100) {
-          assert.ok(waited < 3_000, "the api pool's tries sampled within 3 s");
+          assert.ok(waited < 10_000, "the api pool's tries sampled within 10 s");
           await new Promise((resolve) => setTimeout(resolve, 100));
           tries = await triesBySeries(admin);
         }

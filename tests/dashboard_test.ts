@@ -110,7 +110,10 @@ Deno.test("the dashboard's own fetches pass the browser guard, another page's do
         // Two samples, a second apart (the sampler runs on real time here).
         let all: { samples: { at: number }[] } = { samples: [] };
         for (let waited = 0; all.samples.length < 2; waited += 100) {
-          assert.ok(waited < 3_000, "two samples within 3 s");
+          assert.ok(
+            waited < 10_000,
+            "two samples within 10 s (one a second; generous for a loaded CI)",
+          );
           if (waited > 0) await new Promise((resolve) => setTimeout(resolve, 100));
           all = await (await fetch(`${admin}/history`)).json();
         }
