@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Pinned A/B of CPU per request: each variant alone on CPU 1, everything else (wrk, the nginx
 # backends, every other process on the machine) on CPU 0; main-thread and whole-process CPU per
-# request read from /proc/PID/task/*/stat around a wrk run (small JSON POST, 64 connections).
+# request read from /proc/PID/task/*/stat around a wrk run (small JSON POST, 64 connections unless CONNS says otherwise).
 # Variants alternate round by round. This machine's host swings a build's figures by up to 2x
 # between runs, so compare minima and medians over several rounds, never one run.
 #
@@ -12,7 +12,7 @@
 #   bench/pinned_ab.sh 5 \
 #     "floor-net|.|DENO run -A bench/floors/net_floor.ts PORT http://127.0.0.1:19001 http://127.0.0.1:19002 http://127.0.0.1:19003" \
 #     "roundabout|.|DENO run -A main.ts balance --port PORT BACKENDS --access-log off"
-# env: DUR (seconds measured, default 5). Needs root (taskset on every process), nginx, wrk.
+# env: DUR (seconds measured, default 5), CONNS (wrk connections, default 64). Needs root (taskset on every process), nginx, wrk.
 set -uo pipefail
 rounds=$1; shift
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,7 +31,7 @@ trap cleanup EXIT
 pin_all 0
 nginx -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf" &
 sleep 1
-load() { taskset -c 0 wrk -t1 -c64 -d"$1"s -s "$here/harness/post.lua" "http://127.0.0.1:$port/echo" 2>&1; }
+load() { taskset -c 0 wrk -t1 -c"${CONNS:-64}" -d"$1"s -s "$here/harness/post.lua" "http://127.0.0.1:$port/echo" 2>&1; }
 cpu_by_thread() { for t in /proc/"$1"/task/*; do echo "$(basename "$t") $(awk '{print $14+$15}' "$t/stat")"; done | sort; }
 for _ in $(seq "$rounds"); do
   for variant in "$@"; do

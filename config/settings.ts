@@ -662,7 +662,7 @@ export const SETTINGS: readonly Setting[] = [
     default: true,
     group: "Operations",
     description: "Hand memory the C heap holds free back to the system when the last " +
-      "request in flight is answered (at most once a second; not with maxInFlight 0) and " +
+      "request in flight is answered (at most five times a second; not with maxInFlight 0) and " +
       "every 10s regardless: what a burst of " +
       "connections or the JIT compiler left behind (about 9 MiB after 1,000 connections). " +
       "glibc's malloc_trim through FFI: Linux only, and only when run with --allow-ffi; " +

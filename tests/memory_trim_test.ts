@@ -30,27 +30,28 @@ function trimmerOn(clock: FakeClock, answer: () => Promise<boolean> = () => Prom
 }
 
 const START = 1_000_000;
+const GAP = TRIM_DEFAULTS.minGapMs;
 
 /** Lets the trim's promise reactions run. */
 async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await Promise.resolve();
 }
 
-Deno.test("trimmer: the first pause trims at once, the next within a second waits for it", async () => {
+Deno.test("trimmer: the first pause trims at once, the next within the gap waits for it", async () => {
   const clock = new FakeClock(START);
   const { trimmer, at } = trimmerOn(clock);
   trimmer.quiet();
   assert.deepEqual(at, [0]);
   await settle();
-  clock.advance(300);
+  clock.advance(GAP * 0.3);
   trimmer.quiet();
-  clock.advance(100);
-  trimmer.quiet(); // a third pause in the same second: still one trim, when the second is up
+  clock.advance(GAP * 0.2);
+  trimmer.quiet(); // a third pause within the gap: still one trim, when the gap is up
   assert.deepEqual(at, [0]);
-  clock.advance(599);
+  clock.advance(GAP * 0.5 - 1);
   assert.deepEqual(at, [0]);
   clock.advance(1);
-  assert.deepEqual(at, [0, TRIM_DEFAULTS.minGapMs]);
+  assert.deepEqual(at, [0, GAP]);
   assert.equal(clock.pending, 1, "only the every-10s timer is left");
   trimmer.close();
   assert.equal(clock.pending, 0);
@@ -95,7 +96,7 @@ Deno.test("trimmer: counts the trims that gave memory back", async () => {
   trimmer.quiet();
   await settle();
   gives = false;
-  clock.advance(1_000);
+  clock.advance(GAP);
   trimmer.quiet();
   await settle();
   assert.equal(trimmer.trims, 2);
@@ -108,14 +109,16 @@ Deno.test("trimmer: no second trim while one runs; it comes once the first is do
   let finish: (released: boolean) => void = () => {};
   const { trimmer, at } = trimmerOn(clock, () => new Promise((resolve) => finish = resolve));
   trimmer.quiet();
-  clock.advance(1_000);
+  clock.advance(GAP);
   trimmer.quiet(); // due, but the first trim has not finished
   clock.advance(0);
   assert.deepEqual(at, [0]);
   finish(true);
   await settle();
-  clock.advance(1_000);
-  assert.deepEqual(at, [0, 2_000]);
+  clock.advance(GAP - 1);
+  assert.deepEqual(at, [0], "the retry waits a whole gap after the busy moment");
+  clock.advance(1);
+  assert.deepEqual(at, [0, 2 * GAP]);
   trimmer.close();
 });
 
