@@ -293,6 +293,13 @@ const floors: Subject[] = [
     file: "net_floor.ts",
     what: "the floor: Deno.serve + pooled node:net sockets, no hygiene",
   },
+  // floor-net plus the fields both ways: what Deno's Headers cost any proxy that forwards
+  // them, whatever its client.
+  {
+    name: "floor-net-fields",
+    file: "net_fields_floor.ts",
+    what: "floor-net forwarding the client's fields and the backend's, no hygiene",
+  },
   // Ours: what the HTTP/1.1 client costs against the floors, and the balancer's features
   // against it.
   {
