@@ -33,14 +33,16 @@ export interface MemoryTrimmerOptions {
   readonly onError?: (error: unknown) => void;
 }
 
-/** Defaults of {@linkcode MemoryTrimmerOptions}, in one place. */
 /**
- * `minGapMs` bounds what a burst can pile up before its trim: with 1 s, the 1,000-connection
- * bench's burst (0.7 s) was resident at 88-90 MiB until the trailing trim, with 200 ms it never
- * rose above the 78-82 MiB it settles at. Five trims a second at most, while requests trickle
- * in one at a time, cost within this machine's noise (bench/README.md, "The trim's gap").
+ * Defaults of {@linkcode MemoryTrimmerOptions}, in one place.
+ *
+ * `minGapMs`: a burst's leftovers stay resident for up to a second before the trailing trim.
+ * 200 ms took the 1,000-connection bench's peak from 89 to 80 MiB, but under steady load the
+ * gate empties often enough to trim five times a second, each trim handing back pages the
+ * next requests fault in again; the bench could not clear that of a cost (bench/README.md,
+ * "The trim's gap"), and nobody watching memory needs it back sooner than in a second.
  */
-export const TRIM_DEFAULTS = { minGapMs: 200, everyMs: 10_000 } as const;
+export const TRIM_DEFAULTS = { minGapMs: 1_000, everyMs: 10_000 } as const;
 
 /** Trims when the balancer goes quiet, and now and then regardless. */
 export class MemoryTrimmer {
