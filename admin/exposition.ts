@@ -9,6 +9,7 @@
 import type { Backend } from "../backends/backend.ts";
 import type { LagMonitor } from "../balancer/overload.ts";
 import type { MemoryTrimmer } from "../balancer/memory_trim.ts";
+import type { IdleHeapReducer } from "../balancer/idle_heap_reducer.ts";
 import process from "node:process";
 import { VERSION } from "../lib/version.ts";
 
@@ -167,6 +168,28 @@ export function trimFamilies(out: string[], trims: TrimFigures): void {
   out.push(`roundabout_memory_trims_total{released="false"} ${trims.trims - trims.released}`);
   family(out, "roundabout_memory_trim_on", "gauge", "1 while freed memory is handed back.");
   out.push(`roundabout_memory_trim_on ${trims.on ? 1 : 0}`);
+}
+
+/** What the scrape reads of the idle heap compaction (`balancer/idle_heap_reducer.ts`). */
+export type CompactionFigures = Pick<IdleHeapReducer, "reductions" | "on">;
+
+/** The V8 heap compacted once idle: how often, and whether it still is. */
+export function compactionFamilies(out: string[], compactions: CompactionFigures): void {
+  family(
+    out,
+    "roundabout_memory_heap_compactions_total",
+    "counter",
+    "Times the V8 heap was compacted and shrunk once the balancer went idle after traffic " +
+      "had grown it.",
+  );
+  out.push(`roundabout_memory_heap_compactions_total ${compactions.reductions}`);
+  family(
+    out,
+    "roundabout_memory_heap_compaction_on",
+    "gauge",
+    "1 while the V8 heap is compacted when idle.",
+  );
+  out.push(`roundabout_memory_heap_compaction_on ${compactions.on ? 1 : 0}`);
 }
 
 /** `roundabout_backend_in_flight`, per backend. */

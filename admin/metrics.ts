@@ -36,6 +36,9 @@
  * - `roundabout_memory_trims_total{released}` and `roundabout_memory_trim_on`: freed memory
  *   handed back to the system (`balancer/memory_trim.ts`); only when `memoryTrim` is on and
  *   the process may call malloc_trim.
+ * - `roundabout_memory_heap_compactions_total` and `roundabout_memory_heap_compaction_on`: the
+ *   V8 heap compacted once the balancer went idle (`balancer/idle_heap_reducer.ts`); only
+ *   when `memoryTrim` is on and the process runs with `--v8-flags=--expose-gc`.
  * - `roundabout_build_info{version}`, `roundabout_config_reloads_total{result}`,
  *   `roundabout_config_last_reload_success_timestamp_seconds` and the `process_*` metrics:
  *   see `exposition.ts`.
@@ -47,6 +50,8 @@ import type { Backend } from "../backends/backend.ts";
 import type { RequestRecord } from "../balancer/balancer.ts";
 import {
   buildInfoFamily,
+  compactionFamilies,
+  type CompactionFigures,
   family,
   inFlightFamily,
   lagFamilies,
@@ -153,6 +158,7 @@ export class Metrics {
     dnsFailures?: number,
     reloads?: ReloadFigures,
     trims?: TrimFigures,
+    compactions?: CompactionFigures,
   ): string {
     const labels = seriesLabels(backends);
     const series = this.#seriesFor(backends, labels);
@@ -197,6 +203,7 @@ export class Metrics {
     buildInfoFamily(out);
     if (reloads !== undefined) reloadFamilies(out, reloads);
     if (trims !== undefined) trimFamilies(out, trims);
+    if (compactions !== undefined) compactionFamilies(out, compactions);
     processFamilies(out);
     return out.join("\n") + "\n";
   }

@@ -30,6 +30,7 @@ export function metricsApi(parts: AdminParts): Hono {
           running.dns?.discovery.failures,
           parts.live.reloads,
           running.memoryTrim,
+          running.heapReducer,
         ),
         200,
         { "content-type": METRICS_CONTENT_TYPE },

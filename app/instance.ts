@@ -13,6 +13,7 @@ import { accessLogger } from "../balancer/access_log.ts";
 import type { RequestRecord } from "../balancer/balancer.ts";
 import { type Clock, systemClock } from "../lib/time.ts";
 import { mallocTrim, type TrimMemory } from "../lib/malloc_trim.ts";
+import { type HeapReducer, heapReducer } from "../lib/heap_reduce.ts";
 import { LiveConfig } from "../config/live.ts";
 import type { Settings } from "../config/model.ts";
 import type { Layer, Resolved } from "../config/sources.ts";
@@ -182,6 +183,7 @@ function listen(
       explainPicks: metrics !== undefined,
       stickySecret: options.stickySecret,
       trimMemory: settings.memoryTrim ? trimMemoryOrSay(options.log) : undefined,
+      reduceHeap: settings.memoryTrim ? heapReducerOrSay(options.log) : undefined,
       log: options.log,
       ...(options.worker ? { reusePort: true, firstPick: options.worker.index } : {}),
     });
@@ -198,6 +200,15 @@ function trimMemoryOrSay(log: (line: string) => void): TrimMemory | undefined {
     log(`memory trim off: ${unavailable} (--no-memory-trim silences this)`);
   }
   return trim;
+}
+
+/** V8's heap compaction when this process was given it; else says why not, once at start. */
+function heapReducerOrSay(log: (line: string) => void): HeapReducer | undefined {
+  const { reducer, unavailable } = heapReducer();
+  if (unavailable !== undefined) {
+    log(`idle heap compaction off: ${unavailable} (--no-memory-trim silences this)`);
+  }
+  return reducer;
 }
 
 /** What the admin API reads and controls. */

@@ -94,6 +94,11 @@ export class AdmissionGate {
     return this.#inFlight;
   }
 
+  /** Whether nothing is in flight and nobody waits. */
+  get idle(): boolean {
+    return this.#inFlight === 0 && this.waiting === 0;
+  }
+
   /** Requests waiting (some may have been given up and not yet dropped). */
   get waiting(): number {
     return this.#queue.length - this.#head;

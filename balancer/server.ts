@@ -16,7 +16,7 @@
 import { hostlessOrigin } from "./refusals.ts";
 import { isBackendFailure } from "./outcomes.ts";
 import type { Backend } from "../backends/backend.ts";
-import { admissionGateFor } from "./admission.ts";
+import { type AdmissionGate, admissionGateFor } from "./admission.ts";
 import { Balancer, type RequestRecord } from "./balancer.ts";
 import { ConfiguredPools } from "./configured_pools.ts";
 import { type InForce, inForce } from "./dispatch.ts";
@@ -32,6 +32,7 @@ import { DEFAULT_POOL, Pools } from "./pools.ts";
 import type { Route } from "./routes.ts";
 import { backgroundTimers, type Clock, monotonicClock, systemClock } from "../lib/time.ts";
 import { MemoryTrimmer } from "./memory_trim.ts";
+import { IdleHeapReducer } from "./idle_heap_reducer.ts";
 import { LagMonitor } from "./overload.ts";
 import { createPolicy } from "../policies/mod.ts";
 import type { Prober } from "../backends/probes.ts";
@@ -68,6 +69,8 @@ export class RunningBalancer {
   readonly websockets: WebSocketBridges;
   /** Hands freed memory back when traffic pauses; absent when `trimMemory` was not given. */
   readonly memoryTrim: MemoryTrimmer | undefined;
+  /** Compacts the V8 heap once traffic has stopped; absent when `reduceHeap` was not given. */
+  readonly heapReducer: IdleHeapReducer | undefined;
   readonly #config: BalancerConfig;
   readonly #transport: Transport;
   readonly #clock: Clock;
@@ -80,6 +83,8 @@ export class RunningBalancer {
   readonly #configured: ConfiguredPools;
   #routes: readonly Route[];
   #current: InForce;
+  /** The admission gate of the configuration in force, or null without one (maxInFlight 0). */
+  #admission: AdmissionGate | null = null;
   #onRequest: ((record: RequestRecord) => void) | undefined;
   /** Active health checks by pool, for the pools that set `active.path`. */
   readonly #probers: PoolProbers;
@@ -104,6 +109,15 @@ export class RunningBalancer {
       timers: backgroundTimers,
       onError: (error) =>
         log?.(`memory trim off: ${error instanceof Error ? error.message : error}`),
+    });
+    this.heapReducer = config.reduceHeap && new IdleHeapReducer({
+      reducer: config.reduceHeap,
+      clock: monotonicClock,
+      timers: backgroundTimers,
+      isIdle: () => this.#admission === null || this.#admission.idle,
+      onReduced: () => this.memoryTrim?.quiet(),
+      onError: (error) =>
+        log?.(`heap compaction off: ${error instanceof Error ? error.message : error}`),
     });
     this.#configured = new ConfiguredPools(config.backends, topOptions(config), config.pools, {
       resolver: config.resolver,
@@ -248,6 +262,7 @@ export class RunningBalancer {
     await this.#probers.stop();
     if (this.#config.lag === undefined) this.lag.stop();
     this.memoryTrim?.close();
+    this.heapReducer?.close();
     this.#transport.close();
     this.websockets.close();
     return drained;
@@ -269,8 +284,9 @@ export class RunningBalancer {
     const top = this.#configured.topOptions;
     // One gate for the listener: maxInFlight counts requests, whatever pool serves them.
     const admission = top.maxInFlight > 0
-      ? admissionGateFor(top, this.#clock, undefined, this.memoryTrim?.quiet)
+      ? admissionGateFor(top, this.#clock, undefined, this.#onQuiet())
       : null;
+    this.#admission = admission;
     const pools = new Map<string, Balancer>();
     for (const pool of this.#configured.all) {
       pools.set(
@@ -298,6 +314,19 @@ export class RunningBalancer {
       );
     }
     return inForce(pools, this.#routes);
+  }
+
+  /** What to tell when the last request in flight is answered, if anyone listens. */
+  #onQuiet(): (() => void) | undefined {
+    const trim = this.memoryTrim?.quiet;
+    const reduce = this.heapReducer?.quiet;
+    if (trim && reduce) {
+      return () => {
+        trim();
+        reduce();
+      };
+    }
+    return trim ?? reduce;
   }
 
   /**

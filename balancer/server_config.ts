@@ -11,6 +11,7 @@ import type { PoolChange } from "../backends/pool.ts";
 import type { ProbeFn } from "../backends/probes.ts";
 import type { Clock, Timers } from "../lib/time.ts";
 import type { TrimMemory } from "../lib/malloc_trim.ts";
+import type { HeapReducer } from "../lib/heap_reduce.ts";
 import type { Random } from "../policies/policy.ts";
 import type { Transport } from "../transports/transport.ts";
 import type { Resolver } from "../backends/discovery.ts";
@@ -72,6 +73,11 @@ export interface BalancerConfig extends ListenerConfig {
    * (`memory_trim.ts`). Default none: the process keeps what its allocator holds.
    */
   readonly trimMemory?: TrimMemory;
+  /**
+   * Compacts the V8 heap once the balancer has gone idle after a burst grew it
+   * (`idle_heap_reducer.ts`). Default none: the heap keeps the size traffic grew it to.
+   */
+  readonly reduceHeap?: HeapReducer;
 }
 
 /** A new configuration for a running balancer. */

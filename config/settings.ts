@@ -662,11 +662,14 @@ export const SETTINGS: readonly Setting[] = [
     default: true,
     group: "Operations",
     description: "Hand memory the C heap holds free back to the system when the last " +
-      "request in flight is answered (at most five times a second; not with maxInFlight 0) and " +
+      "request in flight is answered (at most once a second; not with maxInFlight 0) and " +
       "every 10s regardless: what a burst of " +
       "connections or the JIT compiler left behind (about 9 MiB after 1,000 connections). " +
       "glibc's malloc_trim through FFI: Linux only, and only when run with --allow-ffi; " +
-      "without it the balancer says so at start and keeps the memory. A change needs a restart.",
+      "without it the balancer says so at start and keeps the memory. And once the balancer " +
+      "has been idle for 2s after traffic grew V8's heap by 2 MiB, compact that heap (a " +
+      "20-30 ms pause; about 7 MiB after 1,000 connections); only when run with " +
+      "--v8-flags=--expose-gc, else said at start. A change needs a restart.",
   },
   {
     path: "workers",

@@ -9,9 +9,9 @@ import { MemoryTrimmer, TRIM_DEFAULTS } from "../balancer/memory_trim.ts";
 import { mallocTrim } from "../lib/malloc_trim.ts";
 import { FakeClock } from "./_fake_clock.ts";
 import { serve, waitForLine } from "./_helpers.ts";
-import { roundaboutCommand, TASK_PERMISSIONS } from "./_cli.ts";
+import { roundaboutCommand, TASK_FLAGS } from "./_cli.ts";
 
-const WITHOUT_FFI = TASK_PERMISSIONS.filter((flag) => flag !== "--allow-ffi");
+const WITHOUT_FFI = TASK_FLAGS.filter((flag) => flag !== "--allow-ffi");
 
 /** A trimmer on `clock` whose trims are recorded (at their fake time) and resolve at once. */
 function trimmerOn(clock: FakeClock, answer: () => Promise<boolean> = () => Promise.resolve(true)) {
@@ -191,17 +191,17 @@ Deno.test("malloc_trim: offered exactly when this process may use FFI, else says
 
 /**
  * `balance` in front of `backend` on free ports with its admin API, as a child with
- * `permissions` and `args` on top; its log lines go to `seen`.
+ * `flags` and `args` on top; its log lines go to `seen`.
  */
 async function balance(
-  permissions: readonly string[],
+  flags: readonly string[],
   backend: string,
   args: readonly string[],
   seen: string[],
 ) {
   const common = ["--port", "0", "--admin-port", "0", "--backend", backend];
   const child = roundaboutCommand(["balance", ...common, ...args], {
-    permissions,
+    flags,
     stdout: "null",
     stderr: "piped",
   }).spawn();
@@ -234,7 +234,7 @@ async function metric(admin: string, name: string): Promise<number | undefined> 
 Deno.test("balance with --allow-ffi hands memory back once traffic pauses, and counts it", async () => {
   const app = serve(() => Response.json({ ok: true }));
   const seen: string[] = [];
-  const run = await balance(TASK_PERMISSIONS, app.url, [], seen);
+  const run = await balance(TASK_FLAGS, app.url, [], seen);
   try {
     assert.ok(!seen.some((l) => l.includes("memory trim off")), seen.join("\n"));
     assert.equal(await metric(run.admin, "roundabout_memory_trim_on"), 1);
