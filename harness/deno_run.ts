@@ -17,7 +17,7 @@ export interface DenoRunOptions {
   readonly allow?: readonly string[];
   /**
    * V8 flags (default `--expose-gc`, the balancer's: its idle heap compaction). Any
-   * `--v8-flags=…` among `flags` joins them: Deno takes one `--v8-flags`.
+   * `--v8-flags=…` among `flags` joins them, so a command line shows them together.
    */
   readonly v8?: readonly string[];
 }
