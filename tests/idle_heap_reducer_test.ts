@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { HEAP_REDUCE_DEFAULTS, IdleHeapReducer } from "../balancer/idle_heap_reducer.ts";
 import { FakeClock } from "./_fake_clock.ts";
-import { serve, waitForLine } from "./_helpers.ts";
-import { roundaboutCommand, TASK_FLAGS } from "./_cli.ts";
+import { serve } from "./_helpers.ts";
+import { metric, startBalance, stopBalance, TASK_FLAGS } from "./_cli.ts";
 
 const START = 1_000_000;
 const IDLE = HEAP_REDUCE_DEFAULTS.idleMs;
@@ -168,37 +168,6 @@ Deno.test("without --v8-flags=--expose-gc the heap compaction is unavailable, an
   assert.equal(JSON.parse(out), "needs --v8-flags=--expose-gc");
 });
 
-/** `balance` with `flags` and `args` in front of `backend`; its log lines go to `seen`. */
-async function balance(
-  flags: readonly string[],
-  backend: string,
-  args: readonly string[],
-  seen: string[],
-) {
-  const common = ["--port", "0", "--admin-port", "0", "--backend", backend];
-  const child = roundaboutCommand(["balance", ...common, ...args], {
-    flags,
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  try {
-    const { rest } = await waitForLine(child.stderr, /admin API on /, seen);
-    const admin = seen.map((l) => /admin API on (http:\/\/\S+)/.exec(l)?.[1]).find((u) => u)!;
-    return { child, rest, admin };
-  } catch (error) {
-    child.kill("SIGKILL");
-    await child.status;
-    throw error;
-  }
-}
-
-/** The value of the unlabelled metric `name`, or undefined if absent. */
-async function metric(admin: string, name: string): Promise<number | undefined> {
-  const text = await (await fetch(`${admin}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
-  return line === undefined ? undefined : Number(line.split(" ")[1]);
-}
-
 Deno.test("balance offers the idle heap compaction with the tasks' flags, says why not without", async () => {
   const app = serve(() => new Response("ok"));
   const withoutGc = TASK_FLAGS.filter((flag) => !flag.startsWith("--v8-flags"));
@@ -216,7 +185,7 @@ Deno.test("balance offers the idle heap compaction with the tasks' flags, says w
   try {
     for (const { flags, args, line, on } of cases) {
       const seen: string[] = [];
-      const run = await balance(flags, app.url, args, seen);
+      const run = await startBalance(app.url, args, seen, flags);
       try {
         assert.equal(seen.find((l) => l.includes("heap compaction")), line, seen.join("\n"));
         assert.equal(await metric(run.admin, "roundabout_memory_heap_compaction_on"), on);
@@ -224,9 +193,7 @@ Deno.test("balance offers the idle heap compaction with the tasks' flags, says w
           assert.equal(await metric(run.admin, "roundabout_memory_heap_compactions_total"), 0);
         }
       } finally {
-        run.child.kill("SIGTERM");
-        assert.equal((await run.child.status).code, 0);
-        await run.rest;
+        await stopBalance(run);
       }
     }
   } finally {
@@ -237,15 +204,14 @@ Deno.test("balance offers the idle heap compaction with the tasks' flags, says w
 Deno.test("balance compacts its heap once a burst of 1,000 connections is over", async () => {
   const app = serve(() => Response.json({ ok: true }));
   const seen: string[] = [];
-  const run = await balance(TASK_FLAGS, app.url, [], seen);
-  const url = seen.map((l) => /listening on (http:\/\/\S+?),/.exec(l)?.[1]).find((u) => u)!;
+  const run = await startBalance(app.url, [], seen);
   try {
     // A connection each, as many clients would: a client of its own per request.
     for (let batch = 0; batch < 20; batch++) {
       await Promise.all(Array.from({ length: 50 }, async () => {
         const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
         try {
-          const response = await fetch(url, { method: "POST", body: "{}", client });
+          const response = await fetch(run.balancer, { method: "POST", body: "{}", client });
           assert.equal(response.status, 200);
           await response.body?.cancel();
         } finally {
@@ -262,9 +228,7 @@ Deno.test("balance compacts its heap once a burst of 1,000 connections is over",
     }
     assert.equal(compactions, 1);
   } finally {
-    run.child.kill("SIGTERM");
-    assert.equal((await run.child.status).code, 0);
-    await run.rest;
+    await stopBalance(run);
     await app.shutdown();
   }
 });

@@ -8,8 +8,8 @@ import { AdmissionGate, type Slot } from "../balancer/admission.ts";
 import { MemoryTrimmer, TRIM_DEFAULTS } from "../balancer/memory_trim.ts";
 import { mallocTrim } from "../lib/malloc_trim.ts";
 import { FakeClock } from "./_fake_clock.ts";
-import { serve, waitForLine } from "./_helpers.ts";
-import { roundaboutCommand, TASK_FLAGS } from "./_cli.ts";
+import { serve } from "./_helpers.ts";
+import { metric, startBalance, stopBalance, TASK_FLAGS } from "./_cli.ts";
 
 const WITHOUT_FFI = TASK_FLAGS.filter((flag) => flag !== "--allow-ffi");
 
@@ -189,52 +189,10 @@ Deno.test("malloc_trim: offered exactly when this process may use FFI, else says
   }
 });
 
-/**
- * `balance` in front of `backend` on free ports with its admin API, as a child with
- * `flags` and `args` on top; its log lines go to `seen`.
- */
-async function balance(
-  flags: readonly string[],
-  backend: string,
-  args: readonly string[],
-  seen: string[],
-) {
-  const common = ["--port", "0", "--admin-port", "0", "--backend", backend];
-  const child = roundaboutCommand(["balance", ...common, ...args], {
-    flags,
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  try {
-    const { rest } = await waitForLine(child.stderr, /admin API on /, seen);
-    const url = (pattern: RegExp) => seen.map((l) => pattern.exec(l)?.[1]).find((u) => u)!;
-    return {
-      child,
-      rest,
-      balancer: url(/listening on (http:\/\/\S+?),/),
-      admin: url(/admin API on (http:\/\/\S+)/),
-    };
-  } catch (error) {
-    child.kill("SIGKILL");
-    await child.status;
-    throw error;
-  }
-}
-
-/** The sum of every series of `name` in the admin API's metrics, or undefined if absent. */
-async function metric(admin: string, name: string): Promise<number | undefined> {
-  const text = await (await fetch(`${admin}/metrics`)).text();
-  const values = text.split("\n").filter((line) =>
-    line.startsWith(`${name} `) ||
-    line.startsWith(`${name}{`)
-  ).map((line) => Number(line.split(" ").at(-1)));
-  return values.length === 0 ? undefined : values.reduce((a, b) => a + b, 0);
-}
-
 Deno.test("balance with --allow-ffi hands memory back once traffic pauses, and counts it", async () => {
   const app = serve(() => Response.json({ ok: true }));
   const seen: string[] = [];
-  const run = await balance(TASK_FLAGS, app.url, [], seen);
+  const run = await startBalance(app.url, [], seen);
   try {
     assert.ok(!seen.some((l) => l.includes("memory trim off")), seen.join("\n"));
     assert.equal(await metric(run.admin, "roundabout_memory_trim_on"), 1);
@@ -253,9 +211,7 @@ Deno.test("balance with --allow-ffi hands memory back once traffic pauses, and c
     assert.equal(await metric(run.admin, "roundabout_memory_trim_on"), 1);
     assert.ok(!seen.some((l) => l.includes("memory trim off")), seen.join("\n"));
   } finally {
-    run.child.kill("SIGTERM");
-    assert.equal((await run.child.status).code, 0);
-    await run.rest;
+    await stopBalance(run);
     await app.shutdown();
   }
 });
@@ -265,7 +221,7 @@ Deno.test("balance without --allow-ffi says memory trim is off and why; --no-mem
   try {
     for (const [args, says] of [[[], true], [["--no-memory-trim"], false]] as const) {
       const seen: string[] = [];
-      const run = await balance(WITHOUT_FFI, app.url, args, seen);
+      const run = await startBalance(app.url, args, seen, WITHOUT_FFI);
       try {
         const line = seen.find((l) => l.includes("memory trim off"));
         if (says) {
@@ -278,9 +234,7 @@ Deno.test("balance without --allow-ffi says memory trim is off and why; --no-mem
         }
         assert.equal(await metric(run.admin, "roundabout_memory_trim_on"), undefined);
       } finally {
-        run.child.kill("SIGTERM");
-        assert.equal((await run.child.status).code, 0);
-        await run.rest;
+        await stopBalance(run);
       }
     }
   } finally {
