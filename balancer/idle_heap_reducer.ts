@@ -6,8 +6,8 @@
  * is trimmed right after (`onReduced`).
  *
  * The compaction stops the event loop for 20-30 ms, so it never runs while requests are in
- * flight, and at most once per quiet period: a trickle of requests that does not grow the
- * heap does not pay for it. A request that arrives during one waits for it.
+ * flight, and at most once per quiet period; a few requests (probes, a lone client) do not
+ * grow the heap enough to pay for it. A request that arrives during one waits for it.
  *
  * @module
  */
@@ -36,7 +36,8 @@ export interface IdleHeapReducerOptions {
 
 /**
  * Defaults of {@linkcode IdleHeapReducerOptions}, in one place. 1,000 connections grew the
- * heap by 5.6 MB, a steady trickle by well under 1; 2 s of quiet is past any burst's tail.
+ * heap by 5.6 MB; 200 requests one after another already grew it past 2 MiB, so any real
+ * traffic followed by 2 s of quiet gets one compaction. 2 s is past a burst's tail.
  */
 export const HEAP_REDUCE_DEFAULTS = { idleMs: 2_000, growthBytes: 2 * 1024 * 1024 } as const;
 
