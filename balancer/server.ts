@@ -117,7 +117,7 @@ export class RunningBalancer {
       isIdle: () => this.#admission === null || this.#admission.idle,
       onReduced: () => this.memoryTrim?.quiet(),
       onError: (error) =>
-        log?.(`heap compaction off: ${error instanceof Error ? error.message : error}`),
+        log?.(`idle heap compaction off: ${error instanceof Error ? error.message : error}`),
     });
     this.#configured = new ConfiguredPools(config.backends, topOptions(config), config.pools, {
       resolver: config.resolver,

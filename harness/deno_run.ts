@@ -15,15 +15,13 @@ export interface DenoRunOptions {
   readonly flags?: readonly string[];
   /** Permissions, each given as `--allow-NAME` (default `net`, `read`, `env`, `ffi`: the balancer's). */
   readonly allow?: readonly string[];
-  /**
-   * V8 flags (default `--expose-gc`, the balancer's: its idle heap compaction). Any
-   * `--v8-flags=…` among `flags` joins them, so a command line shows them together.
-   */
-  readonly v8?: readonly string[];
 }
 
-/** The balancer's V8 flags, as deno.json's tasks give them. */
-export const BALANCER_V8_FLAGS: readonly string[] = ["--expose-gc"];
+/**
+ * The balancer's V8 flag, as deno.json's tasks give it (its idle heap compaction). Deno
+ * applies every `--v8-flags` it is given, so one more among `flags` adds to it.
+ */
+const BALANCER_V8_FLAGS = "--v8-flags=--expose-gc";
 
 /** `deno run [flags] --allow-… ENTRY ARGS…` with this Deno binary. */
 export function denoRun(
@@ -32,17 +30,11 @@ export function denoRun(
   options: DenoRunOptions = {},
 ): string[] {
   const allow = options.allow ?? ["net", "read", "env", "ffi"];
-  const v8 = [...options.v8 ?? BALANCER_V8_FLAGS];
-  const flags: string[] = [];
-  for (const flag of options.flags ?? []) {
-    if (flag.startsWith("--v8-flags=")) v8.push(...flag.slice("--v8-flags=".length).split(","));
-    else flags.push(flag);
-  }
   return [
     Deno.execPath(),
     "run",
-    ...flags,
-    ...(v8.length > 0 ? [`--v8-flags=${v8.join(",")}`] : []),
+    ...(options.flags ?? []),
+    BALANCER_V8_FLAGS,
     ...allow.map((permission) => `--allow-${permission}`),
     entry,
     ...args,
